@@ -1,0 +1,60 @@
+"""Shared CLI plumbing: one console, and turning library errors into clean exit codes."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def offline_env() -> None:
+    """Never reach for a hub at run time: this product works offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command; a RagtuneError becomes a red message and its exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ragtune.errors import RagtuneError
+
+        offline_env()
+        try:
+            return fn(*args, **kwargs)
+        except RagtuneError as e:
+            err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(code=e.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]: rerun the same command to resume where it stopped.")
+            raise typer.Exit(code=130) from None
+
+    return wrapper
+
+
+def parse_ks(text: str) -> list[int]:
+    """'1,3,5,10' -> [1, 3, 5, 10], with a clear error on anything else."""
+    from ragtune.errors import InputError
+
+    try:
+        ks = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise InputError(f"--k must be comma-separated positive integers like 1,3,5,10; got {text!r}") from None
+    if not ks or ks[0] < 1:
+        raise InputError(f"--k must be comma-separated positive integers like 1,3,5,10; got {text!r}")
+    return ks
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,1 @@
+"""Typed records, readers/writers and validation for every kind of data ragtune uses."""

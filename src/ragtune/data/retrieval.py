@@ -1,0 +1,350 @@
+"""The retrieval dataset: queries, a corpus, and which documents answer which query.
+
+One record type, read and written in three formats:
+- LlamaIndex `EmbeddingQAFinetuneDataset` JSON (`queries`, `corpus`, `relevant_docs`, `mode`), exact round trip;
+- BEIR folders (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`);
+- ragtune JSONL (one `{"type": "corpus"|"query", ...}` object per line).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ragtune.errors import DataValidationError, InputError, Problem
+from ragtune.io import atomic_write_jsonl, atomic_write_json, atomic_write_text
+
+_LLAMAINDEX_KEYS = ("queries", "corpus", "relevant_docs", "mode")
+
+
+class RetrievalDataset(BaseModel):
+    """Queries, corpus and relevance judgments, plus optional hard negatives and chunk sources."""
+
+    queries: dict[str, str] = Field(description="query id -> query text")
+    corpus: dict[str, str] = Field(description="doc (chunk) id -> text")
+    relevant_docs: dict[str, list[str]] = Field(description="query id -> ids of relevant docs")
+    mode: str = Field("text", description="LlamaIndex dataset mode; always 'text' here")
+    hard_negatives: dict[str, list[str]] = Field(default_factory=dict, description="query id -> hard negative doc ids")
+    doc_source: dict[str, str] = Field(default_factory=dict, description="doc id -> source document id (for splits)")
+    name: str = Field("dataset", description="a short name used in reports")
+    meta: dict[str, Any] = Field(default_factory=dict, description="provenance, split record, generator info")
+
+    def source_of(self, doc_id: str) -> str:
+        """The source document of a chunk (the chunk itself when no source was recorded)."""
+        return self.doc_source.get(doc_id, doc_id)
+
+    def summary(self) -> str:
+        n_rel = sum(len(v) for v in self.relevant_docs.values())
+        n_neg = sum(len(v) for v in self.hard_negatives.values())
+        n_src = len({self.source_of(d) for d in self.corpus})
+        return (
+            f"{self.name}: {len(self.queries)} queries, {len(self.corpus)} docs from {n_src} sources, "
+            f"{n_rel} relevance judgments, {n_neg} hard negatives"
+        )
+
+    def subset(self, query_ids: list[str], doc_ids: list[str] | None = None, name: str | None = None) -> "RetrievalDataset":
+        """A dataset restricted to some queries (and optionally some docs)."""
+        docs = set(self.corpus) if doc_ids is None else set(doc_ids)
+        qs = [q for q in query_ids if q in self.queries]
+        return RetrievalDataset(
+            queries={q: self.queries[q] for q in qs},
+            corpus={d: t for d, t in self.corpus.items() if d in docs},
+            relevant_docs={q: [d for d in self.relevant_docs.get(q, []) if d in docs] for q in qs},
+            hard_negatives={q: [d for d in self.hard_negatives[q] if d in docs] for q in qs if q in self.hard_negatives},
+            doc_source={d: s for d, s in self.doc_source.items() if d in docs},
+            name=name or self.name,
+            meta=dict(self.meta),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def validate(ds: RetrievalDataset, where: str = "dataset") -> list[Problem]:
+    """Every problem with its location: dangling ids, empty texts, queries with no relevant doc."""
+    problems: list[Problem] = []
+    for qid, text in ds.queries.items():
+        if not text or not text.strip():
+            problems.append(Problem(f"{where}: queries[{qid!r}]", "empty query text"))
+    for did, text in ds.corpus.items():
+        if not text or not text.strip():
+            problems.append(Problem(f"{where}: corpus[{did!r}]", "empty document text"))
+    for qid in ds.queries:
+        if not ds.relevant_docs.get(qid):
+            problems.append(Problem(f"{where}: relevant_docs[{qid!r}]", "query has no relevant doc"))
+    for qid, docs in ds.relevant_docs.items():
+        if qid not in ds.queries:
+            problems.append(Problem(f"{where}: relevant_docs[{qid!r}]", "judgment for a query id that is not in queries"))
+        problems += _dangling(ds, docs, f"{where}: relevant_docs[{qid!r}]")
+        if len(set(docs)) != len(docs):
+            problems.append(Problem(f"{where}: relevant_docs[{qid!r}]", "the same doc id is listed twice", "warning"))
+    for qid, docs in ds.hard_negatives.items():
+        if qid not in ds.queries:
+            problems.append(Problem(f"{where}: hard_negatives[{qid!r}]", "negatives for a query id that is not in queries"))
+        problems += _dangling(ds, docs, f"{where}: hard_negatives[{qid!r}]")
+        both = set(docs) & set(ds.relevant_docs.get(qid, []))
+        if both:
+            problems.append(Problem(f"{where}: hard_negatives[{qid!r}]", f"doc(s) {sorted(both)} are also relevant"))
+    return problems
+
+
+def _dangling(ds: RetrievalDataset, docs: list[str], loc: str) -> list[Problem]:
+    return [Problem(f"{loc}[{i}]", f"doc id {d!r} is not in the corpus") for i, d in enumerate(docs) if d not in ds.corpus]
+
+
+def check(ds: RetrievalDataset, where: str = "dataset") -> RetrievalDataset:
+    """Raise DataValidationError listing every error; return the dataset when it is clean."""
+    problems = validate(ds, where)
+    if any(p.severity == "error" for p in problems):
+        raise DataValidationError(where, problems)
+    return ds
+
+
+# ---------------------------------------------------------------------------------------------
+# split by source document
+
+
+def split_by_source(ds: RetrievalDataset, val_fraction: float = 0.2, seed: int = 42) -> tuple[RetrievalDataset, RetrievalDataset]:
+    """Train/val split where no source document has chunks on both sides; seeded and recorded.
+
+    Each query goes to the side of its first relevant doc's source; each side keeps only its own
+    sources' chunks (chunks without queries stay as distractors on their side).
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise InputError(f"val_fraction must be between 0 and 1 (exclusive); got {val_fraction}")
+    sources = sorted({ds.source_of(d) for d in ds.corpus})
+    if len(sources) < 2:
+        raise InputError(f"cannot split by source document: the dataset has {len(sources)} source(s); need at least 2.")
+    rng = random.Random(seed)
+    rng.shuffle(sources)
+    n_val = min(len(sources) - 1, max(1, round(len(sources) * val_fraction)))
+    val_sources = set(sources[:n_val])
+    sides: dict[bool, tuple[list[str], list[str]]] = {True: ([], []), False: ([], [])}
+    for did in ds.corpus:
+        sides[ds.source_of(did) in val_sources][1].append(did)
+    for qid in ds.queries:
+        rel = ds.relevant_docs.get(qid) or []
+        if rel:
+            sides[ds.source_of(rel[0]) in val_sources][0].append(qid)
+    record = {"by": "source document", "seed": seed, "val_fraction": val_fraction,
+              "val_sources": sorted(val_sources), "train_sources": sorted(set(sources) - val_sources)}
+    train = ds.subset(*sides[False], name=f"{ds.name}-train")
+    val = ds.subset(*sides[True], name=f"{ds.name}-val")
+    for part in (train, val):
+        part.meta = {**ds.meta, "split": record}
+        _drop_unanswerable(part)
+    return train, val
+
+
+def _drop_unanswerable(ds: RetrievalDataset) -> None:
+    """After a split a query may have lost a relevant doc that went to the other side; drop empties."""
+    for qid in [q for q, docs in ds.relevant_docs.items() if not docs]:
+        ds.queries.pop(qid, None)
+        ds.relevant_docs.pop(qid, None)
+        ds.hard_negatives.pop(qid, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# LlamaIndex JSON
+
+
+def to_llamaindex_dict(ds: RetrievalDataset) -> dict[str, Any]:
+    """The LlamaIndex `EmbeddingQAFinetuneDataset` shape; ragtune extras only when present."""
+    out: dict[str, Any] = {"queries": ds.queries, "corpus": ds.corpus, "relevant_docs": ds.relevant_docs, "mode": ds.mode}
+    extras = {"hard_negatives": ds.hard_negatives, "doc_source": ds.doc_source, "meta": ds.meta}
+    out.update({k: v for k, v in extras.items() if v})
+    return out
+
+
+def write_llamaindex(ds: RetrievalDataset, path: str | Path) -> Path:
+    """Write LlamaIndex JSON (indent 4, like `EmbeddingQAFinetuneDataset.save_json`)."""
+    return atomic_write_text(path, json.dumps(to_llamaindex_dict(ds), indent=4, ensure_ascii=False) + "\n")
+
+
+def from_llamaindex_dict(data: dict[str, Any], name: str, where: str) -> RetrievalDataset:
+    missing = [k for k in ("queries", "corpus", "relevant_docs") if k not in data]
+    if missing:
+        raise InputError(f"{where}: not a LlamaIndex retrieval dataset: missing key(s) {missing}; "
+                         "expected {'queries': {...}, 'corpus': {...}, 'relevant_docs': {...}}.")
+    try:
+        return RetrievalDataset(
+            queries=data["queries"], corpus=data["corpus"], relevant_docs=data["relevant_docs"],
+            mode=data.get("mode", "text"), hard_negatives=data.get("hard_negatives") or {},
+            doc_source=data.get("doc_source") or {}, meta=data.get("meta") or {}, name=name,
+        )
+    except ValueError as e:
+        raise InputError(f"{where}: wrong value types in the dataset: {_first_error(e)}") from None
+
+
+def _first_error(e: Exception) -> str:
+    text = str(e).splitlines()
+    return " ".join(text[:3])
+
+
+# ---------------------------------------------------------------------------------------------
+# BEIR
+
+
+def write_beir(ds: RetrievalDataset, folder: str | Path, split: str = "test") -> Path:
+    """Write `corpus.jsonl`, `queries.jsonl` and `qrels/<split>.tsv`."""
+    folder = Path(folder)
+    atomic_write_jsonl(folder / "corpus.jsonl", ({"_id": d, "title": "", "text": t} for d, t in ds.corpus.items()))
+    atomic_write_jsonl(folder / "queries.jsonl", ({"_id": q, "text": t} for q, t in ds.queries.items()))
+    rows = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t1" for q, docs in ds.relevant_docs.items() for d in docs]
+    atomic_write_text(folder / "qrels" / f"{split}.tsv", "\n".join(rows) + "\n")
+    return folder
+
+
+def read_beir(folder: str | Path, split: str | None = None) -> RetrievalDataset:
+    folder = Path(folder)
+    qrels_dir = folder / "qrels"
+    splits = sorted(p.stem for p in qrels_dir.glob("*.tsv")) if qrels_dir.is_dir() else []
+    if not splits:
+        raise InputError(f"{folder}: not a BEIR folder: no qrels/<split>.tsv found.")
+    split = split or ("test" if "test" in splits else splits[0])
+    if split not in splits:
+        raise InputError(f"{folder}: no qrels/{split}.tsv; available splits: {', '.join(splits)}")
+    corpus = {}
+    for line_no, row in _read_jsonl_strict(folder / "corpus.jsonl"):
+        title, text = row.get("title") or "", row.get("text") or ""
+        corpus[str(row.get("_id", f"<missing _id at line {line_no}>"))] = f"{title}\n{text}".strip() if title else text
+    queries = {str(row.get("_id")): row.get("text") or "" for _, row in _read_jsonl_strict(folder / "queries.jsonl")}
+    relevant: dict[str, list[str]] = {}
+    with (qrels_dir / f"{split}.tsv").open(encoding="utf-8") as f:
+        for i, row in enumerate(csv.reader(f, delimiter="\t"), start=1):
+            if i == 1 and row and row[0] == "query-id":
+                continue
+            if len(row) < 3:
+                raise InputError(f"{qrels_dir / f'{split}.tsv'}:{i}: expected 3 tab-separated columns, got {row!r}")
+            if float(row[2]) > 0:
+                relevant.setdefault(row[0], []).append(row[1])
+    queries = {q: t for q, t in queries.items() if q in relevant}
+    return RetrievalDataset(queries=queries, corpus=corpus, relevant_docs=relevant, name=folder.name)
+
+
+def _read_jsonl_strict(path: Path):
+    if not path.exists():
+        raise InputError(f"{path}: file not found.")
+    with path.open(encoding="utf-8") as f:
+        for i, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{path}:{i}: not valid JSON ({e.msg}).") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}.")
+            yield i, row
+
+
+# ---------------------------------------------------------------------------------------------
+# ragtune JSONL
+
+
+def write_jsonl(ds: RetrievalDataset, path: str | Path) -> Path:
+    rows: list[dict[str, Any]] = [{"type": "meta", "name": ds.name, "mode": ds.mode, "meta": ds.meta}]
+    rows += [{"type": "corpus", "id": d, "text": t, **({"source": ds.doc_source[d]} if d in ds.doc_source else {})}
+             for d, t in ds.corpus.items()]
+    rows += [{"type": "query", "id": q, "text": t, "relevant": ds.relevant_docs.get(q, []),
+              **({"negatives": ds.hard_negatives[q]} if q in ds.hard_negatives else {})} for q, t in ds.queries.items()]
+    return atomic_write_jsonl(path, rows)
+
+
+def read_jsonl(path: str | Path) -> RetrievalDataset:
+    path = Path(path)
+    ds = RetrievalDataset(queries={}, corpus={}, relevant_docs={}, name=path.stem)
+    for i, row in _read_jsonl_strict(path):
+        kind = row.get("type")
+        if kind == "meta":
+            ds.name, ds.mode, ds.meta = row.get("name", ds.name), row.get("mode", "text"), row.get("meta") or {}
+        elif kind == "corpus":
+            ds.corpus[str(row["id"])] = row.get("text", "")
+            if row.get("source"):
+                ds.doc_source[str(row["id"])] = str(row["source"])
+        elif kind == "query":
+            ds.queries[str(row["id"])] = row.get("text", "")
+            ds.relevant_docs[str(row["id"])] = [str(d) for d in row.get("relevant", [])]
+            if row.get("negatives"):
+                ds.hard_negatives[str(row["id"])] = [str(d) for d in row["negatives"]]
+        else:
+            raise InputError(f"{path}:{i}: unknown row type {kind!r}; expected 'meta', 'corpus' or 'query'.")
+    return ds
+
+
+# ---------------------------------------------------------------------------------------------
+# one entry point
+
+
+def load_dataset(spec: str | Path, split: str | None = None) -> RetrievalDataset:
+    """A registry name (`construction-faq`), a LlamaIndex JSON file, a BEIR folder or a ragtune JSONL."""
+    from ragtune.assets import get_asset
+
+    text = str(spec)
+    asset = get_asset(text)
+    if asset is not None and asset.kind == "dataset" and not Path(text).exists():
+        if asset.name != "construction-faq":
+            raise InputError(f"'{asset.name}' is not a retrieval dataset.")
+        return construction_faq()
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise InputError(f"dataset {text!r} not found: give a registry name (construction-faq), "
+                         "a LlamaIndex JSON file, a BEIR folder, or a ragtune .jsonl file.")
+    if path.is_dir():
+        return read_beir(path, split)
+    if path.suffix == ".jsonl":
+        return read_jsonl(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON ({e}).") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object with queries/corpus/relevant_docs.")
+    return from_llamaindex_dict(data, name=path.stem, where=str(path))
+
+
+def save_dataset(ds: RetrievalDataset, path: str | Path, fmt: str | None = None) -> Path:
+    """Write in the format named by `fmt` ('llamaindex', 'beir', 'jsonl') or guessed from the path."""
+    path = Path(path)
+    fmt = fmt or ("jsonl" if path.suffix == ".jsonl" else "llamaindex" if path.suffix == ".json" else "beir")
+    writers = {"llamaindex": write_llamaindex, "beir": write_beir, "jsonl": write_jsonl}
+    if fmt not in writers:
+        raise InputError(f"unknown dataset format {fmt!r}; choose one of {', '.join(writers)}.")
+    return writers[fmt](ds, path)
+
+
+def construction_faq() -> RetrievalDataset:
+    """The bundled demo: corpus = 503 English answers, queries = the 503 human questions."""
+    from ragtune.assets import asset_path
+
+    path = asset_path("construction-faq")
+    ds = RetrievalDataset(queries={}, corpus={}, relevant_docs={}, name="construction-faq",
+                          meta={"source": "zaragoza-construction-faq==1.2.1 faq-en.jsonl", "license": "CC-BY-4.0"})
+    for _, row in _read_jsonl_strict(path):
+        doc_id = str(row["id"])
+        ds.corpus[doc_id] = row["a"]
+        ds.queries[f"q-{doc_id}"] = row["q"]
+        ds.relevant_docs[f"q-{doc_id}"] = [doc_id]
+        ds.doc_source[doc_id] = doc_id
+    return ds
+
+
+def faq_records() -> list[dict[str, Any]]:
+    """Raw rows of the bundled FAQ (id, category, q, a), in file order."""
+    from ragtune.assets import asset_path
+
+    return [row for _, row in _read_jsonl_strict(asset_path("construction-faq"))]
+
+
+def save_split_record(train: RetrievalDataset, val: RetrievalDataset, folder: str | Path) -> None:
+    """Write train.json / val.json (LlamaIndex JSON) and split.json into a folder."""
+    folder = Path(folder)
+    write_llamaindex(train, folder / "train.json")
+    write_llamaindex(val, folder / "val.json")
+    atomic_write_json(folder / "split.json", train.meta.get("split", {}))
