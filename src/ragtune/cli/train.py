@@ -1,0 +1,7 @@
+"""`ragtune train ...`: one command per trainable component (embedding, adapter, reranker, sft)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Fine-tune a component: embedding model, adapter, reranker, or chat LLM.", no_args_is_help=True)
