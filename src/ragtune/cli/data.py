@@ -1,7 +1,163 @@
-"""`ragtune data ...`: inspect, validate, convert and split datasets."""
+"""`ragtune data ...`: chunk documents, and inspect, validate, convert and split retrieval datasets.
+
+A DATASET argument is any of: the registry name `construction-faq`, a LlamaIndex JSON file
+(`EmbeddingQAFinetuneDataset.save_json`), a BEIR folder (`corpus.jsonl`, `queries.jsonl`,
+`qrels/<split>.tsv`) or a ragtune `.jsonl` file. Outputs are chosen by name: `.json` is LlamaIndex
+JSON, `.jsonl` is ragtune JSONL, anything else is a BEIR folder.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="Inspect, validate, convert, split and chunk datasets.", no_args_is_help=True)
+from ragtune.cli.common import console, err_console, handle_errors
+
+app = typer.Typer(help="Chunk documents; inspect, validate, convert and split retrieval datasets.", no_args_is_help=True)
+
+_FORMATS = ("llamaindex", "beir", "jsonl")
+_SPLIT_HELP = "BEIR input only: which qrels/<split>.tsv to read (default: test, else the first one)."
+
+
+@app.command("chunk")
+@handle_errors
+def chunk(
+    docs: list[Path] = typer.Argument(..., help="Folders (read recursively) and/or files: .txt .md .html .htm .pdf .jsonl."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the chunks: OUT.json (LlamaIndex JSON, "
+                                "recommended), OUT.jsonl (ragtune JSONL) or a folder (BEIR)."),
+    text_field: str = typer.Option("text", "--text-field", help="JSONL inputs: the field that holds each row's text."),
+    tokenizer: str = typer.Option("minilm", "--tokenizer", help="Model whose tokenizer measures chunks: an asset name "
+                                  "(minilm, mpnet), a local model folder, or a cached hub id. Use your embedding model's."),
+    chunk_size: int = typer.Option(256, "--chunk-size", help="Most tokens per chunk, counting the model's special "
+                                   "tokens. 256 = all-MiniLM-L6-v2's max_seq_length; longer chunks would be truncated."),
+    overlap: int = typer.Option(32, "--overlap", help="Tokens shared by consecutive chunks of one document (cuts fall "
+                                "between words, so the real overlap can be a little smaller)."),
+    name: str = typer.Option("", "--name", help="Dataset name used in reports (default: the output file's stem)."),
+) -> None:
+    """Cut your documents into token-sized chunks: the corpus for query generation and training.
+
+    Reads .txt, .md, .html/.htm (scripts and styles dropped), .pdf (text layer, via pypdf) and .jsonl
+    (every row is a document with id `path#line`). Bad files and rows are listed with the reason and
+    skipped; the run fails only if nothing is usable. Chunks never cut a word; each gets a stable id
+    `<source>::<hash of its text>` and records its source, position and character span.
+
+    The output is a retrieval dataset with a corpus and no queries yet:
+
+        ragtune data chunk docs/ -o chunks.json
+        ragtune data info chunks.json
+    """
+    from ragtune.data.documents import chunk_documents, chunks_to_dataset, load_documents, load_tokenizer
+    from ragtune.data.retrieval import save_dataset
+
+    documents, report = load_documents(docs, text_field=text_field)
+    for line in report.lines():
+        err_console.print(f"[yellow]{line}[/]", markup=True, highlight=False, soft_wrap=True)
+    chunks = chunk_documents(documents, load_tokenizer(tokenizer), chunk_size=chunk_size, overlap=overlap)
+    meta = {"chunking": {"tokenizer": tokenizer, "chunk_size": chunk_size, "overlap": overlap, "text_field": text_field,
+                         "inputs": [str(p) for p in docs], "skipped": report.lines()}}
+    ds = chunks_to_dataset(chunks, name=name or output.stem, meta=meta)
+    save_dataset(ds, output)
+    console.print(f"{report.summary()}\n{len(chunks)} chunks from {len(documents)} documents -> {output}")
+
+
+@app.command("convert")
+@handle_errors
+def convert(
+    source: str = typer.Argument(..., help="Input dataset: construction-faq, LlamaIndex .json, BEIR folder or ragtune .jsonl."),
+    output: Path = typer.Argument(..., help="Output path: a .json file, a .jsonl file or a folder (BEIR)."),
+    to: str = typer.Option("", "--to", help="Output format: llamaindex, beir or jsonl (default: from OUTPUT's name)."),
+    split: str = typer.Option("", "--split", help=_SPLIT_HELP),
+) -> None:
+    """Convert a retrieval dataset between LlamaIndex JSON, BEIR and ragtune JSONL.
+
+    LlamaIndex JSON and ragtune JSONL keep everything (hard negatives, chunk sources, metadata); BEIR
+    has no place for those, so they are dropped with a warning.
+
+        ragtune data convert construction-faq faq.json
+        ragtune data convert faq.json faq-beir --to beir
+    """
+    from ragtune.data.retrieval import load_dataset, save_dataset
+    from ragtune.errors import InputError
+
+    if to and to not in _FORMATS:
+        raise InputError(f"--to must be one of {', '.join(_FORMATS)}; got {to!r}.")
+    ds = load_dataset(source, split or None)
+    fmt = to or ("jsonl" if output.suffix == ".jsonl" else "llamaindex" if output.suffix == ".json" else "beir")
+    lost = [k for k in ("hard_negatives", "doc_source", "meta") if getattr(ds, k)]
+    if fmt == "beir" and lost:
+        err_console.print(f"[yellow]warning:[/] BEIR cannot store {', '.join(lost)}; they are not in {output}. "
+                          "Use .json or .jsonl to keep them.", markup=True, highlight=False, soft_wrap=True)
+    save_dataset(ds, output, fmt)
+    console.print(f"{ds.summary()}\nwritten as {fmt} -> {output}")
+
+
+@app.command("split")
+@handle_errors
+def split(
+    dataset: str = typer.Argument(..., help="Dataset to split: construction-faq, LlamaIndex .json, BEIR folder or .jsonl."),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for train.json, val.json and split.json."),
+    val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of source documents held out for validation (0-1)."),
+    seed: int = typer.Option(42, "--seed", help="Random seed; the same seed gives the same split."),
+    beir_split: str = typer.Option("", "--split", help=_SPLIT_HELP),
+) -> None:
+    """Split a dataset into train and validation by SOURCE DOCUMENT, so no document leaks across.
+
+    Chunks of one document (their `doc_source`) all land on the same side; queries follow their first
+    relevant chunk, and a query whose relevant chunks ended up on both sides is dropped (counted below).
+    Writes FOLDER/train.json, FOLDER/val.json (LlamaIndex JSON) and FOLDER/split.json (seed, fraction
+    and the sources on each side), so the split can be checked and repeated.
+
+        ragtune data split construction-faq -o data/ --val-fraction 0.2 --seed 42
+    """
+    from ragtune.data.retrieval import load_dataset, save_split_record, split_by_source
+
+    ds = load_dataset(dataset, beir_split or None)
+    train, val = split_by_source(ds, val_fraction=val_fraction, seed=seed)
+    save_split_record(train, val, output)
+    dropped = len(ds.queries) - len(train.queries) - len(val.queries)
+    console.print(f"train: {train.summary()}\nval:   {val.summary()}")
+    if dropped:
+        console.print(f"{dropped} queries dropped: no relevant doc, or relevant docs on both sides of the split.")
+    console.print(f"written -> {output / 'train.json'}, {output / 'val.json'}, {output / 'split.json'}")
+
+
+@app.command("info")
+@handle_errors
+def info(
+    dataset: str = typer.Argument(..., help="Dataset: construction-faq, LlamaIndex .json, BEIR folder or ragtune .jsonl."),
+    beir_split: str = typer.Option("", "--split", help=_SPLIT_HELP),
+) -> None:
+    """Print a dataset's summary and every validation problem; exit 2 if there is any error.
+
+    Checks: empty query or document texts, queries without a relevant doc, judgments or hard
+    negatives naming unknown ids, hard negatives that are also relevant (errors); the same doc listed
+    twice (warning).
+
+        ragtune data info construction-faq
+    """
+    from ragtune.data.retrieval import load_dataset, validate
+
+    ds = load_dataset(dataset, beir_split or None)
+    console.print(ds.summary())
+    console.print(_lengths(ds))
+    split = ds.meta.get("split")
+    if split:
+        console.print(f"split: by {split.get('by')}, seed {split.get('seed')}, val fraction {split.get('val_fraction')}")
+    problems = validate(ds, where=dataset)
+    errors = [p for p in problems if p.severity == "error"]
+    for p in problems[:100]:
+        console.print(f"{p.severity}: {p}", markup=False, highlight=False, soft_wrap=True)
+    if len(problems) > 100:
+        console.print(f"... and {len(problems) - 100} more problems")
+    console.print(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    if errors:
+        raise typer.Exit(code=2)
+
+
+def _lengths(ds) -> str:
+    def mean(texts) -> float:
+        texts = list(texts)
+        return sum(len(t) for t in texts) / len(texts) if texts else 0.0
+
+    return f"mean length: queries {mean(ds.queries.values()):.0f} chars, docs {mean(ds.corpus.values()):.0f} chars"

@@ -57,10 +57,15 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Skipped:
-    """An input that was not used: a file, or one JSONL row (`path:line`), and why."""
+    """An input that was not used: a file, or one JSONL row (`line` set), and why."""
 
-    where: str
+    path: str
     reason: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return self.path if self.line is None else f"{self.path}:{self.line}"
 
     def __str__(self) -> str:
         return f"skipped {self.where}: {self.reason}"
@@ -80,8 +85,9 @@ class LoadReport:
         return [str(s) for s in self.skipped]
 
     def summary(self) -> str:
-        return (f"{self.documents} documents from {self.files_used} of {self.files_seen} files; "
-                f"{len(self.skipped)} input(s) skipped")
+        rows = sum(s.line is not None for s in self.skipped)
+        return (f"{self.documents} documents from {self.files_used} of {self.files_seen} files; skipped "
+                f"{len(self.skipped) - rows} file(s) and {rows} JSONL row(s)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,37 +187,38 @@ def _read_text(path: Path) -> str:
 def _read_jsonl(path: Path, text_field: str, report: LoadReport) -> list[Document]:
     text = _decode_utf8(path.read_bytes())
     docs = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    for line_no, line in enumerate(text.split("\n"), start=1):  # not splitlines: JSON may hold U+2028
         if not line.strip():
             continue
-        where = f"{path.as_posix()}:{line_no}"
-        value = _jsonl_text(line, text_field, where, report)
+        value = _jsonl_text(line, text_field, Skipped(path.as_posix(), "", line_no), report)
         if value is not None:
             docs.append(Document(id=f"{path.as_posix()}#{line_no}", text=value.strip(), path=path.as_posix()))
-    if not docs and not any(s.where.startswith(f"{path.as_posix()}:") for s in report.skipped):
+    if not docs and not any(s.path == path.as_posix() for s in report.skipped):
         raise _Unusable("empty: no rows in the file")
     return docs
 
 
-def _jsonl_text(line: str, text_field: str, where: str, report: LoadReport) -> str | None:
+def _jsonl_text(line: str, text_field: str, at: Skipped, report: LoadReport) -> str | None:
+    """The row's text, or None after reporting why the row is skipped (`at` carries path and line)."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as e:
-        report.skipped.append(Skipped(where, f"not valid JSON ({e.msg} at column {e.colno})"))
-        return None
+        return _skip_row(report, at, f"not valid JSON ({e.msg} at column {e.colno})")
     if not isinstance(row, dict):
-        report.skipped.append(Skipped(where, f"expected a JSON object, got {type(row).__name__}"))
-        return None
+        return _skip_row(report, at, f"expected a JSON object, got {type(row).__name__}")
     if text_field not in row:
         keys = ", ".join(sorted(row)[:10]) or "(none)"
-        report.skipped.append(Skipped(where, f"no field {text_field!r} (keys: {keys}); choose the field with --text-field"))
-        return None
+        return _skip_row(report, at, f"no field {text_field!r} (keys: {keys}); choose the field with --text-field")
     value = row[text_field]
     if not isinstance(value, str) or not value.strip():
         got = "an empty string" if isinstance(value, str) else f"{type(value).__name__} {json.dumps(value)[:40]}"
-        report.skipped.append(Skipped(where, f"field {text_field!r} must be non-empty text; got {got}"))
-        return None
+        return _skip_row(report, at, f"field {text_field!r} must be non-empty text; got {got}")
     return value
+
+
+def _skip_row(report: LoadReport, at: Skipped, reason: str) -> None:
+    report.skipped.append(Skipped(at.path, reason, at.line))
+    return None
 
 
 _BLOCK_TAGS = ("address", "article", "aside", "blockquote", "dd", "details", "dialog", "div", "dl", "dt",
