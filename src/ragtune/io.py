@@ -63,7 +63,7 @@ def append_jsonl(path: str | Path, row: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # read access: the torn-tail check preads
     try:
         _repair_torn_tail(fd)
         os.write(fd, data)
