@@ -1,0 +1,118 @@
+"""The provider interface: one async method, `complete`, plus the helpers every caller shares.
+
+A provider is any object with a `model` string and
+
+    async def complete(self, messages, *, max_tokens=256, temperature=0.0, seed=None) -> Completion
+
+`messages` is an OpenAI-style chat list (`[{"role": "user", "content": "..."}]`). A provider
+either returns a `Completion` or raises `ragtune.errors.LLMError` once its own bounded retries are
+spent (`LLMError.fatal` is True when retrying other prompts is pointless, e.g. a wrong API key).
+
+Concurrency is the caller's choice: `complete_many` runs many prompts with at most `concurrency`
+in flight and hands each result to a callback the moment it finishes (for journaling). The local
+provider turns concurrent calls into batched forward passes, so the same code drives both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ragtune.errors import LLMError
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One answer from an LLM, with token counts for throughput and cost reports."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+    finish_reason: str | None = None
+
+
+class LLM(Protocol):
+    """What ragtune needs from a chat model: a name and one async method."""
+
+    model: str
+
+    async def complete(
+        self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = None
+    ) -> Completion:
+        """Answer one chat prompt; raise LLMError after bounded retries."""
+        ...
+
+
+class FatalLLMError(LLMError):
+    """An error that will not go away by retrying (bad key, unknown model, bad request)."""
+
+    fatal = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one prompt in `complete_many`: a completion, or the error that ended it."""
+
+    index: int
+    completion: Completion | None
+    error: LLMError | None = None
+
+
+async def complete_many(
+    llm: LLM,
+    prompts: Sequence[Messages],
+    *,
+    concurrency: int = 8,
+    max_tokens: int = 256,
+    temperature: float = 0.0,
+    seeds: Sequence[int | None] | None = None,
+    on_done: Callable[[Outcome], Awaitable[None] | None] | None = None,
+) -> list[Outcome]:
+    """Run every prompt with at most `concurrency` in flight; a failed prompt does not stop the others.
+
+    A `FatalLLMError` stops the whole run (raised after in-flight prompts settle).
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1; got {concurrency}")
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(prompts)):
+        queue.put_nowait(i)
+    outcomes: list[Outcome | None] = [None] * len(prompts)
+    fatal: list[FatalLLMError] = []
+
+    async def worker() -> None:
+        while not fatal and not queue.empty():
+            i = queue.get_nowait()
+            seed = seeds[i] if seeds is not None else None
+            try:
+                done = Outcome(i, await llm.complete(prompts[i], max_tokens=max_tokens, temperature=temperature, seed=seed))
+            except FatalLLMError as e:
+                fatal.append(e)
+                return
+            except LLMError as e:
+                done = Outcome(i, None, e)
+            outcomes[i] = done
+            if on_done is not None:
+                res = on_done(done)
+                if asyncio.iscoroutine(res):
+                    await res
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, max(1, len(prompts))))))
+    if fatal:
+        raise fatal[0]
+    return [o for o in outcomes if o is not None]
+
+
+def complete_sync(llm: LLM, messages: Messages, **kwargs) -> Completion:
+    """Blocking one-off call (for scripts and notebooks without an event loop)."""
+    return asyncio.run(llm.complete(messages, **kwargs))
+
+
+def user_message(text: str, system: str | None = None) -> Messages:
+    """A chat list with an optional system message and one user turn."""
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]

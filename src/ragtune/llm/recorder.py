@@ -1,0 +1,66 @@
+"""Record every LLM call and its answer as OpenAI chat fine-tuning JSONL, secrets scrubbed."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from ragtune.io import append_jsonl
+from ragtune.llm.base import LLM, Completion, Messages
+
+_SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
+_SECRET_SHAPES = [
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{12,}"),
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-\.=]{12,}"),
+    re.compile(r"\bhf_[A-Za-z0-9]{20,}"),
+]
+REDACTED = "[REDACTED]"
+
+
+def secrets_from_env() -> list[str]:
+    """Values of environment variables whose names look secret (API_KEY, TOKEN, SECRET, PASSWORD)."""
+    return [v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8]
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace known secret values and secret-shaped strings (sk-..., Bearer ..., hf_...) by [REDACTED]."""
+    for s in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(s, REDACTED)
+    for shape in _SECRET_SHAPES:
+        text = shape.sub(REDACTED, text)
+    return text
+
+
+class Recorder:
+    """Wraps any provider; appends `{"messages": [...prompt, {"role": "assistant", ...}]}` per answer.
+
+    The file is OpenAI fine-tuning JSONL, ready for `ragtune` chat SFT. Each line is written with
+    one fsynced append under a lock, so concurrent calls never interleave and a crash leaves at
+    most one torn last line (which `ragtune.io.read_jsonl_tolerant` skips). Failed calls are not
+    recorded. Secret values (from `secrets` and secret-looking environment variables) are scrubbed.
+    """
+
+    def __init__(self, llm: LLM, path: str | Path, secrets: Iterable[str] = ()):
+        self.llm = llm
+        self.model = llm.model
+        self.path = Path(path)
+        self.secrets = [*secrets, *secrets_from_env()]
+        self._lock = threading.Lock()
+        self.count = 0
+
+    async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
+                       seed: int | None = None) -> Completion:
+        done = await self.llm.complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        self.record(messages, done.text)
+        return done
+
+    def record(self, messages: Messages, answer: str) -> None:
+        """Append one conversation (prompt + answer) to the file."""
+        turns = [{"role": m["role"], "content": scrub(m["content"], self.secrets)} for m in messages]
+        turns.append({"role": "assistant", "content": scrub(answer, self.secrets)})
+        with self._lock:
+            append_jsonl(self.path, {"messages": turns})
+            self.count += 1
