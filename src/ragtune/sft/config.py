@@ -1,0 +1,36 @@
+"""Configuration of a chat SFT run; every field documents itself and lands in RUN/config.json."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SFTConfig(BaseModel):
+    """Supervised fine-tuning of a chat LLM on assistant tokens only (LoRA by default)."""
+
+    data: str = Field(description="training chat data: OpenAI chat JSONL, prompt/completion, sharegpt or alpaca")
+    model: str = Field("smollm2-135m-instruct", description="base model: registry name, model folder or cached hub id")
+    output: str = Field(description="run folder to write (config, metrics, model/, checkpoints/, card)")
+    val: str | None = Field(None, description="validation chat data; if absent, val_fraction of the data is held out")
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="share of examples held out for validation when no val file is given")
+    full: bool = Field(False, description="full fine-tune instead of LoRA (every weight trains; far more memory)")
+    lora_r: int = Field(16, ge=1, description="LoRA rank")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling alpha (the update is scaled by alpha / r)")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="dropout on the LoRA input")
+    target_modules: str = Field("all-linear", description="modules that get LoRA: 'all-linear' or comma-separated names like q_proj,v_proj")
+    epochs: float = Field(3.0, gt=0, description="passes over the training data")
+    learning_rate: float | None = Field(None, description="peak learning rate; default 2e-4 for LoRA, 2e-5 for a full fine-tune")
+    batch_size: int = Field(8, ge=1, description="examples per optimizer step per device (before accumulation)")
+    grad_accum: int = Field(1, ge=1, description="gradient accumulation steps")
+    max_length: int = Field(1024, ge=8, description="longest sequence in tokens; longer examples are truncated from the end")
+    packing: bool = Field(False, description="pack several examples into one row of max_length tokens, padding-free (no cross-example attention)")
+    padding_free: bool = Field(True, description="concatenate a batch into one row with position ids instead of padding it")
+    gradient_checkpointing: bool = Field(False, description="recompute activations to save memory (slower; useful for long sequences)")
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0, description="share of steps with linear warm-up")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
+    seed: int = Field(42, description="seed for the split, initialization and data order")
+    allow_regression: bool = Field(False, description="ship model/ even if the validation loss did not improve over the base model")
+    logging_steps: int = Field(5, ge=1, description="log the training loss every N optimizer steps")
+
+    def lr(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else (2e-5 if self.full else 2e-4)

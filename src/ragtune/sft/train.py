@@ -1,0 +1,305 @@
+"""`train_sft`: supervised fine-tuning of a chat LLM with TRL's SFTTrainer and PEFT LoRA.
+
+Loss is on assistant tokens only: the dataset is tokenized here with the exact mask from
+`ragtune.data.chat.tokenize_chat` (which also works for templates without generation markers, like
+SmolLM2's) and handed to SFTTrainer as `input_ids` + `labels`. The run folder follows DESIGN.md:
+config.json, metrics.json, curve.json, model/ (adapter + tokenizer, or the full model), checkpoints/,
+data/train.jsonl + data/val.jsonl, eval/val.json, card.md, log.txt. Rerunning the same command
+resumes from the last checkpoint; a finished run is not trained again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from ragtune.data.chat import ChatExample, check_tokens, load_chat, tokenize_chat, write_chat
+from ragtune.errors import DataValidationError, InputError, Problem
+from ragtune.io import atomic_dir, atomic_write_json, atomic_write_text
+from ragtune.sft.config import SFTConfig
+from ragtune.sft.models import BASE_FILE, load_model, load_tokenizer
+
+log = logging.getLogger("ragtune.sft")
+
+
+def train_sft(config: SFTConfig) -> dict[str, Any]:
+    """Train, evaluate base vs tuned on the validation split, and write the run folder. Returns metrics."""
+    run = Path(config.output)
+    run.mkdir(parents=True, exist_ok=True)
+    handler = _log_to(run / "log.txt")
+    try:
+        done = _finished(run, config)
+        if done is not None:
+            log.info("run %s already finished; delete metrics.json to train again", run)
+            return done
+        atomic_write_json(run / "config.json", config.model_dump() | {"resolved_learning_rate": config.lr()})
+        return _train(config, run)
+    finally:
+        logging.getLogger("ragtune").removeHandler(handler)
+
+
+def _finished(run: Path, config: SFTConfig) -> dict[str, Any] | None:
+    metrics, cfg = run / "metrics.json", run / "config.json"
+    if not (metrics.exists() and cfg.exists()):
+        return None
+    old = json.loads(cfg.read_text())
+    old.pop("resolved_learning_rate", None)
+    if old != config.model_dump():
+        raise InputError(f"{run} holds a finished run with a different configuration; choose another -o folder "
+                         "or delete it.")
+    return json.loads(metrics.read_text())
+
+
+def _log_to(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("ragtune")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def split_examples(examples: list[ChatExample], val_fraction: float, seed: int) -> tuple[list[ChatExample], list[ChatExample]]:
+    """A seeded random split by conversation; at least one example on each side when there are two."""
+    if val_fraction == 0 or len(examples) < 2:
+        return examples, []
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_val = min(len(examples) - 1, max(1, round(len(examples) * val_fraction)))
+    val_ids = set(order[:n_val])
+    return [e for i, e in enumerate(examples) if i not in val_ids], [e for i, e in enumerate(examples) if i in val_ids]
+
+
+def prepare_data(config: SFTConfig, run: Path, tokenizer) -> tuple[list[ChatExample], list[ChatExample]]:
+    """Load, split, check tokens (errors stop the run), and save the split under RUN/data/."""
+    train = load_chat(config.data)
+    if config.val:
+        val = load_chat(config.val)
+    else:
+        train, val = split_examples(train, config.val_fraction, config.seed)
+    problems: list[Problem] = []
+    for part in (train, val):
+        found, _, _ = check_tokens(part, tokenizer, config.max_length)
+        problems += found
+    if any(p.severity == "error" for p in problems):
+        raise DataValidationError("chat data (run `ragtune data validate` for the full report)", problems)
+    write_chat(train, run / "data" / "train.jsonl")
+    write_chat(val, run / "data" / "val.jsonl")
+    return train, val
+
+
+def to_dataset(examples: list[ChatExample], tokenizer, max_length: int):
+    """A datasets.Dataset of `input_ids` and `labels` (-100 outside assistant turns), truncated."""
+    from datasets import Dataset
+
+    ids, labels = [], []
+    for ex in examples:
+        tc = tokenize_chat(tokenizer, ex.messages)
+        ids.append(tc.input_ids[:max_length])
+        labels.append([t if m else -100 for t, m in zip(tc.input_ids, tc.mask)][:max_length])
+    return Dataset.from_dict({"input_ids": ids, "labels": labels})
+
+
+# ---------------------------------------------------------------------------------------------
+# model and trainer
+
+
+def with_lora(model, config: SFTConfig):
+    """The model wrapped with LoRA adapters (base weights frozen), or as is for a full fine-tune."""
+    if config.full:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    targets = config.target_modules if config.target_modules == "all-linear" else [
+        t.strip() for t in config.target_modules.split(",") if t.strip()]
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=targets, task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def trl_args(config: SFTConfig, run: Path, has_val: bool):
+    """TRL SFTConfig for this run: fp32, epoch-wise eval and checkpoints, best checkpoint restored."""
+    import torch
+    from trl import SFTConfig as TRLConfig
+
+    per_epoch = "epoch" if has_val else "no"
+    return TRLConfig(
+        output_dir=str(run / "checkpoints"),
+        num_train_epochs=config.epochs,
+        learning_rate=config.lr(),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        # the dataset is already truncated to max_length; TRL only needs it to size packed rows
+        max_length=config.max_length if config.packing else None,
+        packing=config.packing,
+        padding_free=config.padding_free or config.packing,
+        gradient_checkpointing=config.gradient_checkpointing,
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        fp16=False,
+        lr_scheduler_type="cosine",
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        eval_strategy=per_epoch,
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=has_val,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=config.logging_steps,
+        report_to="none",
+        seed=config.seed,
+        data_seed=config.seed,
+        disable_tqdm=True,
+    )
+
+
+def last_checkpoint(run: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = run / "checkpoints"
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def log_callback():
+    """A trainer callback that mirrors the trainer's log lines (loss, eval_loss) into log.txt."""
+    from transformers import TrainerCallback
+
+    class LogCallback(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            log.info("step %s epoch %.2f %s", state.global_step, state.epoch or 0, json.dumps(logs or {}))
+
+    return LogCallback()
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def _train(config: SFTConfig, run: Path) -> dict[str, Any]:
+    from trl import SFTTrainer
+
+    from ragtune.sft.evaluate import example_losses, mean_loss
+
+    tok = load_tokenizer(config.model)
+    tok.padding_side = "right"
+    train, val = prepare_data(config, run, tok)
+    train_ds = to_dataset(train, tok, config.max_length)
+    val_ds = to_dataset(val, tok, config.max_length) if val else None
+    model = load_model(config.model)
+    base_loss = _cached_base_loss(run, lambda: mean_loss(example_losses(model, tok, val, config.max_length)) if val else None)
+    model = with_lora(model, config)
+    trainer = SFTTrainer(model=model, args=trl_args(config, run, bool(val)), train_dataset=train_ds,
+                         eval_dataset=val_ds, processing_class=tok, callbacks=[log_callback()])
+    resume = last_checkpoint(run)
+    log.info("training %d examples (%d val) from %s%s", len(train), len(val), config.model,
+             f", resuming from {resume}" if resume else "")
+    start_epoch = _checkpoint_epoch(resume)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    tokens = sum(len(x) for x in train_ds["input_ids"]) * (trainer.state.epoch - start_epoch)
+    tuned_loss = mean_loss(example_losses(trainer.model, tok, val, config.max_length)) if val else None
+    metrics = _metrics(config, len(train), len(val), base_loss, tuned_loss, tokens, seconds, result.metrics)
+    metrics["curve"] = _curve(run, trainer.state.log_history)
+    _ship(trainer.model, tok, config, run, metrics)
+    _write_eval(run, config, val, base_loss, tuned_loss)
+    atomic_write_text(run / "card.md", card(config, metrics))
+    atomic_write_json(run / "metrics.json", metrics)
+    return metrics
+
+
+def _cached_base_loss(run: Path, compute) -> float | None:
+    path = run / "checkpoints" / "base_eval.json"
+    if path.exists():
+        return json.loads(path.read_text())["val_loss"]
+    value = compute()
+    atomic_write_json(path, {"val_loss": value})
+    return value
+
+
+def _checkpoint_epoch(resume: str | None) -> float:
+    if not resume:
+        return 0.0
+    state = json.loads((Path(resume) / "trainer_state.json").read_text())
+    return float(state.get("epoch") or 0.0)
+
+
+def _peak_memory_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _metrics(config, n_train, n_val, base_loss, tuned_loss, tokens, seconds, trainer_metrics) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "task": "sft", "base_model": config.model, "method": "full" if config.full else "lora",
+        "train_examples": n_train, "val_examples": n_val,
+        "base": _loss_block(base_loss), "tuned": _loss_block(tuned_loss),
+        "train_tokens_per_second": tokens / seconds if seconds > 0 else None,
+        "train_seconds": seconds, "peak_memory_mb": _peak_memory_mb(),
+        "train_loss": trainer_metrics.get("train_loss"),
+    }
+    if base_loss and tuned_loss is not None:
+        out["val_loss_reduction"] = 1 - tuned_loss / base_loss
+    return out
+
+
+def _loss_block(loss: float | None) -> dict[str, float] | None:
+    return None if loss is None else {"val_loss": loss, "val_perplexity": math.exp(loss)}
+
+
+def _curve(run: Path, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keep = ("step", "epoch", "loss", "eval_loss", "learning_rate", "grad_norm")
+    curve = [{k: h[k] for k in keep if k in h} for h in history if "loss" in h or "eval_loss" in h]
+    atomic_write_json(run / "curve.json", curve)
+    return curve
+
+
+def _ship(model, tok, config: SFTConfig, run: Path, metrics: dict[str, Any]) -> None:
+    """Write model/ unless the validation loss got worse (then metrics.json says why)."""
+    base, tuned = metrics["base"], metrics["tuned"]
+    if base and tuned and tuned["val_loss"] >= base["val_loss"] and not config.allow_regression:
+        metrics["refused"] = (f"validation loss did not improve ({base['val_loss']:.4f} -> {tuned['val_loss']:.4f}); "
+                              "model/ was not written. Rerun with --allow-regression to keep it anyway.")
+        log.warning(metrics["refused"])
+        return
+    with atomic_dir(run / "model") as tmp:
+        model.save_pretrained(str(tmp))
+        tok.save_pretrained(str(tmp))
+        if not config.full:
+            atomic_write_json(tmp / BASE_FILE, {"base_model": config.model})
+    log.info("wrote %s", run / "model")
+
+
+def _write_eval(run: Path, config: SFTConfig, val: list[ChatExample], base_loss, tuned_loss) -> None:
+    if not val:
+        return
+    results = [{"model": label, "metrics": {"loss": loss, "perplexity": math.exp(loss)}, "ci95": {}}
+               for label, loss in ((config.model, base_loss), (str(run / "model"), tuned_loss))]
+    atomic_write_json(run / "eval" / "val.json", {"task": "sft", "dataset": "val", "num_queries": len(val), "results": results})
+
+
+def card(config: SFTConfig, metrics: dict[str, Any]) -> str:
+    """A short model card: what, from what data, how it scored against its base."""
+    base, tuned = metrics["base"], metrics["tuned"]
+    score = (f"Validation assistant-token loss {base['val_loss']:.4f} (base) -> {tuned['val_loss']:.4f} (tuned), "
+             f"{100 * metrics['val_loss_reduction']:.1f}% lower." if base and tuned else "No validation split.")
+    status = metrics.get("refused", "model/ holds the " + ("full model." if config.full else "LoRA adapter (load it with "
+                                                            "`ragtune chat RUN` or merge it with `ragtune sft merge RUN`)."))
+    return (f"# {Path(config.output).name}\n\n"
+            f"{'Full fine-tune' if config.full else 'LoRA (r=' + str(config.lora_r) + ')'} of `{config.model}` on "
+            f"`{config.data}` ({metrics['train_examples']} training / {metrics['val_examples']} validation conversations), "
+            f"{config.epochs:g} epochs, loss on assistant tokens only.\n\n{score}\n\n{status}\n")
