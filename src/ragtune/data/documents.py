@@ -315,8 +315,9 @@ def chunk_documents(docs: Iterable[Document], tokenizer=None, chunk_size: int = 
     most 256 tokens (`max_seq_length` 256) and silently truncates the rest, so 256 is the largest chunk it
     can embed whole; an overlap of 32 tokens (1/8) keeps a sentence cut at a boundary readable in the
     next chunk at little extra cost. Cuts fall only between words (whitespace, read from the tokenizer's
-    character offsets); a single "word" longer than a chunk (a URL, a base64 blob) is cut at the
-    tokenizer's own word boundaries, and only as a last resort between sub-word tokens.
+    character offsets). Only where no whitespace falls in the second half of a window (a URL, a base64
+    blob, text without spaces) is the cut made at the tokenizer's own word boundary (`word_ids`, e.g. at
+    punctuation), and as a last resort between sub-word tokens; so every chunk is at least half full.
     A document that fits is one chunk with its whole text. Raises `NoUsableDataError` when no chunk results.
     """
     tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
@@ -347,8 +348,19 @@ def _chunk_one(doc: Document, tokenizer, budget: int, overlap: int) -> list[Chun
         return []
     if len(offsets) <= budget:
         return _make_chunks(doc, [(0, len(doc.text))])
-    windows = _windows(doc.text, offsets, enc.word_ids(), budget, overlap)
-    return _make_chunks(doc, [_trim(doc.text, offsets[s][0], offsets[e - 1][1]) for s, e in windows])
+    limit, word_ids = budget, enc.word_ids()
+    while budget >= 8:
+        windows = _windows(doc.text, offsets, word_ids, budget, overlap)
+        spans = [_trim(doc.text, offsets[s][0], offsets[e - 1][1]) for s, e in windows]
+        # Byte-level BPE tokenizes a chunk's first word differently without its leading space, so a
+        # chunk can need more tokens alone than in context: measure each alone, shrink until all fit.
+        alone = tokenizer([doc.text[a:b] for a, b in spans], add_special_tokens=False, verbose=False)["input_ids"]
+        excess = max(len(ids) for ids in alone) - limit
+        if excess <= 0:
+            return _make_chunks(doc, spans)
+        budget -= excess
+    raise InputError(f"{doc.id}: cannot cut this text into chunks of {limit} tokens with this tokenizer; "
+                     "use a larger --chunk-size.")
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -371,7 +383,8 @@ def _windows(text: str, offsets: list[tuple[int, int]], word_ids: list[int | Non
         if n - start <= budget:
             windows.append((start, n))
             return windows
-        end = _last(free, start + 1, start + budget) or _last(weak, start + 1, start + budget) or start + budget
+        lo, hi = start + max(1, budget // 2), start + budget  # a cut leaves the chunk at least half full
+        end = _last(free, lo, hi) or _last(weak, lo, hi) or hi
         windows.append((start, end))
         start = next((i for i in range(max(end - overlap, start + 1), end) if free[i]), end)
 
