@@ -31,8 +31,7 @@ def default_local_model() -> str:
 
 @dataclass
 class _Pending:
-    prompt: str
-    n_tokens: int
+    messages: Messages
     key: tuple
     future: asyncio.Future = field(repr=False)
 
@@ -59,21 +58,26 @@ class LocalLLM:
 
     async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
                        seed: int | None = None) -> Completion:
-        tok, _ = await asyncio.to_thread(self.load)
-        prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         fut = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(prompt, len(prompt), (max_tokens, temperature, seed), fut))
+        self._pending.append(_Pending(messages, (max_tokens, temperature, seed), fut))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._drain())
         return await fut
 
     async def _drain(self) -> None:
         """Run batches until nothing is waiting."""
-        await asyncio.sleep(0)  # let concurrent callers enqueue before the first batch
+        try:
+            await asyncio.to_thread(self.load)  # concurrent callers enqueue meanwhile
+        except Exception as e:  # a missing model fails every waiting caller with the real error
+            for p in self._pending:
+                p.future.set_exception(e)
+            self._pending = []
+            return
         while self._pending:
             batch = self._take_batch()
             try:
-                outs = await asyncio.to_thread(self.generate_batch, [p.prompt for p in batch], *batch[0].key)
+                outs = await asyncio.to_thread(self.generate_batch, [self.template(p.messages) for p in batch],
+                                               *batch[0].key)
             except Exception as e:  # a failed batch fails its callers, not the runner
                 for p in batch:
                     if not p.future.done():
@@ -85,11 +89,16 @@ class LocalLLM:
 
     def _take_batch(self) -> list[_Pending]:
         key = self._pending[0].key
-        same = sorted((p for p in self._pending if p.key == key), key=lambda p: p.n_tokens)
+        same = sorted((p for p in self._pending if p.key == key), key=lambda p: sum(len(m["content"]) for m in p.messages))
         batch = same[: self.batch_size]
         taken = {id(p) for p in batch}
         self._pending = [p for p in self._pending if id(p) not in taken]
         return batch
+
+    def template(self, messages: Messages) -> str:
+        """The chat-templated prompt text, ending with the assistant turn's opening."""
+        tok, _ = self.load()
+        return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def generate_batch(self, prompts: list[str], max_tokens: int = 256, temperature: float = 0.0,
                        seed: int | None = None) -> list[Completion]:
