@@ -216,32 +216,52 @@ def read_beir(folder: str | Path, split: str | None = None) -> RetrievalDataset:
         corpus[str(row.get("_id", f"<missing _id at line {line_no}>"))] = f"{title}\n{text}".strip() if title else text
     queries = {str(row.get("_id")): row.get("text") or "" for _, row in _read_jsonl_strict(folder / "queries.jsonl")}
     relevant: dict[str, list[str]] = {}
-    with (qrels_dir / f"{split}.tsv").open(encoding="utf-8") as f:
-        for i, row in enumerate(csv.reader(f, delimiter="\t"), start=1):
-            if i == 1 and row and row[0] == "query-id":
-                continue
-            if len(row) < 3:
-                raise InputError(f"{qrels_dir / f'{split}.tsv'}:{i}: expected 3 tab-separated columns, got {row!r}")
-            if float(row[2]) > 0:
-                relevant.setdefault(row[0], []).append(row[1])
+    qrels = qrels_dir / f"{split}.tsv"
+    for i, row in enumerate(csv.reader(_utf8_text(qrels).splitlines(), delimiter="\t"), start=1):
+        if i == 1 and row and row[0] == "query-id":
+            continue
+        if len(row) < 3:
+            raise InputError(f"{qrels}:{i}: expected 3 tab-separated columns, got {row!r}")
+        if _score(row[2], f"{qrels}:{i}") > 0:
+            relevant.setdefault(row[0], []).append(row[1])
     queries = {q: t for q, t in queries.items() if q in relevant}
     return RetrievalDataset(queries=queries, corpus=corpus, relevant_docs=relevant, name=folder.name)
 
 
-def _read_jsonl_strict(path: Path):
+def _score(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{where}: the score column must be a number (0 = not relevant); got {text!r}.") from None
+
+
+def _utf8_text(path: Path) -> str:
     if not path.exists():
         raise InputError(f"{path}: file not found.")
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path}:{i}: not valid JSON ({e.msg}).") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}.")
-            yield i, row
+    try:
+        return path.read_text(encoding="utf-8-sig")  # a BOM from Windows editors is fine
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                         "re-save it as UTF-8.") from None
+
+
+def _read_jsonl_strict(path: Path):
+    for i, line in enumerate(_utf8_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{i}: not valid JSON ({e.msg}).") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}.")
+        yield i, row
+
+
+def _row_id(row: dict[str, Any], where: str) -> str:
+    if row.get("id") in (None, ""):
+        raise InputError(f"{where}: {row.get('type')} row has no 'id'; every corpus and query row needs one.")
+    return str(row["id"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,14 +285,16 @@ def read_jsonl(path: str | Path) -> RetrievalDataset:
         if kind == "meta":
             ds.name, ds.mode, ds.meta = row.get("name", ds.name), row.get("mode", "text"), row.get("meta") or {}
         elif kind == "corpus":
-            ds.corpus[str(row["id"])] = row.get("text", "")
+            doc_id = _row_id(row, f"{path}:{i}")
+            ds.corpus[doc_id] = row.get("text", "")
             if row.get("source"):
-                ds.doc_source[str(row["id"])] = str(row["source"])
+                ds.doc_source[doc_id] = str(row["source"])
         elif kind == "query":
-            ds.queries[str(row["id"])] = row.get("text", "")
-            ds.relevant_docs[str(row["id"])] = [str(d) for d in row.get("relevant", [])]
+            qid = _row_id(row, f"{path}:{i}")
+            ds.queries[qid] = row.get("text", "")
+            ds.relevant_docs[qid] = [str(d) for d in row.get("relevant", [])]
             if row.get("negatives"):
-                ds.hard_negatives[str(row["id"])] = [str(d) for d in row["negatives"]]
+                ds.hard_negatives[qid] = [str(d) for d in row["negatives"]]
         else:
             raise InputError(f"{path}:{i}: unknown row type {kind!r}; expected 'meta', 'corpus' or 'query'.")
     return ds
