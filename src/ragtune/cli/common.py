@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-console = Console(stderr=False, highlight=False)
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, highlight=False)
 
 

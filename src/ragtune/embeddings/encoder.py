@@ -1,0 +1,190 @@
+"""One interface for every embedder: `encode(texts, kind) -> L2-normalised float32 matrix`.
+
+Each distinct text is embedded once per model, ever: vectors are cached on disk by model
+fingerprint (a hash of the weight and config files, or of the remote model name) and text hash.
+A cached re-evaluation never loads the model at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ragtune.embeddings.cache import EmbeddingCache, text_key
+from ragtune.errors import InputError, LLMError
+
+Kind = Literal["query", "document"]
+_FINGERPRINT_FILES = ("*.safetensors", "*.bin", "*.json", "*.txt", "*.model", "*.npy", "*.pt")
+
+
+class Embedder:
+    """Cached embedder over a raw encode function.
+
+    `raw_encode(texts, kind, batch_size, show_progress) -> np.ndarray` does the real work; this class
+    adds the cache, normalisation and the stable `fingerprint` that keys the cache.
+    """
+
+    def __init__(self, name: str, fingerprint: str, raw_encode: Callable[..., np.ndarray], prompts: dict[str, str] | None = None):
+        self.name = name
+        self.fingerprint = fingerprint
+        self._raw_encode = raw_encode
+        self._prompts = prompts or {}
+        self._cache: EmbeddingCache | None = None
+        self.last_stats = {"cached": 0, "encoded": 0}
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        if self._cache is None:
+            self._cache = EmbeddingCache(self.fingerprint)
+        return self._cache
+
+    def encode(self, texts: Sequence[str], kind: Kind = "document", batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        """Embed `texts` as queries or documents; cached vectors are reused, new ones stored."""
+        texts = list(texts)
+        prompt = self._prompts.get(kind, "")
+        keys = [text_key(t, prompt) for t in texts]
+        found = self.cache.get_many(keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            text_of = dict(zip(keys, texts))
+            new = self._raw_encode([text_of[k] for k in missing], kind, batch_size, show_progress)
+            new = _normalise(np.asarray(new, dtype=np.float32))
+            self.cache.put_many(missing, new)
+            found.update(zip(missing, new))
+        self.last_stats = {"cached": len(keys) - len(missing), "encoded": len(missing)}
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.clip(norms, 1e-12, None)
+
+
+def load_embedder(spec: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", device: str | None = None) -> Embedder:
+    """Any embedder by spec: registry name, local folder, cached hub id, or `openai:MODEL`."""
+    if isinstance(spec, Embedder):
+        return spec
+    spec = str(spec)
+    if spec.startswith("openai:"):
+        return openai_embedder(spec.split(":", 1)[1], base_url=base_url, api_key_env=api_key_env)
+    from ragtune.assets import resolve_model
+
+    return sentence_transformer_embedder(resolve_model(spec), name=spec, device=device)
+
+
+def sentence_transformer_embedder(path: Path, name: str | None = None, device: str | None = None) -> Embedder:
+    """A sentence-transformers folder; the model is loaded only when a text is not cached."""
+    state: dict = {}
+
+    def model():
+        if "m" not in state:
+            from sentence_transformers import SentenceTransformer
+
+            state["m"] = SentenceTransformer(str(path), device=device or "cpu", local_files_only=True)
+        return state["m"]
+
+    def raw_encode(texts: list[str], kind: Kind, batch_size: int, show_progress: bool) -> np.ndarray:
+        fn = model().encode_query if kind == "query" else model().encode_document
+        return fn(texts, batch_size=batch_size, show_progress_bar=show_progress, convert_to_numpy=True, normalize_embeddings=True)
+
+    emb = Embedder(name or path.name, model_fingerprint(path), raw_encode, _st_prompts(path))
+    emb.path = path  # type: ignore[attr-defined]
+    emb.model = model  # type: ignore[attr-defined]
+    return emb
+
+
+def _st_prompts(path: Path) -> dict[str, str]:
+    """Query/document prompts a sentence-transformers folder declares (they change the vectors)."""
+    cfg = path / "config_sentence_transformers.json"
+    if not cfg.exists():
+        return {}
+    data = json.loads(cfg.read_text(encoding="utf-8"))
+    prompts = data.get("prompts") or {}
+    return {k: v for k, v in prompts.items() if k in ("query", "document") and v}
+
+
+def model_fingerprint(path: Path) -> str:
+    """sha256 over the model folder's weight and config files (memoised by size and mtime)."""
+    files = sorted({p for pat in _FINGERPRINT_FILES for p in path.rglob(pat) if p.is_file() and not _in_checkpoint(p, path)})
+    if not files:
+        raise InputError(f"{path}: no model files found (expected config.json and weights).")
+    stat_key = hashlib.sha256(
+        "|".join(f"{p.relative_to(path)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files).encode()
+    ).hexdigest()
+    memo = _memo_path()
+    known = _read_memo(memo)
+    if stat_key in known:
+        return known[stat_key]
+    digest = hashlib.sha256()
+    for p in files:
+        digest.update(str(p.relative_to(path)).encode())
+        with p.open("rb") as f:
+            while chunk := f.read(1 << 22):
+                digest.update(chunk)
+    fp = "st-" + digest.hexdigest()[:24]
+    known[stat_key] = fp
+    _write_memo(memo, known)
+    return fp
+
+
+def _in_checkpoint(p: Path, root: Path) -> bool:
+    return any(part.startswith(("checkpoint", "checkpoints")) for part in p.relative_to(root).parts[:-1])
+
+
+def _memo_path() -> Path:
+    from ragtune.assets import ragtune_home
+
+    return ragtune_home() / "fingerprints.json"
+
+
+def _read_memo(path: Path) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _write_memo(path: Path, memo: dict[str, str]) -> None:
+    from ragtune.io import atomic_write_json
+
+    atomic_write_json(path, memo)
+
+
+def openai_embedder(model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", max_retries: int = 5) -> Embedder:
+    """A remote OpenAI-compatible `/embeddings` endpoint (vLLM, TEI, Ollama, hosted APIs).
+
+    The key is read from the environment variable `api_key_env` and never stored or logged.
+    """
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+    state: dict = {}
+
+    def client():
+        if "c" not in state:
+            from openai import OpenAI
+
+            key = os.environ.get(api_key_env)
+            if not key and not base_url:
+                raise InputError(f"openai:{model} needs an API key in ${api_key_env} (or a --base-url of a local server).")
+            state["c"] = OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=max_retries, timeout=60)
+        return state["c"]
+
+    def raw_encode(texts: list[str], kind: Kind, batch_size: int, show_progress: bool) -> np.ndarray:
+        out = []
+        for i in range(0, len(texts), max(1, batch_size)):
+            try:
+                resp = client().embeddings.create(model=model, input=texts[i : i + batch_size])
+            except Exception as e:  # the SDK already retried with backoff
+                raise LLMError(f"embeddings request to {base_url or 'the OpenAI API'} failed: {type(e).__name__}: {e}") from None
+            out.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
+        return np.asarray(out, dtype=np.float32)
+
+    fp = "oa-" + hashlib.sha256(f"{base_url or 'openai'}|{model}".encode()).hexdigest()[:24]
+    return Embedder(f"openai:{model}", fp, raw_encode)

@@ -1,0 +1,1 @@
+"""Metrics, exact search, significance tests and evaluation reports."""

@@ -1,0 +1,62 @@
+"""Exact top-k by batched matrix products with bounded memory, plus the exact rank of the positive.
+
+Memory is bounded by `query_batch x doc_block` scores at a time (default 256 x 16384 floats =
+16 MB), so a 100k-chunk corpus never needs a 100k x 100k matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def search(query_vecs: np.ndarray, doc_vecs: np.ndarray, k: int, query_batch: int = 256, doc_block: int = 16384,
+           index: str = "exact") -> tuple[np.ndarray, np.ndarray]:
+    """Top-k documents for every query by inner product: (scores [nq, k], indices [nq, k])."""
+    k = min(k, len(doc_vecs))
+    if index == "faiss":
+        return _faiss_search(query_vecs, doc_vecs, k)
+    import torch
+
+    q_all = torch.from_numpy(np.ascontiguousarray(query_vecs, dtype=np.float32))
+    d_all = torch.from_numpy(np.ascontiguousarray(doc_vecs, dtype=np.float32))
+    scores_out = np.empty((len(q_all), k), dtype=np.float32)
+    idx_out = np.empty((len(q_all), k), dtype=np.int64)
+    for qs in range(0, len(q_all), query_batch):
+        q = q_all[qs : qs + query_batch]
+        best_s = torch.full((len(q), 0), float("-inf"))
+        best_i = torch.zeros((len(q), 0), dtype=torch.long)
+        for ds in range(0, len(d_all), doc_block):
+            s = q @ d_all[ds : ds + doc_block].T
+            top_s, top_i = torch.topk(s, min(k, s.shape[1]), dim=1)
+            cand_s = torch.cat([best_s, top_s], dim=1)
+            cand_i = torch.cat([best_i, top_i + ds], dim=1)
+            keep_s, pos = torch.topk(cand_s, min(k, cand_s.shape[1]), dim=1)
+            best_s, best_i = keep_s, torch.gather(cand_i, 1, pos)
+        scores_out[qs : qs + len(q)] = best_s.numpy()
+        idx_out[qs : qs + len(q)] = best_i.numpy()
+    return scores_out, idx_out
+
+
+def _faiss_search(query_vecs: np.ndarray, doc_vecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        import faiss
+    except ImportError:
+        from ragtune.errors import InputError
+
+        raise InputError("index 'faiss' needs faiss: pip install 'ragtune[faiss]' (or faiss-cpu).") from None
+    index = faiss.IndexFlatIP(doc_vecs.shape[1])
+    index.add(np.ascontiguousarray(doc_vecs, dtype=np.float32))
+    scores, idx = index.search(np.ascontiguousarray(query_vecs, dtype=np.float32), k)
+    return scores, idx.astype(np.int64)
+
+
+def positive_ranks(query_vecs: np.ndarray, doc_vecs: np.ndarray, positives: list[list[int]], doc_block: int = 8192) -> np.ndarray:
+    """1-based rank of each query's best-scored relevant doc in the whole corpus (ties count against it)."""
+    best = np.array([max((float(query_vecs[i] @ doc_vecs[j]) for j in pos), default=np.inf) for i, pos in enumerate(positives)],
+                    dtype=np.float32)
+    above = np.zeros(len(query_vecs), dtype=np.int64)
+    for qs in range(0, len(query_vecs), 1024):
+        for ds in range(0, len(doc_vecs), doc_block):
+            s = query_vecs[qs : qs + 1024] @ doc_vecs[ds : ds + doc_block].T
+            above[qs : qs + 1024] += (s > best[qs : qs + 1024, None]).sum(axis=1)
+    return above + 1

@@ -1,0 +1,1 @@
+"""Run folders, metrics files, model cards and terminal tables."""
