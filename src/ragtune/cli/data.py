@@ -52,13 +52,13 @@ def chunk(
 
     documents, report = load_documents(docs, text_field=text_field)
     for line in report.lines():
-        err_console.print(f"[yellow]{line}[/]", markup=True, highlight=False, soft_wrap=True)
+        err_console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
     chunks = chunk_documents(documents, load_tokenizer(tokenizer), chunk_size=chunk_size, overlap=overlap)
     meta = {"chunking": {"tokenizer": tokenizer, "chunk_size": chunk_size, "overlap": overlap, "text_field": text_field,
                          "inputs": [str(p) for p in docs], "skipped": report.lines()}}
     ds = chunks_to_dataset(chunks, name=name or output.stem, meta=meta)
     save_dataset(ds, output)
-    console.print(f"{report.summary()}\n{len(chunks)} chunks from {len(documents)} documents -> {output}")
+    _say(f"{report.summary()}\n{len(chunks)} chunks from {len(documents)} documents -> {output}")
 
 
 @app.command("convert")
@@ -86,10 +86,10 @@ def convert(
     fmt = to or ("jsonl" if output.suffix == ".jsonl" else "llamaindex" if output.suffix == ".json" else "beir")
     lost = [k for k in ("hard_negatives", "doc_source", "meta") if getattr(ds, k)]
     if fmt == "beir" and lost:
-        err_console.print(f"[yellow]warning:[/] BEIR cannot store {', '.join(lost)}; they are not in {output}. "
-                          "Use .json or .jsonl to keep them.", markup=True, highlight=False, soft_wrap=True)
+        err_console.print(f"warning: BEIR cannot store {', '.join(lost)}; they are not in {output}. "
+                          "Use .json or .jsonl to keep them.", style="yellow", markup=False, highlight=False, soft_wrap=True)
     save_dataset(ds, output, fmt)
-    console.print(f"{ds.summary()}\nwritten as {fmt} -> {output}")
+    _say(f"{ds.summary()}\nwritten as {fmt} -> {output}")
 
 
 @app.command("split")
@@ -103,8 +103,9 @@ def split(
 ) -> None:
     """Split a dataset into train and validation by SOURCE DOCUMENT, so no document leaks across.
 
-    Chunks of one document (their `doc_source`) all land on the same side; queries follow their first
-    relevant chunk, and a query whose relevant chunks ended up on both sides is dropped (counted below).
+    Chunks of one document (their `doc_source`) all land on the same side; a query follows its first
+    relevant chunk and keeps only the relevant chunks on its side (a query left with none is dropped,
+    and counted).
     Writes FOLDER/train.json, FOLDER/val.json (LlamaIndex JSON) and FOLDER/split.json (seed, fraction
     and the sources on each side), so the split can be checked and repeated.
 
@@ -116,10 +117,10 @@ def split(
     train, val = split_by_source(ds, val_fraction=val_fraction, seed=seed)
     save_split_record(train, val, output)
     dropped = len(ds.queries) - len(train.queries) - len(val.queries)
-    console.print(f"train: {train.summary()}\nval:   {val.summary()}")
+    _say(f"train: {train.summary()}\nval:   {val.summary()}")
     if dropped:
-        console.print(f"{dropped} queries dropped: no relevant doc, or relevant docs on both sides of the split.")
-    console.print(f"written -> {output / 'train.json'}, {output / 'val.json'}, {output / 'split.json'}")
+        _say(f"{dropped} queries dropped: no relevant doc on their side of the split.")
+    _say(f"written -> {output / 'train.json'}, {output / 'val.json'}, {output / 'split.json'}")
 
 
 @app.command("info")
@@ -139,20 +140,25 @@ def info(
     from ragtune.data.retrieval import load_dataset, validate
 
     ds = load_dataset(dataset, beir_split or None)
-    console.print(ds.summary())
-    console.print(_lengths(ds))
+    _say(ds.summary())
+    _say(_lengths(ds))
     split = ds.meta.get("split")
     if split:
-        console.print(f"split: by {split.get('by')}, seed {split.get('seed')}, val fraction {split.get('val_fraction')}")
+        _say(f"split: by {split.get('by')}, seed {split.get('seed')}, val fraction {split.get('val_fraction')}")
     problems = validate(ds, where=dataset)
     errors = [p for p in problems if p.severity == "error"]
     for p in problems[:100]:
-        console.print(f"{p.severity}: {p}", markup=False, highlight=False, soft_wrap=True)
+        _say(f"{p.severity}: {p}")
     if len(problems) > 100:
-        console.print(f"... and {len(problems) - 100} more problems")
-    console.print(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+        _say(f"... and {len(problems) - 100} more problems")
+    _say(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     if errors:
         raise typer.Exit(code=2)
+
+
+def _say(text: str) -> None:
+    """Print plain text: no markup (ids may hold [brackets]), no wrapping (paths stay copyable)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _lengths(ds) -> str:
