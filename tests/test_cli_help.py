@@ -1,0 +1,76 @@
+"""Every command teaches through `--help`, and `ragtune --help` is instant (nothing heavy imported).
+
+The command tree is walked from the click object typer builds, so new commands are covered
+without touching this file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import typer
+from typer.core import TyperGroup
+from typer.testing import CliRunner
+
+from ragtune.cli.main import app
+
+HEAVY = ("torch", "transformers", "sentence_transformers", "datasets", "trl", "peft", "accelerate")
+
+
+def command_paths(command, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    """(path, command) for the root and every group and sub-command below it (typer's own click objects)."""
+    found = [(path, command)]
+    if isinstance(command, TyperGroup):
+        for name in sorted(command.commands):
+            found += command_paths(command.commands[name], (*path, name))
+    return found
+
+
+ALL = command_paths(typer.main.get_command(app))
+
+
+def test_the_walk_finds_the_command_groups():
+    names = {" ".join(path) for path, _ in ALL}
+    assert {"", "assets", "data", "eval", "train", "data chunk", "data convert", "data split", "data info"} <= names
+
+
+@pytest.mark.parametrize(("path", "command"), ALL, ids=[" ".join(p) or "ragtune" for p, _ in ALL])
+def test_help_of_every_command(path, command):
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output and "Traceback" not in result.output
+    assert (command.help or "").strip(), f"`ragtune {' '.join(path)}` has no help text: write a docstring"
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    script = Path(sys.executable).with_name("ragtune")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "ragtune.cli.main"]
+    env = {**os.environ, "COLUMNS": "100"}
+    times = []
+    for _ in range(3):  # best of three: the machine is shared, one slow start is not the code's fault
+        start = time.perf_counter()
+        proc = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=60, env=env)
+        times.append(time.perf_counter() - start)
+        assert proc.returncode == 0 and "Usage:" in proc.stdout, proc.stderr
+    assert min(times) < 1.0, f"`ragtune --help` took {min(times):.2f} s at best (limit 1 s): something heavy is imported"
+
+
+def test_building_every_help_page_imports_no_heavy_library():
+    probe = (
+        "import sys, typer\n"
+        "from typer.testing import CliRunner\n"
+        "from ragtune.cli.main import app\n"
+        "from tests.test_cli_help import command_paths\n"
+        "for path, _ in command_paths(typer.main.get_command(app)):\n"
+        "    assert CliRunner().invoke(app, [*path, '--help']).exit_code == 0, path\n"
+        f"print(','.join(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "", f"importing the CLI loaded: {proc.stdout.strip()}; import them inside functions"
