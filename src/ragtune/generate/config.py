@@ -1,0 +1,34 @@
+"""Settings of `ragtune generate queries` / `generate_queries(...)`; every field has help text."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class QueryGenConfig(BaseModel):
+    """Everything that shapes a query-generation run (saved, secrets excluded, as config.json)."""
+
+    llm: str = Field("local", description="'local' (best installed local model), 'local:MODEL', or 'openai:MODEL'")
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key (never logged)")
+    questions_per_chunk: int = Field(1, ge=1, le=20, description="questions asked for in each prompt")
+    samples: int = Field(1, ge=1, le=10, description="independent LLM calls per chunk (use temperature > 0 for variety)")
+    concurrency: int = Field(8, ge=1, le=512, description="requests in flight (server) / prompts per batch (local)")
+    max_tokens: int = Field(96, ge=8, le=2048, description="token budget of one reply")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy; higher = more varied questions")
+    seed: int = Field(42, description="seed for sampling and for the train/val split")
+    prompt_file: str | None = Field(None, description="a template with {passage}, {n}, {examples}; default: bundled")
+    examples_file: str | None = Field(None, description="a few real user questions, one per line, shown as style examples")
+    filter: bool = Field(True, description="round-trip filter: keep a question only if its chunk ranks in the top K")
+    filter_model: str = Field("minilm", description="reference embedder of the round-trip filter")
+    filter_top_k: int = Field(20, ge=1, description="K of the round-trip filter")
+    min_words: int = Field(3, ge=1, description="shortest question kept, in words")
+    max_words: int = Field(40, ge=2, description="longest question kept, in words")
+    chunk_size: int = Field(256, ge=16, description="chunk size in tokens of the chunking tokenizer")
+    overlap: int = Field(32, ge=0, description="tokens shared by consecutive chunks")
+    chunk_tokenizer: str = Field("minilm", description="tokenizer used to size chunks (your embedding model's)")
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share of source documents held out for validation")
+    max_tries: int = Field(5, ge=1, le=20, description="attempts per chunk before it is given up (server)")
+    timeout: float = Field(60.0, gt=0, description="seconds before one request times out (server)")
+    price_per_1k: float | None = Field(None, ge=0, description="price per 1000 tokens (in + out) for the cost line")
+    text_field: str = Field("text", description="field holding the text in JSONL documents")

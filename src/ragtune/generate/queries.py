@@ -1,0 +1,292 @@
+"""`generate_queries`: documents in, a filtered synthetic retrieval dataset out, split by source document.
+
+The run is resumable: each finished LLM call is journaled (OUT/journal.jsonl) before it counts, and a
+rerun of the same command only makes the calls that are missing. Cleaning, deduplication and the
+round-trip filter are re-applied to the journaled raw replies on every run, and the dataset files are
+written atomically at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragtune.data.documents import Chunk
+from ragtune.data.retrieval import RetrievalDataset, save_split_record, split_by_source, write_llamaindex
+from ragtune.errors import NoUsableDataError
+from ragtune.generate.config import QueryGenConfig
+from ragtune.generate.inputs import nonempty, to_chunks
+from ragtune.generate.journal import Journal, call_key
+from ragtune.generate.parsing import Limits, dedup_across, parse_reply
+from ragtune.generate.prompts import load_examples, load_template, prompt_hash, render
+from ragtune.io import atomic_write_json, atomic_write_jsonl
+from ragtune.llm import LLM, Outcome, RetryPolicy, complete_many, load_llm, user_message
+
+
+@dataclass(frozen=True)
+class Job:
+    """One LLM call: a chunk, a sample index, its prompt and its journal key."""
+
+    key: str
+    chunk: Chunk
+    sample: int
+    messages: list[dict[str, str]]
+
+
+@dataclass
+class RunStats:
+    """What the calls of this run did (resumed calls are counted separately)."""
+
+    calls_total: int = 0
+    calls_resumed: int = 0
+    calls_made: int = 0
+    calls_failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class GenerationResult:
+    """The dataset (all chunks as corpus), its train/val parts, and the run summary."""
+
+    dataset: RetrievalDataset
+    train: RetrievalDataset
+    val: RetrievalDataset | None
+    summary: dict[str, Any]
+    out: Path
+
+
+def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None = None, *, llm: LLM | None = None,
+                     embedder: Any = None, show_progress: bool = False, **options: Any) -> GenerationResult:
+    """Write synthetic questions for every chunk of `docs` into the folder `out`.
+
+    `docs`: file/folder paths, ragtune Documents or Chunks, or LlamaIndex Documents/TextNodes.
+    Options are the fields of `QueryGenConfig` (the CLI flags); `llm` and `embedder` override
+    `config.llm` and `config.filter_model` with ready objects (tests pass fakes here).
+    Output: OUT/train.json, val.json, split.json (LlamaIndex JSON), all.json, summary.json,
+    config.json, dropped.jsonl, and the resumable journal.jsonl.
+    """
+    cfg = (config or QueryGenConfig()).model_copy(update=options)
+    QueryGenConfig.model_validate(cfg.model_dump())
+    t0 = time.perf_counter()
+    chunks, read_note = to_chunks(docs, cfg)
+    chunks = nonempty(chunks)
+    llm = llm or load_llm(cfg.llm, base_url=cfg.base_url, api_key_env=cfg.api_key_env, concurrency=cfg.concurrency,
+                          timeout=cfg.timeout, retry=RetryPolicy(max_tries=cfg.max_tries), batch_size=cfg.concurrency)
+    out = Path(out)
+    journal = Journal(out / "journal.jsonl")
+    jobs = make_jobs(chunks, cfg, llm.model)
+    stats = run_jobs(llm, jobs, journal, cfg, show_progress)
+    questions, drops, dropped_rows = collect(jobs, journal, cfg)
+    if cfg.filter and questions:
+        questions, rt_rows = round_trip_filter(questions, chunks, embedder, cfg)
+        drops["round_trip"] = len(rt_rows)
+        dropped_rows += rt_rows
+    dataset = build_dataset(chunks, questions, out.name, cfg, llm.model)
+    summary = make_summary(chunks, questions, drops, stats, jobs, journal, cfg, time.perf_counter() - t0, read_note)
+    return write_outputs(dataset, summary, dropped_rows, cfg, out)
+
+
+def make_jobs(chunks: list[Chunk], cfg: QueryGenConfig, model: str) -> list[Job]:
+    template, examples = load_template(cfg.prompt_file), load_examples(cfg.examples_file)
+    phash = prompt_hash(template, cfg.questions_per_chunk, examples, f"t={cfg.temperature};max={cfg.max_tokens}")
+    jobs = []
+    for c in chunks:
+        messages = user_message(render(template, c.text, cfg.questions_per_chunk, examples))
+        jobs += [Job(call_key(c.text, phash, model, s), c, s, messages) for s in range(cfg.samples)]
+    unique = {j.key: j for j in jobs}  # identical chunk texts share one call
+    return list(unique.values())
+
+
+def run_jobs(llm: LLM, jobs: list[Job], journal: Journal, cfg: QueryGenConfig, show_progress: bool) -> RunStats:
+    """Make every call the journal does not have yet; each finished call is journaled at once."""
+    todo = sorted((j for j in jobs if j.key not in journal.done), key=lambda j: len(j.messages[-1]["content"]))
+    stats = RunStats(calls_total=len(jobs), calls_resumed=len(jobs) - len(todo))
+    if not todo:
+        return stats
+    t0 = time.perf_counter()
+    with _progress(show_progress, len(jobs), stats.calls_resumed) as bar:
+        def on_done(o: Outcome) -> None:
+            _record(o, todo[o.index], journal, stats, llm.model)
+            bar(stats, time.perf_counter() - t0)
+
+        seeds = [cfg.seed + j.sample if cfg.temperature > 0 else None for j in todo]
+        asyncio.run(complete_many(llm, [j.messages for j in todo], concurrency=cfg.concurrency, max_tokens=cfg.max_tokens,
+                                  temperature=cfg.temperature, seeds=seeds, on_done=on_done))
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def _record(o: Outcome, job: Job, journal: Journal, stats: RunStats, model: str) -> None:
+    if o.completion is None:
+        stats.calls_failed += 1
+        if len(stats.errors) < 5:
+            stats.errors.append(f"chunk {job.chunk.id}: {o.error}")
+        return
+    c = o.completion
+    journal.add({"key": job.key, "chunk_id": job.chunk.id, "sample": job.sample, "model": model, "reply": c.text,
+                 "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
+                 "finish_reason": c.finish_reason})
+    stats.calls_made += 1
+    stats.tokens_in += c.prompt_tokens
+    stats.tokens_out += c.completion_tokens
+
+
+class _progress:
+    """A rich progress bar (chunks done, tokens/s, ETA) or nothing."""
+
+    def __init__(self, show: bool, total: int, done: int):
+        self.show, self.total, self.done = show, total, done
+
+    def __enter__(self):
+        if not self.show:
+            return lambda stats, elapsed: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                            TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+        self.bar.start()
+        self.task = self.bar.add_task("gen", total=self.total, completed=self.done, rate="")
+
+        def update(stats: RunStats, elapsed: float) -> None:
+            rate = f"{stats.tokens_out / max(elapsed, 1e-9):.1f} tok/s"
+            self.bar.update(self.task, completed=self.done + stats.calls_made + stats.calls_failed, rate=rate)
+
+        return update
+
+    def __exit__(self, *exc) -> None:
+        if self.show:
+            self.bar.stop()
+
+
+def collect(jobs: list[Job], journal: Journal, cfg: QueryGenConfig):
+    """Parse every journaled reply of this run's jobs; returns questions, drop counts, dropped rows."""
+    limits = Limits(min_words=cfg.min_words, max_words=cfg.max_words)
+    drops: Counter = Counter()
+    dropped_rows: list[dict] = []
+    items: list[tuple[str, str]] = []
+    for job in jobs:
+        rec = journal.done.get(job.key)
+        if rec is None:
+            continue
+        parsed = parse_reply(rec["reply"], job.chunk.text, cfg.questions_per_chunk, limits)
+        items += [(job.chunk.id, q) for q in parsed.kept]
+        drops.update(parsed.drop_counts())
+        dropped_rows += [{"reason": r, "chunk_id": job.chunk.id, "text": t} for r, t in parsed.dropped]
+    kept, across = dedup_across(items)
+    drops["duplicate_across_set"] = len(across)
+    dropped_rows += [{"reason": r, "chunk_id": c, "text": t} for r, c, t in across]
+    return kept, drops, dropped_rows
+
+
+def round_trip_filter(questions: list[tuple[str, str]], chunks: list[Chunk], embedder: Any, cfg: QueryGenConfig):
+    """Keep a question only if its own chunk ranks in the top K of all chunks under the reference embedder."""
+    from ragtune.evaluation.search import positive_ranks
+
+    if embedder is None:
+        from ragtune.embeddings import load_embedder
+
+        embedder = load_embedder(cfg.filter_model)
+    index = {c.id: i for i, c in enumerate(chunks)}
+    q = embedder.encode([t for _, t in questions], kind="query")
+    d = embedder.encode([c.text for c in chunks], kind="document")
+    ranks = positive_ranks(q, d, [[index[cid]] for cid, _ in questions])
+    kept = [qt for qt, r in zip(questions, ranks) if r <= cfg.filter_top_k]
+    rows = [{"reason": "round_trip", "chunk_id": cid, "text": t, "rank": int(r)}
+            for (cid, t), r in zip(questions, ranks) if r > cfg.filter_top_k]
+    return kept, rows
+
+
+def query_id(chunk_id: str, text: str) -> str:
+    return "q-" + hashlib.sha256(f"{chunk_id}\x1f{text}".encode()).hexdigest()[:12]
+
+
+def build_dataset(chunks: list[Chunk], questions: list[tuple[str, str]], name: str, cfg: QueryGenConfig,
+                  model: str) -> RetrievalDataset:
+    """Corpus = every chunk (those without questions are distractors); one relevant chunk per question."""
+    if not questions:
+        raise NoUsableDataError("no question survived cleaning and filtering; see dropped.jsonl and summary.json "
+                                "in the output folder (try another --llm, --prompt-file, or --no-filter).")
+    qs = {query_id(cid, t): (cid, t) for cid, t in questions}
+    return RetrievalDataset(
+        queries={qid: t for qid, (_, t) in qs.items()}, corpus={c.id: c.text for c in chunks},
+        relevant_docs={qid: [cid] for qid, (cid, _) in qs.items()}, doc_source={c.id: c.source for c in chunks},
+        name=name, meta={"generator": {"model": model, **public_config(cfg)}},
+    )
+
+
+def public_config(cfg: QueryGenConfig) -> dict[str, Any]:
+    """The config as saved: names of secrets' variables only, never their values."""
+    return cfg.model_dump()
+
+
+def make_summary(chunks, questions, drops: Counter, stats: RunStats, jobs: list[Job], journal: Journal,
+                 cfg: QueryGenConfig, wall: float, read_note: str) -> dict[str, Any]:
+    recs = [journal.done[j.key] for j in jobs if j.key in journal.done]
+    tok_in = sum(r.get("prompt_tokens", 0) for r in recs)
+    tok_out = sum(r.get("completion_tokens", 0) for r in recs)
+    summary = {
+        "input": read_note, "chunks": len(chunks), "chunks_with_questions": len({c for c, _ in questions}),
+        "calls": {"total": stats.calls_total, "resumed_from_journal": stats.calls_resumed, "made": stats.calls_made,
+                  "given_up": stats.calls_failed},
+        "errors": stats.errors, "questions_kept": len(questions),
+        "candidates": len(questions) + sum(v for k, v in drops.items() if k not in ("empty_reply",)),
+        "dropped": dict(sorted(drops.items())),
+        "tokens": {"in": tok_in, "out": tok_out, "in_this_run": stats.tokens_in, "out_this_run": stats.tokens_out},
+        "tokens_per_s_this_run": round(stats.tokens_out / stats.seconds, 2) if stats.seconds else None,
+        "generation_seconds_this_run": round(stats.seconds, 2), "wall_seconds": round(wall, 2),
+    }
+    if cfg.price_per_1k is not None:
+        summary["cost"] = round((tok_in + tok_out) / 1000 * cfg.price_per_1k, 6)
+    return summary
+
+
+def write_outputs(ds: RetrievalDataset, summary: dict, dropped_rows: list[dict], cfg: QueryGenConfig,
+                  out: Path) -> GenerationResult:
+    """Each file atomically; train/val split by source document (all in train when there is one source)."""
+    sources = {ds.source_of(d) for d in ds.corpus}
+    if len(sources) >= 2:
+        train, val = split_by_source(ds, cfg.val_fraction, cfg.seed)
+        save_split_record(train, val, out)
+    else:
+        train, val = ds, None
+        summary["warning"] = "one source document only: no validation split was made (train.json = all.json)"
+        write_llamaindex(train, out / "train.json")
+    summary["train_queries"], summary["val_queries"] = len(train.queries), len(val.queries) if val else 0
+    ds.meta["summary"] = summary
+    write_llamaindex(ds, out / "all.json")
+    atomic_write_jsonl(out / "dropped.jsonl", dropped_rows)
+    atomic_write_json(out / "config.json", public_config(cfg))
+    atomic_write_json(out / "summary.json", summary)
+    return GenerationResult(ds, train, val, summary, out)
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """Human-readable lines of a run summary (the CLI prints these)."""
+    calls = summary["calls"]
+    lines = [
+        f"chunks: {summary['chunks']} ({summary['chunks_with_questions']} got at least one question)",
+        f"calls: {calls['made']} made, {calls['resumed_from_journal']} resumed from the journal, "
+        f"{calls['given_up']} given up",
+        f"questions kept: {summary['questions_kept']} of {summary['candidates']} candidates "
+        f"(train {summary['train_queries']}, val {summary['val_queries']})",
+    ]
+    dropped = {k: v for k, v in summary["dropped"].items() if v}
+    lines.append("dropped: " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none"))
+    tok = summary["tokens"]
+    rate = summary["tokens_per_s_this_run"]
+    lines.append(f"tokens: {tok['in']} in, {tok['out']} out" + (f"; {rate} tokens/s this run" if rate else ""))
+    lines.append(f"wall time: {summary['wall_seconds']} s")
+    if "cost" in summary:
+        lines.append(f"cost: {summary['cost']}")
+    lines += [f"error: {e}" for e in summary["errors"]]
+    if "warning" in summary:
+        lines.append(f"warning: {summary['warning']}")
+    return lines

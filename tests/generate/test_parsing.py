@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from ragtune.generate.parsing import Limits, dedup_across, parse_reply, strip_decoration
+
+PASSAGE = ("You need a building permit (bygglov) to build a new house or an extension in Sweden. "
+           "The municipality's building committee decides on the application within ten weeks.")
+
+
+def test_strips_numbering_bullets_quotes_and_labels():
+    assert strip_decoration('1. "Do I need a permit?"') == "Do I need a permit?"
+    assert strip_decoration("- **How long does it take?**") == "How long does it take?"
+    assert strip_decoration("Question 2: Who decides?") == "Who decides?"
+    assert strip_decoration("Q3) Who decides?") == "Who decides?"
+    assert strip_decoration("(a) Who decides?") == "Who decides?"
+    assert strip_decoration("2) - Who decides?") == "Who decides?"
+
+
+def test_parse_reply_keeps_questions_and_counts_drops():
+    reply = """Here are 3 questions:
+1. Do I need a bygglov for an extension?
+2. How long does the committee take to decide?
+3. Do I need bygglov for an extension?
+You need a building permit (bygglov) to build a new house or an extension in Sweden.
+Why?
+This is just a statement about houses
+4. What does the municipality decide on
+"""
+    p = parse_reply(reply, PASSAGE, n_wanted=5)
+    assert p.kept == ["Do I need a bygglov for an extension?", "How long does the committee take to decide?",
+                      "What does the municipality decide on?"]
+    assert p.drop_counts() == {"preamble": 1, "duplicate_in_chunk": 1, "copies_passage": 1, "too_short": 1,
+                               "not_a_question": 1}
+
+
+def test_over_limit_and_packed_questions_and_empty():
+    p = parse_reply("Who decides on the permit? How long does it take to decide? What does it cost here?", PASSAGE, 2)
+    assert len(p.kept) == 2 and p.drop_counts() == {"over_limit": 1}
+    assert parse_reply("   ", PASSAGE, 2).drop_counts() == {"empty_reply": 1}
+
+
+def test_length_bounds():
+    long_q = "What " + " ".join(["very"] * 50) + " long?"
+    p = parse_reply(long_q, PASSAGE, 1, Limits(max_words=40))
+    assert p.drop_counts() == {"too_long": 1}
+
+
+def test_text_after_question_mark_is_cut():
+    p = parse_reply("Who decides on a bygglov? Answer: the committee.", PASSAGE, 1)
+    assert p.kept == ["Who decides on a bygglov?"]
+
+
+def test_dedup_across_chunks():
+    kept, dropped = dedup_across([("c1", "What is a bygglov?"), ("c2", "what is the Bygglov?"), ("c3", "Who decides?")])
+    assert [t for _, t in kept] == ["What is a bygglov?", "Who decides?"]
+    assert dropped == [("duplicate_across_set", "c2", "what is the Bygglov?")]

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ragtune.data.retrieval import check, load_dataset
+from ragtune.errors import LLMError, NoUsableDataError
+from ragtune.generate import generate_queries
+from ragtune.generate.journal import Journal
+from ragtune.llm import FakeLLM
+
+from .conftest import TOPICS, topic_reply
+
+
+def test_end_to_end_with_fake_llm(docs_folder, tmp_path, keyword_embedder):
+    out = tmp_path / "out"
+    llm = FakeLLM(default=topic_reply)
+    res = generate_queries(docs_folder, out, llm=llm, embedder=keyword_embedder, questions_per_chunk=2,
+                           val_fraction=0.4, price_per_1k=0.5)
+    assert len(llm.calls) == 5
+    s = res.summary
+    assert s["chunks"] == 5 and s["calls"]["made"] == 5 and s["questions_kept"] + s["dropped"]["round_trip"] == 10
+    assert s["dropped"]["preamble"] == 5 and s["dropped"]["not_a_question"] == 5
+    assert s["cost"] > 0 and s["tokens"]["out"] > 0
+    full = load_dataset(out / "all.json")
+    assert len(full.corpus) == 5 and check(full)
+    train, val = load_dataset(out / "train.json"), load_dataset(out / "val.json")
+    assert not {full.source_of(d) for d in train.corpus} & {full.source_of(d) for d in val.corpus}
+    assert len(train.queries) + len(val.queries) == s["questions_kept"]
+    assert len(val.corpus) == 2
+    assert json.loads((out / "summary.json").read_text())["questions_kept"] == s["questions_kept"]
+    reasons = {json.loads(line)["reason"] for line in (out / "dropped.jsonl").read_text().splitlines()}
+    assert {"preamble", "not_a_question"} <= reasons
+
+
+def test_rerun_resumes_without_calls_and_changed_prompt_regenerates(docs_folder, tmp_path, keyword_embedder):
+    out = tmp_path / "out"
+    generate_queries(docs_folder, out, llm=FakeLLM(default=topic_reply), embedder=keyword_embedder)
+    again = FakeLLM()  # no replies: any call would fail
+    res = generate_queries(docs_folder, out, llm=again, embedder=keyword_embedder)
+    assert again.calls == [] and res.summary["calls"]["resumed_from_journal"] == 5
+    more = FakeLLM(default=topic_reply)
+    generate_queries(docs_folder, out, llm=more, embedder=keyword_embedder, questions_per_chunk=3)
+    assert len(more.calls) == 5, "a different prompt must not reuse replies made for another prompt"
+
+
+def test_failed_chunk_is_given_up_then_retried_on_rerun(docs_folder, tmp_path, keyword_embedder):
+    out = tmp_path / "out"
+
+    def flaky(messages):
+        if TOPICS["roofs"] in messages[-1]["content"]:
+            raise LLMError("server gave up")
+        return topic_reply(messages)
+
+    class Flaky(FakeLLM):
+        async def complete(self, messages, **kw):
+            self.calls.append(messages)
+            return await FakeLLM(default=flaky).complete(messages, **kw)
+
+    res = generate_queries(docs_folder, out, llm=Flaky(), embedder=keyword_embedder)
+    assert res.summary["calls"]["given_up"] == 1 and "server gave up" in res.summary["errors"][0]
+    assert len(Journal(out / "journal.jsonl").done) == 4
+    fixed = FakeLLM(default=topic_reply)
+    res = generate_queries(docs_folder, out, llm=fixed, embedder=keyword_embedder)
+    assert len(fixed.calls) == 1 and res.summary["calls"]["given_up"] == 0
+
+
+def test_torn_journal_tail_is_tolerated(docs_folder, tmp_path, keyword_embedder):
+    out = tmp_path / "out"
+    generate_queries(docs_folder, out, llm=FakeLLM(default=topic_reply), embedder=keyword_embedder)
+    path = out / "journal.jsonl"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 25])  # tear the last record
+    redo = FakeLLM(default=topic_reply)
+    generate_queries(docs_folder, out, llm=redo, embedder=keyword_embedder)
+    assert len(redo.calls) == 1
+    assert len(Journal(path).done) == 5
+
+
+def test_round_trip_filter_drops_off_topic(docs_folder, tmp_path, keyword_embedder):
+    def reply(messages):
+        if TOPICS["kitchens"] in messages[-1]["content"]:
+            return "What are heat pumps extracting warmth from air, ground or water in district heating towns?"
+        return topic_reply(messages)
+
+    res = generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(default=reply), embedder=keyword_embedder,
+                           filter_top_k=1)
+    assert res.summary["dropped"]["round_trip"] >= 1
+    assert not any("heat pumps extracting" in q for q in res.dataset.queries.values())
+    off = generate_queries(docs_folder, tmp_path / "o2", llm=FakeLLM(default=reply), filter=False)
+    assert any("heat pumps extracting" in q for q in off.dataset.queries.values())
+
+
+def test_nothing_kept_is_a_clear_error(docs_folder, tmp_path):
+    with pytest.raises(NoUsableDataError, match="no question survived"):
+        generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(default="I cannot help with that."), filter=False)
+
+
+def test_examples_and_prompt_file_reach_the_prompt(docs_folder, tmp_path):
+    (tmp_path / "ex.txt").write_text("# style\ncan i put solar panels on a listed house?\n")
+    (tmp_path / "p.txt").write_text("PASSAGE={passage}\nN={n}\n{examples}END")
+    llm = FakeLLM(default=topic_reply)
+    generate_queries(docs_folder, tmp_path / "o", llm=llm, filter=False, examples_file=str(tmp_path / "ex.txt"),
+                     prompt_file=str(tmp_path / "p.txt"), questions_per_chunk=4)
+    prompt = llm.calls[0][-1]["content"]
+    assert prompt.startswith("PASSAGE=") and "N=4" in prompt and "- can i put solar panels" in prompt
+    assert "# style" not in prompt
