@@ -12,6 +12,7 @@ from ragtune import __version__
 from ragtune.cli import assets as assets_cli
 from ragtune.cli import data as data_cli
 from ragtune.cli import eval as eval_cli
+from ragtune.cli import generate as generate_cli
 from ragtune.cli import train as train_cli
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(assets_cli.app, name="assets")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(generate_cli.app, name="generate")
 app.add_typer(train_cli.app, name="train")
 
 
