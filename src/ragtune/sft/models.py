@@ -28,7 +28,14 @@ def model_folder(spec: str | Path) -> Path:
 
 
 def _is_model(path: Path) -> bool:
-    return (path / "config.json").exists() or (path / "adapter_config.json").exists()
+    """A transformers model folder (config.json with a model_type) or a PEFT adapter folder.
+
+    A run folder also has a config.json (the run's configuration), which is not a model config.
+    """
+    if (path / "adapter_config.json").exists():
+        return True
+    config = path / "config.json"
+    return config.exists() and "model_type" in json.loads(config.read_text(encoding="utf-8"))
 
 
 def is_adapter(folder: Path) -> bool:

@@ -1,0 +1,180 @@
+"""Style and domain SFT on the construction FAQ, and training speed against plain TRL defaults.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sft_construction_faq.py            # quality + speed
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sft_construction_faq.py --only speed
+
+Quality: the 503 FAQ Q/A pairs become support chats (system + question + answer), split 80/20 by
+question (identical questions stay on one side). SmolLM2-135M-Instruct + LoRA is trained with
+`ragtune.sft.train_sft`; held-out assistant-token loss base vs tuned, ROUGE-L of greedy answers
+and three side-by-side answers are written to bench/results/sft_construction_faq.json.
+
+Speed: one epoch over the same training chats, in a fresh process per setup (so peak RSS is per
+setup), eval and checkpoints off: (a) plain TRL `SFTTrainer` with default `SFTConfig` and the same
+LoRA config, fed `{"messages": ...}` rows (TRL tokenizes; with its defaults bf16 autocast and
+gradient checkpointing are on), (b) ragtune's trainer settings (pre-tokenized with the assistant mask,
+padding-free batches, fp32, no checkpointing), (c) the same with packing. Tokens/s counts the real
+(unpadded) tokens of each setup's own tokenization, divided by `train_runtime`; ratios are
+against (a) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "runs" / "bench-sft-faq"
+SYSTEM = "You are the customer support assistant of Zaragoza AB, a construction company in Sweden."
+
+
+def faq_chats(seed: int = 42) -> tuple[list[dict], list[dict]]:
+    """Support chats from the FAQ, split 80/20 by (normalized) question text."""
+    from ragtune.data.retrieval import faq_records
+
+    rows = faq_records()
+    questions = sorted({" ".join(r["q"].lower().split()) for r in rows})
+    random.Random(seed).shuffle(questions)
+    val_q = set(questions[: round(0.2 * len(questions))])
+    train, val = [], []
+    for r in rows:
+        chat = {"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": r["q"]},
+                             {"role": "assistant", "content": r["a"]}]}
+        (val if " ".join(r["q"].lower().split()) in val_q else train).append(chat)
+    return train, val
+
+
+def write_data() -> tuple[Path, Path]:
+    from ragtune.io import atomic_write_jsonl
+
+    train, val = faq_chats()
+    return atomic_write_jsonl(WORK / "train.jsonl", train), atomic_write_jsonl(WORK / "val.jsonl", val)
+
+
+def quality(args) -> dict:
+    from ragtune.sft.config import SFTConfig
+    from ragtune.sft.evaluate import evaluate_sft
+    from ragtune.sft.train import train_sft
+
+    train_path, val_path = write_data()
+    run = WORK / "run"
+    config = SFTConfig(data=str(train_path), val=str(val_path), model="smollm2-135m-instruct", output=str(run),
+                       epochs=args.epochs, batch_size=8, lora_r=16, lora_alpha=32, learning_rate=args.lr)
+    metrics = train_sft(config)
+    started = time.perf_counter()
+    report = evaluate_sft(val_path, ["smollm2-135m-instruct", str(run / "model")], labels=["base", "tuned"],
+                          generate_n=args.generate, max_new_tokens=args.max_new_tokens, batch_size=16,
+                          json_out=run / "eval" / "faq-val.json", samples_out=run / "eval" / "faq-val.samples.md")
+    samples = [json.loads(line) for line in (run / "eval" / "faq-val.samples.jsonl").read_text().splitlines()[:3]]
+    return {"train_examples": metrics["train_examples"], "val_examples": metrics["val_examples"],
+            "epochs": args.epochs, "train": {k: v for k, v in metrics.items() if k != "curve"},
+            "eval": report, "eval_seconds": time.perf_counter() - started, "side_by_side": samples}
+
+
+# ---------------------------------------------------------------------------------------------
+# speed (each setup in its own process)
+
+
+def speed_one(setup: str, train_path: Path, limit: int) -> dict:
+    import resource
+
+    import torch
+    from peft import LoraConfig
+    from trl import SFTConfig as TRLConfig, SFTTrainer
+
+    from ragtune.data.chat import load_chat
+    from ragtune.sft.config import SFTConfig
+    from ragtune.sft.models import load_model, load_tokenizer
+    from ragtune.sft.train import to_dataset, trl_args, with_lora
+
+    torch.manual_seed(0)
+    examples = load_chat(train_path)[:limit]
+    tok = load_tokenizer("smollm2-135m-instruct")
+    tok.padding_side = "right"
+    model = load_model("smollm2-135m-instruct")
+    out = WORK / f"speed-{setup}"
+    if setup == "trl-defaults":
+        from datasets import Dataset
+
+        lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
+        args = TRLConfig(output_dir=str(out), report_to="none", save_strategy="no", num_train_epochs=1, disable_tqdm=True)
+        ds = Dataset.from_list([{"messages": e.messages} for e in examples])
+        trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=lora)
+        notes = {"bf16": args.bf16, "gradient_checkpointing": args.gradient_checkpointing,
+                 "batch_size": args.per_device_train_batch_size, "learning_rate": args.learning_rate}
+    else:
+        config = SFTConfig(data=str(train_path), output=str(out), epochs=1, packing=setup == "ragtune-packing",
+                           max_length=1024)
+        args = trl_args(config, out, has_val=False)
+        args.save_strategy = "no"
+        trainer = SFTTrainer(model=with_lora(model, config), args=args, train_dataset=to_dataset(examples, tok, 1024),
+                             processing_class=tok)
+        notes = {"bf16": args.bf16, "gradient_checkpointing": args.gradient_checkpointing,
+                 "batch_size": args.per_device_train_batch_size, "padding_free": args.padding_free,
+                 "packing": args.packing}
+    real_tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
+    result = trainer.train()
+    seconds = result.metrics["train_runtime"]
+    return {"setup": setup, "examples": len(examples), "rows": len(trainer.train_dataset), "real_tokens": real_tokens,
+            "train_runtime_s": seconds, "tokens_per_second": real_tokens / seconds,
+            "steps": trainer.state.global_step, "train_loss": result.metrics.get("train_loss"),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "settings": notes}
+
+
+def speed(args) -> dict:
+    train_path, _ = write_data()
+    runs = []
+    for setup in ("trl-defaults", "ragtune", "ragtune-packing"):
+        cmd = [sys.executable, __file__, "--speed-setup", setup, "--limit", str(args.speed_limit)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            runs.append({"setup": setup, "error": proc.stderr[-3000:]})
+            print(f"{setup}: FAILED\n{proc.stderr[-3000:]}")
+            continue
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(f"{setup}: {runs[-1]['tokens_per_second']:.0f} tokens/s, peak RSS {runs[-1]['peak_rss_mb']:.0f} MiB")
+    base = next((r for r in runs if r["setup"] == "trl-defaults" and "error" not in r), None)
+    for r in runs:
+        if base and "error" not in r:
+            r["speedup_vs_trl_defaults"] = r["tokens_per_second"] / base["tokens_per_second"]
+    return {"runs": runs}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", choices=["quality", "speed"], default=None)
+    p.add_argument("--epochs", type=float, default=3.0)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--generate", type=int, default=101, help="held-out questions to answer for ROUGE-L")
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--speed-limit", type=int, default=160, help="training chats per speed setup")
+    p.add_argument("--speed-setup", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--limit", type=int, default=160, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.speed_setup:
+        print(json.dumps(speed_one(args.speed_setup, WORK / "train.jsonl", args.limit)))
+        return
+    out_path = RESULTS / "sft_construction_faq.json"
+    results = json.loads(out_path.read_text()) if out_path.exists() else {}
+    if args.only in (None, "quality"):
+        results["quality"] = quality(args)
+        q = results["quality"]
+        base, tuned = q["eval"]["results"]
+        print(f"held-out loss base {base['metrics']['loss']:.4f} -> tuned {tuned['metrics']['loss']:.4f} "
+              f"({100 * (1 - tuned['metrics']['loss'] / base['metrics']['loss']):.1f}% lower); ROUGE-L "
+              f"{base['metrics'].get('rouge_l', float('nan')):.3f} -> {tuned['metrics'].get('rouge_l', float('nan')):.3f}")
+    if args.only in (None, "speed"):
+        results["speed"] = speed(args)
+    from ragtune.io import atomic_write_json
+
+    atomic_write_json(out_path, results)
+    print(f"wrote {out_path}")
+
+
+if __name__ == "__main__":
+    main()
