@@ -167,3 +167,7 @@ def _lengths(ds) -> str:
         return sum(len(t) for t in texts) / len(texts) if texts else 0.0
 
     return f"mean length: queries {mean(ds.queries.values()):.0f} chars, docs {mean(ds.corpus.values()):.0f} chars"
+
+from ragtune.cli.sft import validate  # noqa: E402  (chat data and retrieval datasets)
+
+app.command("validate")(validate)

@@ -13,6 +13,7 @@ from ragtune.cli import assets as assets_cli
 from ragtune.cli import data as data_cli
 from ragtune.cli import eval as eval_cli
 from ragtune.cli import generate as generate_cli
+from ragtune.cli import sft as sft_cli
 from ragtune.cli import train as train_cli
 
 app = typer.Typer(
@@ -32,6 +33,8 @@ app.add_typer(data_cli.app, name="data")
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(generate_cli.app, name="generate")
 app.add_typer(train_cli.app, name="train")
+app.add_typer(sft_cli.app, name="sft")
+app.command("chat")(sft_cli.chat)
 
 
 def _version(value: bool) -> None:

@@ -5,3 +5,7 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(help="Fine-tune a component: embedding model, adapter, reranker, or chat LLM.", no_args_is_help=True)
+
+from ragtune.cli.sft import train_sft  # noqa: E402
+
+app.command("sft")(train_sft)
