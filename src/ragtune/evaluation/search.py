@@ -50,10 +50,15 @@ def _faiss_search(query_vecs: np.ndarray, doc_vecs: np.ndarray, k: int) -> tuple
     return scores, idx.astype(np.int64)
 
 
-def positive_ranks(query_vecs: np.ndarray, doc_vecs: np.ndarray, positives: list[list[int]], doc_block: int = 8192) -> np.ndarray:
-    """1-based rank of each query's best-scored relevant doc in the whole corpus (ties count against it)."""
+def positive_ranks(query_vecs: np.ndarray, doc_vecs: np.ndarray, positives: list[list[int]], doc_block: int = 8192,
+                   tie_tol: float = 1e-6) -> np.ndarray:
+    """1-based rank of each query's best-scored relevant doc in the whole corpus.
+
+    Only docs scoring more than `tie_tol` above the positive count as ahead of it, so float rounding
+    between differently batched products cannot push a positive behind itself.
+    """
     best = np.array([max((float(query_vecs[i] @ doc_vecs[j]) for j in pos), default=np.inf) for i, pos in enumerate(positives)],
-                    dtype=np.float32)
+                    dtype=np.float32) + tie_tol
     above = np.zeros(len(query_vecs), dtype=np.int64)
     for qs in range(0, len(query_vecs), 1024):
         for ds in range(0, len(doc_vecs), doc_block):
