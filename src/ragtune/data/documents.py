@@ -32,6 +32,7 @@ from ragtune.errors import InputError, NoUsableDataError
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl")
 DEFAULT_CHUNK_SIZE = 256
 DEFAULT_OVERLAP = 32
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -343,12 +344,12 @@ def _content_budget(tokenizer, chunk_size: int, overlap: int) -> int:
 
 def _chunk_one(doc: Document, tokenizer, budget: int, overlap: int) -> list[Chunk]:
     enc = tokenizer(doc.text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-    offsets = [tuple(o) for o in enc["offset_mapping"]]
+    offsets, word_ids = [tuple(o) for o in enc["offset_mapping"]], enc.word_ids()
     if not offsets:
         return []
     if len(offsets) <= budget:
         return _make_chunks(doc, [(0, len(doc.text))])
-    limit, word_ids = budget, enc.word_ids()
+    limit = budget
     while budget >= 8:
         windows = _windows(doc.text, offsets, word_ids, budget, overlap)
         spans = [_trim(doc.text, offsets[s][0], offsets[e - 1][1]) for s, e in windows]
@@ -391,9 +392,7 @@ def _windows(text: str, offsets: list[tuple[int, int]], word_ids: list[int | Non
 
 def _space_before(text: str, offsets: list[tuple[int, int]], i: int) -> bool:
     """True when whitespace separates token i from token i-1 (a cut there does not split a word)."""
-    prev_end, begin = offsets[i - 1][1], offsets[i][0]
-    gap = text[max(prev_end - 1, 0):begin + 1]
-    return any(c.isspace() for c in gap)
+    return _SPACE.search(text, max(offsets[i - 1][1] - 1, 0), offsets[i][0] + 1) is not None
 
 
 def _last(flags: list[bool], lo: int, hi: int) -> int | None:
