@@ -135,3 +135,13 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
                           capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {bad}: not valid JSON") and "Traceback" not in proc.stderr
+
+
+def test_chunk_output_inside_the_documents_folder_is_not_read_back(docs):
+    out = docs / "chunks.jsonl"
+    first = run("data", "chunk", docs, "-o", out, "--text-field", "body")
+    second = run("data", "chunk", docs, "-o", out, "--text-field", "body")
+    assert first.exit_code == second.exit_code == 0
+    assert f"skipped {out.as_posix()}: excluded" in second.stderr
+    n = len(load_dataset(out).corpus)
+    assert f"{n} chunks from 3 documents" in first.stdout and f"{n} chunks from 3 documents" in second.stdout

@@ -396,3 +396,13 @@ def test_chunks_to_dataset_is_a_corpus_with_sources_and_spans(tmp_path, tok):
 def test_chunks_to_dataset_refuses_nothing():
     with pytest.raises(NoUsableDataError):
         chunks_to_dataset([], "empty")
+
+
+def test_a_file_reached_twice_is_read_once_and_excluded_paths_are_reported(tmp_path):
+    (tmp_path / "a.txt").write_text("alpha", encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "chunks.jsonl").write_text('{"text": "a previous output"}\n', encoding="utf-8")
+    docs, report = load_documents([tmp_path / "a.txt", tmp_path, str(tmp_path / "a.txt")], exclude=[tmp_path / "out"])
+    assert [d.text for d in docs] == ["alpha"]
+    assert docs[0].id == (tmp_path / "a.txt").as_posix()
+    assert reasons(report) == {(tmp_path / "out" / "chunks.jsonl").as_posix(): "excluded: it is this run's own output"}

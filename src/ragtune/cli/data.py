@@ -50,7 +50,7 @@ def chunk(
     from ragtune.data.documents import chunk_documents, chunks_to_dataset, load_documents, load_tokenizer
     from ragtune.data.retrieval import save_dataset
 
-    documents, report = load_documents(docs, text_field=text_field)
+    documents, report = load_documents(docs, text_field=text_field, exclude=[output])
     for line in report.lines():
         err_console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
     chunks = chunk_documents(documents, load_tokenizer(tokenizer), chunk_size=chunk_size, overlap=overlap)

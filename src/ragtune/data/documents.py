@@ -95,18 +95,24 @@ class LoadReport:
 # loading
 
 
-def load_documents(paths: str | Path | Iterable[str | Path], text_field: str = "text") -> tuple[list[Document], LoadReport]:
+def load_documents(paths: str | Path | Iterable[str | Path], text_field: str = "text",
+                   exclude: Iterable[str | Path] = ()) -> tuple[list[Document], LoadReport]:
     """Read documents from folders (recursively) and files; skip and report the bad ones.
 
     A path that does not exist raises `InputError` (a typo should stop the run, not shrink it).
-    Hidden files and folders (names starting with '.') inside a folder are ignored; any other file
-    with an unsupported extension is reported as skipped. Raises `NoUsableDataError` when no
-    document could be read at all.
+    Hidden files and folders (names starting with '.') inside a folder are ignored; a file reached
+    twice is read once; any other file with an unsupported extension is reported as skipped, and so
+    are files in or under `exclude` (e.g. the run's own output, written into the documents folder).
+    Raises `NoUsableDataError` when no document could be read at all.
     """
     report = LoadReport()
     docs: list[Document] = []
+    excluded = [Path(p).expanduser().resolve() for p in exclude]
     for file in _expand(paths):
         report.files_seen += 1
+        if any(file.resolve().is_relative_to(x) for x in excluded):
+            report.skipped.append(Skipped(file.as_posix(), "excluded: it is this run's own output"))
+            continue
         before = len(docs)
         docs += _read_file(file, text_field, report)
         report.files_used += len(docs) > before
@@ -129,7 +135,8 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
             files.append(path)
         else:
             raise InputError(f"document path {str(item)!r} does not exist; pass an existing folder or file.")
-    return files
+    unique = {f.resolve(): f for f in reversed(files)}  # first spelling of each file wins
+    return [f for f in files if unique[f.resolve()] is f]
 
 
 def _hidden(rel: Path) -> bool:
