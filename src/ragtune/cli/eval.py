@@ -43,12 +43,13 @@ def eval_retrieval(
 
     if index not in ("exact", "faiss"):
         raise InputError(f"--index must be 'exact' or 'faiss'; got {index!r}")
+    ks = parse_ks(k)
     ds = load_dataset(dataset, split=split)
     models = {}
     for spec in model:
         label, _, target = spec.partition("=") if "=" in spec and not spec.startswith("openai:") else (spec, "", spec)
         models[label] = load_embedder(target, base_url=base_url)
-    report = evaluate_retrieval(ds, models, ks=parse_ks(k), batch_size=batch_size, bootstrap=bootstrap, index=index,
+    report = evaluate_retrieval(ds, models, ks=ks, batch_size=batch_size, bootstrap=bootstrap, index=index,
                                 show_progress=console.is_terminal)
     console.print(eval_table(report))
     if json_out:
