@@ -317,17 +317,23 @@ def test_a_word_longer_than_a_chunk_is_cut_at_token_boundaries(tok):
     assert all(c.text[-1] == "/" or doc.text[c.char_end] == "/" for c in chunks[:-1])
 
 
-def test_byte_level_bpe_tokenizer_chunks_have_no_edge_spaces_and_whole_words():
-    """A GPT-style tokenizer puts the space inside the next token; cuts must still fall between words."""
+@pytest.fixture(scope="module")
+def bpe_tok():
+    """A tiny GPT-style byte-level BPE tokenizer trained on the test text (spaces live inside tokens)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    corpus = [long_text(300)]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=1000, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe)
+    bpe.train_from_iterator([long_text(300)], trainers.BpeTrainer(vocab_size=1000,
+                                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return PreTrainedTokenizerFast(tokenizer_object=bpe)
+
+
+def test_byte_level_bpe_tokenizer_chunks_have_no_edge_spaces_and_whole_words(bpe_tok):
+    """A GPT-style tokenizer puts the space inside the next token; cuts must still fall between words."""
+    tok = bpe_tok
     doc = Document(id="b.txt", text=long_text(300), path="b.txt")
     chunks = chunk_documents([doc], tok, chunk_size=50, overlap=8)
     assert len(chunks) > 5
@@ -406,3 +412,20 @@ def test_a_file_reached_twice_is_read_once_and_excluded_paths_are_reported(tmp_p
     assert [d.text for d in docs] == ["alpha"]
     assert docs[0].id == (tmp_path / "a.txt").as_posix()
     assert reasons(report) == {(tmp_path / "out" / "chunks.jsonl").as_posix(): "excluded: it is this run's own output"}
+
+
+def test_blank_stretches_make_no_empty_chunks(bpe_tok):
+    """Byte-level BPE keeps whitespace as tokens, so a window can be all blanks: it must not become a chunk."""
+    doc = Document(id="w.txt", text="start " + " ".join(["filler"] * 80) + "\n" * 300 + "end", path="w.txt")
+    blank = Document(id="blank.txt", text=" \n\t ", path="blank.txt")
+    chunks = chunk_documents([doc, blank], bpe_tok, chunk_size=32, overlap=4)
+    assert chunks and all(c.text.strip() and c.source == "w.txt" for c in chunks)
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+
+
+def test_a_folder_without_a_tokenizer_is_an_input_error(tmp_path):
+    from ragtune.data.documents import load_tokenizer
+
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot load a tokenizer from"):
+        load_tokenizer(str(tmp_path))

@@ -307,7 +307,12 @@ def load_tokenizer(spec: str):
 
     from ragtune.assets import resolve_model
 
-    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model(spec)))
+    folder = resolve_model(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot load a tokenizer from {str(folder)!r} (for {spec!r}): {str(e).splitlines()[0]}. "
+                         "Give a model folder that contains tokenizer files, or an asset name like minilm.") from None
     if not tokenizer.is_fast:
         raise InputError(f"the tokenizer of {spec!r} is not a fast (Rust) tokenizer; chunking needs its "
                          "character offsets. Use a model folder that has a tokenizer.json.")
@@ -352,14 +357,14 @@ def _content_budget(tokenizer, chunk_size: int, overlap: int) -> int:
 def _chunk_one(doc: Document, tokenizer, budget: int, overlap: int) -> list[Chunk]:
     enc = tokenizer(doc.text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     offsets, word_ids = [tuple(o) for o in enc["offset_mapping"]], enc.word_ids()
-    if not offsets:
+    if not offsets or not doc.text.strip():
         return []
     if len(offsets) <= budget:
         return _make_chunks(doc, [(0, len(doc.text))])
     limit = budget
     while budget >= 8:
         windows = _windows(doc.text, offsets, word_ids, budget, overlap)
-        spans = [_trim(doc.text, offsets[s][0], offsets[e - 1][1]) for s, e in windows]
+        spans = [span for s, e in windows if (span := _trim(doc.text, offsets[s][0], offsets[e - 1][1]))[0] < span[1]]
         # Byte-level BPE tokenizes a chunk's first word differently without its leading space, so a
         # chunk can need more tokens alone than in context: measure each alone, shrink until all fit.
         alone = tokenizer([doc.text[a:b] for a, b in spans], add_special_tokens=False, verbose=False)["input_ids"]
