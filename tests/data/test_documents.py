@@ -28,8 +28,8 @@ def tok():
     return default_tokenizer()
 
 
-def make_pdf(path: Path, pages: list[str], user_password: str | None = None) -> Path:
-    """A real PDF with a Helvetica text layer (one line per '\\n'), optionally RC4-encrypted."""
+def make_pdf(path: Path, pages: list[str], user_password: str | None = None, algorithm: str = "RC4-128") -> Path:
+    """A real PDF with a Helvetica text layer (one line per '\\n'), optionally encrypted."""
     from pypdf import PdfWriter
     from pypdf.generic import DictionaryObject, NameObject, StreamObject
 
@@ -45,7 +45,7 @@ def make_pdf(path: Path, pages: list[str], user_password: str | None = None) -> 
             stream.set_data(f"BT /F1 12 Tf 72 720 Td {lines}ET".encode())
             page.replace_contents(stream)
     if user_password is not None:
-        writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
+        writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
     with path.open("wb") as f:
         writer.write(f)
     return path
@@ -127,10 +127,14 @@ def test_pdf_text_of_every_page(tmp_path):
     assert docs[0].text == "Hello PDF world\nsecond line\n\nPage two text"
 
 
-def test_pdf_encrypted_with_empty_user_password_is_read(tmp_path):
-    make_pdf(tmp_path / "open.pdf", ["Readable anyway"], user_password="")
-    docs, _ = load_documents(tmp_path)
-    assert docs[0].text == "Readable anyway"
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-256"])
+def test_pdf_encrypted_with_empty_user_password_is_read(tmp_path, algorithm):
+    """Owner-password-only PDFs ("no copying") are common; AES ones need the `cryptography` package."""
+    make_pdf(tmp_path / "open.pdf", ["Readable anyway"], user_password="", algorithm=algorithm)
+    make_pdf(tmp_path / "locked.pdf", ["Secret"], user_password="pw", algorithm=algorithm)
+    docs, report = load_documents(tmp_path)
+    assert [d.text for d in docs] == ["Readable anyway"]
+    assert reasons(report)[(tmp_path / "locked.pdf").as_posix()].startswith("encrypted PDF that needs a password")
 
 
 def test_bad_files_are_each_reported_with_path_and_reason_and_skipped(tmp_path):

@@ -283,7 +283,8 @@ def _read_pdf(path: Path) -> str:
     except FileNotDecryptedError:
         raise _Unusable("encrypted PDF that needs a password; save a decrypted copy first") from None
     except DependencyError as e:
-        raise _Unusable(f"encrypted PDF that pypdf cannot open here ({e})") from None
+        raise _Unusable(f"encrypted PDF that needs the `cryptography` package to open ({e}); "
+                        "pip install cryptography") from None
     except (PdfReadError, ValueError, KeyError, TypeError) as e:
         raise _Unusable(f"not a readable PDF ({type(e).__name__}: {e})") from None
     text = "\n\n".join(p.strip() for p in pages if p.strip())
