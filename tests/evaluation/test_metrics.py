@@ -111,3 +111,13 @@ def test_reference_figures_on_construction_faq():
     assert m["ndcg@10"] == pytest.approx(0.715, abs=0.005)
     assert m["mrr@10"] == pytest.approx(0.666, abs=0.005)
     assert m["hit@10"] == pytest.approx(0.869, abs=0.005)
+
+
+def test_faiss_index_gives_the_same_top_k():
+    rng = np.random.default_rng(2)
+    q = rng.normal(size=(15, 16)).astype(np.float32)
+    d = rng.normal(size=(500, 16)).astype(np.float32)
+    exact_s, exact_i = search(q, d, 7)
+    faiss_s, faiss_i = search(q, d, 7, index="faiss")
+    assert (exact_i == faiss_i).all()
+    assert np.allclose(exact_s, faiss_s, atol=1e-4)
