@@ -1,0 +1,152 @@
+"""Rerank evaluation the way a reranker is used: retrieve top K, rerank those K, score the new order.
+
+Realistic: a positive the retriever missed stays missed, so hit@K cannot move and the reranker can
+only reorder. The oracle variant injects missing positives into the K candidates (replacing the
+lowest-ranked ones) and is labelled as such: it measures the reranker alone, not the pipeline.
+Metrics, CIs and paired comparisons are the ones `ragtune eval retrieval` uses, in the same shape.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ragtune.data.retrieval import RetrievalDataset, check
+from ragtune.embeddings.encoder import Embedder, load_embedder
+from ragtune.errors import InputError
+from ragtune.evaluation.metrics import bootstrap_ci, paired_comparison, per_query_metrics
+
+HEADLINE = "ndcg@10"
+ORACLE_LABEL = "reranked (oracle: positives injected)"
+
+
+class Scorer(Protocol):
+    """Anything that scores (query, passage) pairs, e.g. a sentence-transformers CrossEncoder."""
+
+    def predict(self, inputs: list[tuple[str, str]], batch_size: int = 32, show_progress_bar: bool | None = None) -> np.ndarray:
+        ...
+
+
+def load_reranker(spec: str | Path, max_length: int | None = None):
+    """A CrossEncoder from a folder, a `train reranker` run folder (its model/), or a cached hub id."""
+    from sentence_transformers import CrossEncoder
+
+    path = reranker_path(spec)
+    return CrossEncoder(str(path), device="cpu", local_files_only=True, max_length=max_length)
+
+
+def reranker_path(spec: str | Path) -> Path:
+    """Resolve a reranker spec; a run folder that refused to ship says why."""
+    from ragtune.assets import resolve_model
+
+    path = Path(spec).expanduser()
+    if (path / "model").is_dir():
+        return path / "model"
+    if (path / "metrics.json").exists() and (path / "card.md").exists():
+        import json
+
+        why = json.loads((path / "metrics.json").read_text(encoding="utf-8")).get("shipped", {}).get("reason", "no model/ folder")
+        raise InputError(f"{path} is a reranker run that shipped no model: {why}")
+    return resolve_model(str(spec))
+
+
+def retrieve(ds: RetrievalDataset, retriever: Embedder, k: int, batch_size: int = 64, show_progress: bool = False) -> list[list[str]]:
+    """Each query's top-k doc ids from the retriever (embeddings come from its disk cache)."""
+    from ragtune.evaluation.retrieval import embed_dataset, rank_dataset
+
+    q, d = embed_dataset(ds, retriever, batch_size, show_progress)
+    return rank_dataset(ds, q, d, k)
+
+
+def inject_positives(ds: RetrievalDataset, candidates: list[list[str]]) -> list[list[str]]:
+    """Oracle candidates: every missing positive replaces one of the lowest-ranked non-positives."""
+    out = []
+    for qid, ids in zip(ds.queries, candidates):
+        rel = list(dict.fromkeys(ds.relevant_docs.get(qid, [])))
+        missing = [d for d in rel if d not in ids]
+        keep = list(ids)
+        for d in missing:
+            drop = max((i for i, x in enumerate(keep) if x not in rel), default=None)
+            if drop is None:
+                keep.append(d)
+            else:
+                keep[drop] = d
+        out.append(keep)
+    return out
+
+
+def score_candidates(ds: RetrievalDataset, candidates: list[list[str]], scorer: Scorer, batch_size: int = 64,
+                     show_progress: bool = False, cache: dict[tuple[str, str], float] | None = None) -> list[np.ndarray]:
+    """Scorer outputs for every (query, candidate); a pair already in `cache` is not scored again."""
+    qids, texts = list(ds.queries), list(ds.queries.values())
+    cache = {} if cache is None else cache
+    need = list(dict.fromkeys((i, d) for i, ids in enumerate(candidates) for d in ids if (qids[i], d) not in cache))
+    if need:
+        out = scorer.predict([(texts[i], ds.corpus[d]) for i, d in need], batch_size=batch_size, show_progress_bar=show_progress)
+        cache.update(((qids[i], d), float(s)) for (i, d), s in zip(need, np.asarray(out, dtype=np.float64).reshape(-1)))
+    return [np.array([cache[(qids[i], d)] for d in ids], dtype=np.float64) for i, ids in enumerate(candidates)]
+
+
+def rerank(ds: RetrievalDataset, candidates: list[list[str]], scorer: Scorer, batch_size: int = 64,
+           show_progress: bool = False, cache: dict[tuple[str, str], float] | None = None) -> list[list[str]]:
+    """Reorder each query's candidates by the scorer (ties keep the retriever's order)."""
+    scores = score_candidates(ds, candidates, scorer, batch_size, show_progress, cache)
+    return [[ids[j] for j in np.argsort(-s, kind="stable")] for ids, s in zip(candidates, scores)]
+
+
+def measure_latency(ds: RetrievalDataset, candidates: list[list[str]], scorer: Scorer, n_queries: int = 50,
+                    batch_size: int = 64) -> dict[str, Any]:
+    """Wall-clock milliseconds to rerank one query's candidates (one predict call per query, as served)."""
+    queries = list(ds.queries.values())
+    n = min(n_queries, len(candidates))
+    if n == 0:
+        return {}
+    scorer.predict([(queries[0], ds.corpus[d]) for d in candidates[0]], batch_size=batch_size, show_progress_bar=False)  # warm-up
+    times = []
+    for i in range(n):
+        pairs = [(queries[i], ds.corpus[d]) for d in candidates[i]]
+        t0 = time.perf_counter()
+        scorer.predict(pairs, batch_size=batch_size, show_progress_bar=False)
+        times.append((time.perf_counter() - t0) * 1000)
+    t = np.array(times)
+    return {"k": int(np.median([len(c) for c in candidates[:n]])), "queries_timed": n, "ms_median": round(float(np.median(t)), 1),
+            "ms_p95": round(float(np.percentile(t, 95)), 1), "ms_mean": round(float(t.mean()), 1)}
+
+
+def evaluate_rerank(ds: RetrievalDataset, retriever: str | Embedder, reranker: Scorer, top_k: int = 30,
+                    ks: list[int] | tuple[int, ...] = (1, 3, 5, 10), bootstrap: int = 1000, seed: int = 0, oracle: bool = True,
+                    latency_queries: int = 50, batch_size: int = 64, reranker_name: str = "reranker",
+                    show_progress: bool = False) -> dict[str, Any]:
+    """The retriever alone, then retriever + reranker on its top K, then (labelled) the oracle variant."""
+    check(ds, ds.name)
+    emb = load_embedder(retriever)
+    ks = sorted(set(ks) | {10, top_k})
+    relevant = [set(ds.relevant_docs.get(q, [])) for q in ds.queries]
+    candidates = retrieve(ds, emb, top_k, batch_size, show_progress)
+    t0 = time.perf_counter()
+    cache: dict[tuple[str, str], float] = {}
+    runs = {"retriever": candidates, "reranked": rerank(ds, candidates, reranker, batch_size, show_progress, cache)}
+    rerank_seconds = time.perf_counter() - t0
+    if oracle:
+        runs[ORACLE_LABEL] = rerank(ds, inject_positives(ds, candidates), reranker, batch_size, show_progress, cache)
+    scored = {label: per_query_metrics(ranked, relevant, ks) for label, ranked in runs.items()}
+    names = {"retriever": emb.name, "reranked": f"{emb.name} + {reranker_name}", ORACLE_LABEL: reranker_name}
+    results = [_entry(label, names[label], pq, bootstrap, seed) for label, pq in scored.items()]
+    for entry in results[1:]:
+        entry["vs_first"] = {"baseline": "retriever", "metric": HEADLINE,
+                             **paired_comparison(scored["retriever"][HEADLINE], scored[entry["model"]][HEADLINE], bootstrap, seed)}
+    return {"task": "rerank", "dataset": ds.name, "num_queries": len(ds.queries), "num_docs": len(ds.corpus), "ks": ks,
+            "headline": HEADLINE, "top_k": top_k, "retriever": emb.name, "reranker": reranker_name,
+            "results": results, "seconds": {"rerank_all": round(rerank_seconds, 2)},
+            "latency": measure_latency(ds, candidates, reranker, latency_queries, batch_size) if latency_queries else {},
+            "per_query": {"query_ids": list(ds.queries),
+                          HEADLINE: {lab: pq[HEADLINE].round(6).tolist() for lab, pq in scored.items()}}}
+
+
+def _entry(label: str, name: str, pq: dict[str, np.ndarray], bootstrap: int, seed: int) -> dict[str, Any]:
+    metrics = {m: float(v.mean()) if len(v) else float("nan") for m, v in pq.items()}
+    ci = {m: list(bootstrap_ci(v, bootstrap, seed)) for m, v in pq.items() if m.startswith(("ndcg", "mrr", "hit"))}
+    return {"model": label, "model_name": name, "metrics": metrics, "ci95": ci}
