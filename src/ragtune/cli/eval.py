@@ -59,3 +59,7 @@ def eval_retrieval(
 from ragtune.cli.sft import eval_sft  # noqa: E402
 
 app.command("sft")(eval_sft)
+
+from ragtune.cli.reranker import eval_rerank  # noqa: E402
+
+app.command("rerank")(eval_rerank)

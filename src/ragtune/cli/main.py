@@ -36,6 +36,10 @@ app.add_typer(train_cli.app, name="train")
 app.add_typer(sft_cli.app, name="sft")
 app.command("chat")(sft_cli.chat)
 
+from ragtune.cli.reranker import export_app  # noqa: E402
+
+app.add_typer(export_app, name="export")
+
 
 def _version(value: bool) -> None:
     if value:

@@ -9,3 +9,7 @@ app = typer.Typer(help="Fine-tune a component: embedding model, adapter, reranke
 from ragtune.cli.sft import train_sft  # noqa: E402
 
 app.command("sft")(train_sft)
+
+from ragtune.cli.reranker import train_reranker  # noqa: E402
+
+app.command("reranker")(train_reranker)

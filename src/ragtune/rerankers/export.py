@@ -15,6 +15,8 @@ from ragtune.data.retrieval import RetrievalDataset, check
 from ragtune.errors import DataValidationError, Problem
 from ragtune.io import atomic_write_jsonl
 
+COHERE_MIN_EXAMPLES = 256  # docs.cohere.com "Improving the Rerank Fine-tuning Results"
+
 
 def cohere_rows(ds: RetrievalDataset) -> list[dict[str, Any]]:
     """Cohere rerank rows; raises DataValidationError listing every broken rule with its query id."""
@@ -47,4 +49,6 @@ def export_cohere_rerank(ds: RetrievalDataset, path: str | Path) -> dict[str, An
     atomic_write_jsonl(path, rows)
     return {"path": str(path), "queries": len(rows), "relevant_passages": sum(len(r["relevant_passages"]) for r in rows),
             "hard_negatives": sum(len(r["hard_negatives"]) for r in rows),
-            "queries_without_hard_negatives": sum(1 for r in rows if not r["hard_negatives"])}
+            "queries_without_hard_negatives": sum(1 for r in rows if not r["hard_negatives"]),
+            "warnings": [f"Cohere asks for at least {COHERE_MIN_EXAMPLES} examples; this file has {len(rows)}"]
+            if len(rows) < COHERE_MIN_EXAMPLES else []}
