@@ -69,6 +69,21 @@ def load_tokenizer(spec: str | Path):
     return tok
 
 
+def _plain_config(folder: Path):
+    """The model config without a stale GGUF `quantization_config`.
+
+    A GGUF converted to a transformers folder is already dequantized float32, but its config.json
+    still names the GGUF file; transformers then treats the model as quantized and refuses to train it.
+    """
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(folder))
+    quant = getattr(config, "quantization_config", None)
+    if isinstance(quant, dict) and quant.get("quant_method") == "gguf":
+        del config.quantization_config
+    return config
+
+
 def load_model(spec: str | Path, trainable: bool = False):
     """A causal LM in float32 on CPU (or the first GPU): the base with the adapter applied if it is one."""
     import torch
@@ -76,7 +91,9 @@ def load_model(spec: str | Path, trainable: bool = False):
 
     folder = model_folder(spec)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    base = AutoModelForCausalLM.from_pretrained(str(base_of(spec)), dtype=torch.float32).to(device)
+    base_folder = base_of(spec)
+    base = AutoModelForCausalLM.from_pretrained(str(base_folder), config=_plain_config(base_folder),
+                                                dtype=torch.float32).to(device)
     if not is_adapter(folder):
         return base
     from peft import PeftModel

@@ -28,8 +28,11 @@ from ragtune.sft.models import BASE_FILE, load_model, load_tokenizer
 log = logging.getLogger("ragtune.sft")
 
 
-def train_sft(config: SFTConfig) -> dict[str, Any]:
-    """Train, evaluate base vs tuned on the validation split, and write the run folder. Returns metrics."""
+def train_sft(config: SFTConfig, callbacks: list | None = None) -> dict[str, Any]:
+    """Train, evaluate base vs tuned on the validation split, and write the run folder. Returns metrics.
+
+    `callbacks` are extra `transformers.TrainerCallback`s (progress bars, early stopping, probes).
+    """
     run = Path(config.output)
     run.mkdir(parents=True, exist_ok=True)
     handler = _log_to(run / "log.txt")
@@ -39,7 +42,7 @@ def train_sft(config: SFTConfig) -> dict[str, Any]:
             log.info("run %s already finished; delete metrics.json to train again", run)
             return done
         atomic_write_json(run / "config.json", config.model_dump() | {"resolved_learning_rate": config.lr()})
-        return _train(config, run)
+        return _train(config, run, callbacks or [])
     finally:
         logging.getLogger("ragtune").removeHandler(handler)
 
@@ -186,7 +189,7 @@ def log_callback():
 # the run
 
 
-def _train(config: SFTConfig, run: Path) -> dict[str, Any]:
+def _train(config: SFTConfig, run: Path, callbacks: list) -> dict[str, Any]:
     from trl import SFTTrainer
 
     from ragtune.sft.evaluate import example_losses, mean_loss
@@ -200,7 +203,7 @@ def _train(config: SFTConfig, run: Path) -> dict[str, Any]:
     base_loss = _cached_base_loss(run, lambda: mean_loss(example_losses(model, tok, val, config.max_length)) if val else None)
     model = with_lora(model, config)
     trainer = SFTTrainer(model=model, args=trl_args(config, run, bool(val)), train_dataset=train_ds,
-                         eval_dataset=val_ds, processing_class=tok, callbacks=[log_callback()])
+                         eval_dataset=val_ds, processing_class=tok, callbacks=[log_callback(), *callbacks])
     resume = last_checkpoint(run)
     log.info("training %d examples (%d val) from %s%s", len(train), len(val), config.model,
              f", resuming from {resume}" if resume else "")

@@ -1,0 +1,123 @@
+"""`train_sft` on a tiny model built from config with the real SmolLM2 tokenizer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import faq_chats, write_jsonl
+
+from ragtune.sft.config import SFTConfig
+from ragtune.sft.train import train_sft
+
+
+def config(tmp_path, model_dir, **kw) -> SFTConfig:
+    data = write_jsonl(tmp_path / "chats.jsonl", faq_chats(12))
+    defaults = dict(data=str(data), model=str(model_dir), output=str(tmp_path / "run"), epochs=2, batch_size=4,
+                    learning_rate=1e-2, val_fraction=0.25, logging_steps=1)
+    return SFTConfig(**(defaults | kw))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_model_dir):
+    """One finished run; a callback keeps the weights of the model as the trainer left it."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    trained = {}
+
+    class KeepWeights(TrainerCallback):
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            trained.update({n: p.detach().clone() for n, p in model.named_parameters()})
+
+    tmp = tmp_path_factory.mktemp("sft-run")
+    cfg = config(tmp, tiny_model_dir)
+    before = load_file(str(tiny_model_dir / "model.safetensors"))
+    metrics = train_sft(cfg, callbacks=[KeepWeights()])
+    return cfg, metrics, before, trained, torch
+
+
+def test_lora_weights_change_and_base_weights_do_not(tiny_run):
+    cfg, _, before, trained, torch = tiny_run
+    lora_b = {n: p for n, p in trained.items() if "lora_B" in n}
+    assert len(lora_b) == 2 * 7  # 2 layers x (q, k, v, o, gate, up, down)
+    assert all(p.abs().sum() > 0 for p in lora_b.values())  # LoRA B starts at zero, so it moved
+    base = {n.replace("base_model.model.", "").replace(".base_layer", ""): p for n, p in trained.items() if "lora_" not in n}
+    assert set(before) <= set(base) | {"lm_head.weight"}
+    for name, tensor in before.items():
+        if name in base:
+            assert torch.equal(base[name].cpu(), tensor), f"base weight {name} changed"
+
+
+def test_run_folder_and_metrics(tiny_run):
+    from pathlib import Path
+
+    cfg, metrics, *_ = tiny_run
+    run = Path(cfg.output)
+    for name in ("config.json", "metrics.json", "curve.json", "card.md", "log.txt", "eval/val.json",
+                 "data/train.jsonl", "data/val.jsonl", "model/adapter_config.json", "model/ragtune_base.json"):
+        assert (run / name).exists(), name
+    assert metrics["train_examples"] == 9 and metrics["val_examples"] == 3
+    assert metrics["tuned"]["val_loss"] < metrics["base"]["val_loss"]
+    assert metrics["train_tokens_per_second"] > 0 and metrics["peak_memory_mb"] > 0
+    evals = [h for h in metrics["curve"] if "eval_loss" in h]
+    assert [round(h["epoch"]) for h in evals] == [1, 2]  # validation loss every epoch
+    assert json.loads((run / "config.json").read_text())["resolved_learning_rate"] == 1e-2
+    report = json.loads((run / "eval" / "val.json").read_text())
+    assert report["task"] == "sft" and [r["metrics"]["loss"] for r in report["results"]] == [
+        metrics["base"]["val_loss"], metrics["tuned"]["val_loss"]]
+    assert "lower" in (run / "card.md").read_text()
+    assert "step" in (run / "log.txt").read_text()
+
+
+def test_finished_run_is_not_trained_again(tiny_run):
+    cfg, metrics, *_ = tiny_run
+    assert train_sft(cfg) == json.loads(json.dumps(metrics))
+
+
+def test_resume_after_interruption(tmp_path, tiny_model_dir):
+    from transformers import TrainerCallback
+
+    class StopAfterFirstSave(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            raise KeyboardInterrupt
+
+    cfg = config(tmp_path, tiny_model_dir)
+    with pytest.raises(KeyboardInterrupt):
+        train_sft(cfg, callbacks=[StopAfterFirstSave()])
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint-3").is_dir()
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    metrics = train_sft(cfg)
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "resuming from" in log and metrics["tuned"] is not None
+    # steps 1-3 were trained before the interruption, 4-6 after it; none twice
+    logged = [int(line.split("step ")[1].split()[0]) for line in log.splitlines() if '"loss"' in line]
+    assert logged == [1, 2, 3, 4, 5, 6]
+
+
+def test_refuses_to_ship_a_regression(tmp_path, tiny_model_dir):
+    metrics = train_sft(config(tmp_path, tiny_model_dir, learning_rate=0.0, epochs=1))
+    assert "did not improve" in metrics["refused"]
+    assert not (tmp_path / "run" / "model").exists()
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["refused"] == metrics["refused"]
+
+
+def test_padding_free_loss_equals_padded_loss(tiny_model_dir, smollm2_tokenizer):
+    """Padding-free batches (one row + position ids) must not attend across examples on CPU attention."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from ragtune.data.chat import ChatExample
+    from ragtune.sft.train import to_dataset
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).eval()
+    ds = to_dataset([ChatExample(r["messages"]) for r in faq_chats(3)], smollm2_tokenizer, 512)
+    rows = [{"input_ids": ds[i]["input_ids"], "labels": ds[i]["labels"]} for i in range(len(ds))]
+    pad = smollm2_tokenizer.pad_token_id
+    with torch.no_grad():
+        padded = model(**DataCollatorForLanguageModeling(pad_token_id=pad)(rows)).loss
+        flat = model(**{k: v for k, v in DataCollatorForLanguageModeling(pad_token_id=pad, padding_free=True)(rows).items()
+                        if k in ("input_ids", "labels", "position_ids")}).loss
+    assert float(flat) == pytest.approx(float(padded), rel=1e-4)
