@@ -287,8 +287,8 @@ def test_long_document_chunks_fit_the_model_and_never_split_words(tok):
     chunks = chunk_documents([doc], tok, chunk_size=64, overlap=8)
     assert len(chunks) > 10
     check_chunks(doc, chunks, tok, 64)
-    # the budget is used: a chunk is cut at most one word short of 64 tokens
-    assert all(n_tokens(tok, c.text) >= 64 - 8 for c in chunks[:-1])
+    # the budget is used: a cut at a line break or sentence end leaves a chunk at least 3/4 full
+    assert all(n_tokens(tok, c.text) - 2 >= 0.75 * 62 for c in chunks[:-1])
 
 
 def test_overlap_is_at_most_the_requested_tokens(tok):
@@ -305,7 +305,21 @@ def test_default_size_is_256_tokens_with_32_overlap(tok):
     doc = Document(id="d.txt", text=long_text(1500), path="d.txt")
     chunks = chunk_documents([doc], tok)
     check_chunks(doc, chunks, tok, 256)
-    assert max(n_tokens(tok, c.text) for c in chunks) > 240
+    assert all(n_tokens(tok, c.text) - 2 >= 0.75 * 254 for c in chunks[:-1])
+
+
+def test_cuts_prefer_sentence_ends_and_chunks_start_at_sentence_starts(tok):
+    sentences = [f"Sentence {i} says that the {['permit', 'deduction', 'inspection'][i % 3]} is due now." for i in range(90)]
+    doc = Document(id="s.txt", text=" ".join(sentences), path="s.txt")
+    chunks = chunk_documents([doc], tok, chunk_size=64, overlap=20)
+    check_chunks(doc, chunks, tok, 64)
+    assert all(c.text.endswith("now.") for c in chunks)
+    assert all(c.text.startswith("Sentence ") for c in chunks)
+    # a line break beats a sentence end when both fall in the last quarter of a window
+    paragraphs = "\n\n".join(" ".join(sentences[i:i + 5]) for i in range(0, 90, 5))  # 50 tokens each
+    doc = Document(id="p.txt", text=paragraphs, path="p.txt")
+    chunks = chunk_documents([doc], tok, chunk_size=64, overlap=0)
+    assert all(doc.text[c.char_end:c.char_end + 2] == "\n\n" for c in chunks[:-1])
 
 
 def test_a_word_longer_than_a_chunk_is_cut_at_token_boundaries(tok):

@@ -328,10 +328,14 @@ def chunk_documents(docs: Iterable[Document], tokenizer=None, chunk_size: int = 
     chunk is exactly what the model sees. The defaults fit the default model: all-MiniLM-L6-v2 embeds at
     most 256 tokens (`max_seq_length` 256) and silently truncates the rest, so 256 is the largest chunk it
     can embed whole; an overlap of 32 tokens (1/8) keeps a sentence cut at a boundary readable in the
-    next chunk at little extra cost. Cuts fall only between words (whitespace, read from the tokenizer's
-    character offsets). Only where no whitespace falls in the second half of a window (a URL, a base64
-    blob, text without spaces) is the cut made at the tokenizer's own word boundary (`word_ids`, e.g. at
-    punctuation), and as a last resort between sub-word tokens; so every chunk is at least half full.
+    next chunk at little extra cost.
+
+    Cuts fall between words (whitespace, read from the tokenizer's character offsets), preferring a
+    line break, then a sentence end, in the last quarter of a window, else the last whitespace in its
+    second half; the next chunk starts inside the overlap, at a sentence start when there is one.
+    Only where no whitespace falls in the second half of a window (a URL, a base64 blob, text without
+    spaces) is the cut made at the tokenizer's own word boundary (`word_ids`, e.g. at punctuation), and
+    as a last resort between sub-word tokens; so every chunk is at least half full.
     A document that fits is one chunk with its whole text. Raises `NoUsableDataError` when no chunk results.
     """
     tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
@@ -362,9 +366,9 @@ def _chunk_one(doc: Document, tokenizer, budget: int, overlap: int) -> list[Chun
         return []
     if len(offsets) <= budget:
         return _make_chunks(doc, [(0, len(doc.text))])
-    limit = budget
+    limit, strength = budget, _strengths(doc.text, offsets, word_ids)
     while budget >= 8:
-        windows = _windows(doc.text, offsets, word_ids, budget, overlap)
+        windows = _windows(strength, budget, overlap)
         spans = [span for s, e in windows if (span := _trim(doc.text, offsets[s][0], offsets[e - 1][1]))[0] < span[1]]
         # Byte-level BPE tokenizes a chunk's first word differently without its leading space, so a
         # chunk can need more tokens alone than in context: measure each alone, shrink until all fit.
@@ -386,30 +390,43 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _windows(text: str, offsets: list[tuple[int, int]], word_ids: list[int | None], budget: int,
-             overlap: int) -> list[tuple[int, int]]:
-    """Token windows [start, end): each ends before a word start, the next starts at a word start."""
-    n = len(offsets)
-    free = [i == 0 or _space_before(text, offsets, i) for i in range(n)] + [True]
-    weak = [i == 0 or word_ids[i] != word_ids[i - 1] for i in range(n)] + [True]
-    windows, start = [], 0
-    while True:
-        if n - start <= budget:
-            windows.append((start, n))
-            return windows
-        lo, hi = start + max(1, budget // 2), start + budget  # a cut leaves the chunk at least half full
-        end = _last(free, lo, hi) or _last(weak, lo, hi) or hi
+# How good a cut before a token is: inside a word (0) < the tokenizer's word boundary (e.g. at
+# punctuation inside a URL) < whitespace < after a sentence end < at a line break.
+_WORD, _SPACED, _SENTENCE, _LINE = 1, 2, 3, 4
+# Where a window may end, best first: (boundary at least this good, chunk at least this full).
+_CUT_PREFERENCES = ((_LINE, 0.75), (_SENTENCE, 0.75), (_SPACED, 0.5), (_WORD, 0.5))
+
+
+def _strengths(text: str, offsets: list[tuple[int, int]], word_ids: list[int | None]) -> list[int]:
+    """The cut strength before every token, plus one entry for the end of the text."""
+    out = [_LINE]
+    for i in range(1, len(offsets)):
+        prev_end = offsets[i - 1][1]
+        gap = text[max(prev_end - 1, 0):offsets[i][0] + 1]  # the edges too: BPE tokens carry their spaces
+        if "\n" in gap:
+            out.append(_LINE)
+        elif _SPACE.search(gap):
+            out.append(_SENTENCE if text[prev_end - 1] in ".!?" else _SPACED)
+        else:
+            out.append(_WORD if word_ids[i] != word_ids[i - 1] else 0)
+    return out + [_LINE]
+
+
+def _windows(strength: list[int], budget: int, overlap: int) -> list[tuple[int, int]]:
+    """Token windows [start, end) of at most `budget` tokens, cut at the best boundary near the end."""
+    n, windows, start = len(strength) - 1, [], 0
+    while n - start > budget:
+        hi = start + budget
+        cuts = (_last(strength, level, start + max(1, int(budget * fill)), hi) for level, fill in _CUT_PREFERENCES)
+        end = next((c for c in cuts if c is not None), hi)
         windows.append((start, end))
-        start = next((i for i in range(max(end - overlap, start + 1), end) if free[i]), end)
+        region = range(max(end - overlap, start + 1), end)  # the next window starts inside the overlap
+        start = next((i for level in (_SENTENCE, _SPACED) for i in region if strength[i] >= level), end)
+    return windows + [(start, n)]
 
 
-def _space_before(text: str, offsets: list[tuple[int, int]], i: int) -> bool:
-    """True when whitespace separates token i from token i-1 (a cut there does not split a word)."""
-    return _SPACE.search(text, max(offsets[i - 1][1] - 1, 0), offsets[i][0] + 1) is not None
-
-
-def _last(flags: list[bool], lo: int, hi: int) -> int | None:
-    return next((i for i in range(hi, lo - 1, -1) if flags[i]), None)
+def _last(strength: list[int], level: int, lo: int, hi: int) -> int | None:
+    return next((i for i in range(hi, lo - 1, -1) if strength[i] >= level), None)
 
 
 def _make_chunks(doc: Document, spans: list[tuple[int, int]]) -> list[Chunk]:
