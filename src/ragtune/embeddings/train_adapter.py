@@ -1,0 +1,210 @@
+"""Train an adapter over a frozen embedder on its cached vectors (epochs cost milliseconds).
+
+Target of each training query: with a teacher, the teacher's softmax over the training corpus
+(temperature ~0.05; GPL-style pseudo-labels, robust to noisy synthetic questions), optionally mixed
+with the labelled positive; without one, the labelled positives (a full-corpus contrastive loss).
+The student's softmax over the same corpus is fitted by KL divergence. The best epoch by validation
+ndcg@10 is kept (epoch 0 = the identity = the base), and the adapter ships only if it beats the base.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragtune.data.retrieval import RetrievalDataset
+from ragtune.embeddings.adapter import Adapter, adapted_embedder, save_adapter
+from ragtune.embeddings.config import AdapterConfig
+from ragtune.embeddings.encoder import Embedder, load_embedder
+from ragtune.embeddings.runfolder import (card, close_log, difficulty, log, open_log, ship_decision, train_val, write_card,
+                                          write_eval)
+from ragtune.evaluation.metrics import per_query_metrics
+from ragtune.io import atomic_write_json
+
+
+def doc_sentences(texts: list[str], min_words: int = 4) -> list[str]:
+    """Sentences of the documents, used as unlabelled pseudo-queries when a teacher sets the targets."""
+    out = []
+    for t in texts:
+        out += [s.strip() for s in re.split(r"(?<=[.!?])\s+", t) if len(s.split()) >= min_words]
+    return list(dict.fromkeys(out))
+
+
+def targets(ds: RetrievalDataset, q_teacher: np.ndarray | None, d_teacher: np.ndarray | None, cfg: AdapterConfig) -> np.ndarray:
+    """[n_queries, n_docs] target distribution: teacher softmax, labels, or their mix."""
+    doc_pos = {d: i for i, d in enumerate(ds.corpus)}
+    label = np.zeros((len(ds.queries), len(ds.corpus)), dtype=np.float32)
+    for i, qid in enumerate(ds.queries):
+        rel = [doc_pos[d] for d in ds.relevant_docs.get(qid, []) if d in doc_pos]
+        label[i, rel] = 1.0 / max(1, len(rel))
+    if q_teacher is None:
+        return label
+    t = _softmax(q_teacher @ d_teacher.T / cfg.temperature)
+    return (1 - cfg.label_weight) * t + cfg.label_weight * label
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=1, keepdims=True)
+    e = np.exp(x)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def val_ndcg(adapter: Adapter, q: Any, d: Any, relevant: list[set[int]]) -> float:
+    """ndcg@10 on the validation vectors (same metric definition as `ragtune eval retrieval`)."""
+    import torch
+
+    with torch.no_grad():
+        qa, da = adapter.apply(q, "query"), adapter.apply(d, "document")
+        top = (qa @ da.T).topk(min(10, len(d)), dim=1).indices.tolist()
+    return float(per_query_metrics(top, relevant, [10])["ndcg@10"].mean())
+
+
+def fit_adapter(q: np.ndarray, d: np.ndarray, target: np.ndarray, val: tuple[np.ndarray, np.ndarray, list[set[int]]],
+                cfg: AdapterConfig, on_epoch=None) -> tuple[Adapter, list[dict[str, float]]]:
+    """Fit on vectors; returns the adapter at its best validation epoch and the training curve."""
+    import torch
+
+    adapter = Adapter(cfg.kind, cfg.side, q.shape[1], cfg.hidden, cfg.seed)
+    opt = torch.optim.AdamW(adapter.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    qt, dt, tt = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in (q, d, target))
+    vq, vd = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in val[:2])
+    gen = torch.Generator().manual_seed(cfg.seed)
+    best = {"epoch": 0, "val_ndcg@10": val_ndcg(adapter, vq, vd, val[2]), "state": adapter.state()}
+    curve = [{"epoch": 0, "loss": float("nan"), "val_ndcg@10": best["val_ndcg@10"]}]
+    for epoch in range(1, cfg.epochs + 1):
+        loss = _epoch(adapter, opt, qt, dt, tt, cfg, gen)
+        score = val_ndcg(adapter, vq, vd, val[2])
+        curve.append({"epoch": epoch, "loss": loss, "val_ndcg@10": score})
+        if score > best["val_ndcg@10"]:
+            best = {"epoch": epoch, "val_ndcg@10": score, "state": adapter.state()}
+        if on_epoch:
+            on_epoch(curve[-1])
+    adapter.load_state(best["state"])
+    adapter.best_epoch = best["epoch"]  # type: ignore[attr-defined]
+    return adapter, curve
+
+
+def _epoch(adapter: Adapter, opt, q, d, target, cfg: AdapterConfig, gen) -> float:
+    import torch
+    import torch.nn.functional as F
+
+    perm = torch.randperm(len(q), generator=gen)
+    total, n = 0.0, 0
+    for i in range(0, len(q), cfg.batch_size):
+        b = perm[i : i + cfg.batch_size]
+        logits = adapter.apply(q[b], "query") @ adapter.apply(d, "document").T / cfg.temperature
+        loss = F.kl_div(F.log_softmax(logits, dim=1), target[b], reduction="batchmean")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total, n = total + float(loss.detach()) * len(b), n + len(b)
+    return total / max(1, n)
+
+
+def train_adapter(dataset: str | Path | RetrievalDataset, embedder: str | Embedder, output: str | Path,
+                  teacher: str | Embedder | None = None, kind: str = "linear", side: str = "query",
+                  val_dataset: str | Path | RetrievalDataset | None = None,
+                  eval_dataset: str | Path | RetrievalDataset | None = None, base_url: str | None = None,
+                  config: AdapterConfig | None = None, progress=None, **overrides: Any) -> dict[str, Any]:
+    """Fit an adapter over a frozen embedder; write the run folder; return metrics.json's content.
+
+    `embedder` may be a registry name, a local model folder, or `openai:MODEL` (with `base_url`);
+    each distinct text is embedded once, ever (disk cache shared with evaluation). The adapter is
+    written to RUN/model/ only if it beats the base on the deciding data: `eval_dataset` (real
+    queries) when given, else the validation split.
+    """
+    cfg = (config or AdapterConfig()).model_copy(update={"kind": kind, "side": side, **overrides})
+    cfg = AdapterConfig.model_validate(cfg.model_dump())
+    run = Path(output)
+    handler = open_log(run)
+    try:
+        return _train_adapter(dataset, embedder, run, teacher, val_dataset, eval_dataset, base_url, cfg, progress)
+    finally:
+        close_log(handler)
+
+
+def _train_adapter(dataset, embedder, run: Path, teacher, val_dataset, eval_dataset, base_url, cfg: AdapterConfig, progress):
+    from ragtune.embeddings.runfolder import as_dataset
+
+    t0 = time.perf_counter()
+    base = load_embedder(embedder, base_url=base_url)
+    teach = load_embedder(teacher, base_url=base_url) if teacher is not None else None
+    train, val = train_val(dataset, val_dataset, cfg.val_fraction, cfg.seed, run)
+    evalset = as_dataset(eval_dataset, "eval dataset") if eval_dataset is not None else None
+    atomic_write_json(run / "config.json", {"job": "adapter", "embedder": base.name, "base_url": base_url,
+                                            "teacher": teach.name if teach else None, **cfg.model_dump(),
+                                            "val_dataset": val.name, "eval_dataset": evalset.name if evalset else None})
+    log.info("adapter %s/%s over %s; teacher %s; %d train queries, %d val queries", cfg.kind, cfg.side, base.name,
+             teach.name if teach else "none", len(train.queries), len(val.queries))
+    q, d, tgt, n_pseudo = _training_arrays(train, base, teach, cfg)
+    t_embed = time.perf_counter() - t0
+    vq, vd = base.encode(list(val.queries.values()), "query"), base.encode(list(val.corpus.values()), "document")
+    vpos = {x: i for i, x in enumerate(val.corpus)}
+    vrel = [{vpos[x] for x in val.relevant_docs[qid] if x in vpos} for qid in val.queries]
+    t1 = time.perf_counter()
+    adapter, curve = fit_adapter(q, d, tgt, (vq, vd, vrel), cfg, on_epoch=_epoch_logger(progress))
+    t_train = time.perf_counter() - t1
+    return _finish(run, base, adapter, curve, train, val, evalset, cfg, teach, base_url,
+                   {"embed_s": round(t_embed, 3), "train_s": round(t_train, 3), "pseudo_queries": n_pseudo}, t0)
+
+
+def _epoch_logger(progress):
+    def on_epoch(row: dict[str, float]) -> None:
+        log.info("epoch %d loss %.4f val ndcg@10 %.4f", row["epoch"], row["loss"], row["val_ndcg@10"])
+        if progress:
+            progress(row)
+
+    return on_epoch
+
+
+def _training_arrays(train: RetrievalDataset, base: Embedder, teach: Embedder | None, cfg: AdapterConfig):
+    """Cached base (and teacher) vectors of the training queries and corpus, and the targets."""
+    queries, docs = list(train.queries.values()), list(train.corpus.values())
+    q, d = base.encode(queries, "query"), base.encode(docs, "document")
+    if teach is None:
+        return q, d, targets(train, None, None, cfg), 0
+    tq, td = teach.encode(queries, "query"), teach.encode(docs, "document")
+    tgt = targets(train, tq, td, cfg)
+    pseudo = [s for s in doc_sentences(docs) if s not in set(queries)] if cfg.pseudo_queries else []
+    if pseudo:
+        q = np.concatenate([q, base.encode(pseudo, "query")])
+        tgt = np.concatenate([tgt, _softmax(teach.encode(pseudo, "query") @ td.T / cfg.temperature)])
+    return q, d, tgt, len(pseudo)
+
+
+def _finish(run: Path, base: Embedder, adapter: Adapter, curve, train, val, evalset, cfg, teach, base_url, timing, t0):
+    import shutil
+
+    from ragtune.evaluation.retrieval import evaluate_retrieval
+
+    tuned = adapted_embedder(base, adapter, name=f"{base.name}+{cfg.kind}-adapter")
+    base_info = {"spec": base.name, "fingerprint": base.fingerprint, "base_url": base_url}
+    save_adapter(adapter, run / "checkpoints" / "best", base_info)
+    reports = {"val": evaluate_retrieval(val, {"base": base, "adapter": tuned})}
+    if evalset is not None:
+        reports[evalset.name] = evaluate_retrieval(evalset, {"base": base, "adapter": tuned})
+    for name, rep in reports.items():
+        write_eval(run, name, rep)
+    decision = ship_decision(reports["val"], reports.get(evalset.name) if evalset else None, "adapter")
+    shutil.rmtree(run / "model", ignore_errors=True)
+    if decision["shipped"]:
+        save_adapter(adapter, run / "model", base_info)
+    log.info(decision["reason"])
+    metrics = {"job": "adapter", "decision": decision, "best_epoch": adapter.best_epoch,
+               "validation_difficulty": difficulty(reports["val"]), "curve": curve,
+               "models": {name: {r["model"]: r["metrics"] for r in rep["results"]} for name, rep in reports.items()},
+               "seconds": {**{k: v for k, v in timing.items() if k.endswith("_s")}, "total_s": round(time.perf_counter() - t0, 3)},
+               "data": {"train_queries": len(train.queries), "pseudo_queries": timing["pseudo_queries"],
+                        "train_docs": len(train.corpus), "val_queries": len(val.queries)}}
+    atomic_write_json(run / "metrics.json", metrics)
+    lines = [f"A {cfg.kind} adapter ({cfg.side} side) over the frozen embedder `{base.name}`"
+             + (f", distilled from `{teach.name}`" if teach else "") + ".",
+             f"Trained on {len(train.queries)} queries (+{timing['pseudo_queries']} pseudo-queries) from `{train.name}`; "
+             f"best epoch {adapter.best_epoch} of {cfg.epochs} by validation ndcg@10.",
+             "Load: `from ragtune.embeddings.adapter import load_adapted; emb = load_adapted('RUN/model')`."]
+    write_card(run, card(f"Adapter for {base.name}", lines, list(reports.values()), decision))
+    return metrics

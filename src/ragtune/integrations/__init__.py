@@ -1,0 +1,1 @@
+"""Optional bridges to other frameworks (each guarded: it names the extra to install)."""

@@ -1,0 +1,79 @@
+"""Fixtures for embedding tests: a keyword one-hot fake embedder (metrics checkable by hand), a
+learnable keyword dataset, and a tiny sentence-transformers model (BERT, 2 layers, hidden 32) built
+from config around the REAL MiniLM tokenizer."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragtune.data.retrieval import RetrievalDataset
+from ragtune.embeddings.encoder import Embedder
+
+KEYWORDS = ["roof", "window", "permit", "garage", "fence", "kitchen", "heating", "balcony"]
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    """Every test gets its own embedding cache."""
+    monkeypatch.setenv("RAGTUNE_HOME", str(tmp_path / "home"))
+
+
+def keyword_embedder(name: str, query_shift: int = 0, doc_shift: int = 0) -> Embedder:
+    """One-hot bag of KEYWORDS; keyword i lands on dimension (i + shift) % V, per side (a shift makes it wrong)."""
+
+    def raw(texts, kind, batch_size, show_progress):
+        shift = query_shift if kind == "query" else doc_shift
+        out = np.zeros((len(texts), len(KEYWORDS)), dtype=np.float32)
+        for r, t in enumerate(texts):
+            for i, kw in enumerate(KEYWORDS):
+                if kw in t.split():
+                    out[r, (i + shift) % len(KEYWORDS)] = 1.0
+        return out + 1e-3  # never an all-zero vector
+
+    return Embedder(name, f"kw-{name}-{query_shift}-{doc_shift}", raw)
+
+
+def keyword_dataset(name: str = "kw") -> RetrievalDataset:
+    """28 docs, one per keyword pair; one query per doc naming its two keywords; each doc its own source."""
+    ds = RetrievalDataset(queries={}, corpus={}, relevant_docs={}, name=name)
+    for a, b in itertools.combinations(range(len(KEYWORDS)), 2):
+        did = f"d{a}{b}"
+        ds.corpus[did] = f"this answer covers the {KEYWORDS[a]} and the {KEYWORDS[b]} ."
+        ds.queries[f"q{a}{b}"] = f"what about {KEYWORDS[a]} {KEYWORDS[b]} ?"
+        ds.relevant_docs[f"q{a}{b}"] = [did]
+        ds.doc_source[did] = did
+    return ds
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer():
+    from transformers import AutoTokenizer
+
+    from ragtune.assets import resolve_model
+
+    return AutoTokenizer.from_pretrained(str(resolve_model("minilm")))
+
+
+@pytest.fixture(scope="session")
+def tiny_st_dir(tmp_path_factory, minilm_tokenizer) -> Path:
+    """A sentence-transformers folder: tiny random BERT (2 layers, hidden 32) + mean pooling + normalize."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Normalize, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    hf = tmp_path_factory.mktemp("tiny-bert")
+    config = BertConfig(vocab_size=len(minilm_tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(hf)
+    minilm_tokenizer.save_pretrained(hf)
+    folder = tmp_path_factory.mktemp("tiny-st")
+    st = SentenceTransformer(modules=[Transformer(str(hf), max_seq_length=64), Pooling(32, "mean"), Normalize()], device="cpu")
+    st.save(str(folder))
+    return folder

@@ -1,0 +1,100 @@
+"""Adapters: identity at init, file round trip, wrapper fingerprints, teacher distillation that must
+help on a case built by hand, and the no-regression rule."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ragtune.embeddings.adapter import Adapter, adapted_embedder, load_adapter, save_adapter
+from ragtune.embeddings.train_adapter import train_adapter
+from ragtune.errors import DataValidationError
+from ragtune.evaluation.retrieval import evaluate_retrieval, headline
+
+from .conftest import keyword_dataset, keyword_embedder
+
+
+@pytest.mark.parametrize("kind", ["linear", "mlp"])
+def test_adapter_is_identity_at_init(kind):
+    x = np.random.default_rng(0).normal(size=(5, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    a = Adapter(kind, "both", 16, hidden=8)
+    np.testing.assert_allclose(a.apply_numpy(x, "query"), x, atol=1e-6)
+    np.testing.assert_allclose(a.apply_numpy(x, "document"), x, atol=1e-6)
+
+
+def test_save_load_round_trip_and_wrapper_fingerprint(tmp_path):
+    import torch
+
+    a = Adapter("mlp", "query", 8, hidden=4, seed=1)
+    with torch.no_grad():
+        for p in a.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    save_adapter(a, tmp_path / "ad", {"spec": "kw"})
+    b, cfg = load_adapter(tmp_path / "ad")
+    assert cfg["kind"] == "mlp" and cfg["side"] == "query" and cfg["base"]["spec"] == "kw"
+    x = np.eye(8, dtype=np.float32)
+    np.testing.assert_allclose(a.apply_numpy(x, "query"), b.apply_numpy(x, "query"), atol=1e-6)
+    np.testing.assert_allclose(b.apply_numpy(x, "document"), x)  # query-only adapter leaves documents alone
+    base = keyword_embedder("base")
+    wrapped = adapted_embedder(base, b)
+    assert wrapped.fingerprint.startswith(base.fingerprint) and wrapped.fingerprint != base.fingerprint
+    assert adapted_embedder(base, Adapter("mlp", "query", 8, hidden=4)).fingerprint != wrapped.fingerprint
+    q = wrapped.encode(["roof window"], kind="query")
+    np.testing.assert_allclose(q, b.apply_numpy(base.encode(["roof window"], kind="query"), "query"), atol=1e-6)
+
+
+def test_teacher_distillation_fixes_a_wrong_base_and_ships(tmp_path):
+    ds = keyword_dataset()
+    base = keyword_embedder("base", query_shift=1)  # queries land on the wrong keyword
+    teacher = keyword_embedder("teacher")
+    before = headline(evaluate_retrieval(ds, {"base": base}), "base")
+    assert before < 0.2
+    m = train_adapter(ds, base, tmp_path / "run", teacher=teacher, epochs=60, lr=0.05, pseudo_queries=False)
+    assert m["decision"]["shipped"] and m["decision"]["decided_by"] == "validation split"
+    val = m["models"]["val"]
+    assert val["adapter"]["ndcg@10"] > 0.9 > val["base"]["ndcg@10"]
+    assert m["best_epoch"] > 0 and m["curve"][0]["epoch"] == 0
+    run = tmp_path / "run"
+    for f in ("config.json", "metrics.json", "card.md", "log.txt", "eval/val.json", "data/train.json", "data/val.json",
+              "model/adapter.safetensors", "model/adapter.json"):
+        assert (run / f).exists(), f
+    report = json.loads((run / "eval/val.json").read_text())
+    assert [r["model"] for r in report["results"]] == ["base", "adapter"]
+    # the shipped folder applied over the base gives the improvement on the full dataset
+    tuned = adapted_embedder(base, run / "model")
+    assert headline(evaluate_retrieval(ds, {"a": tuned}), "a") > 0.9
+
+
+def test_labels_only_adapter_learns_too(tmp_path):
+    m = train_adapter(keyword_dataset(), keyword_embedder("base", query_shift=1), tmp_path / "run", epochs=60, lr=0.05)
+    assert m["models"]["val"]["adapter"]["ndcg@10"] > m["models"]["val"]["base"]["ndcg@10"] + 0.3
+
+
+def test_never_ships_when_it_cannot_beat_the_base(tmp_path):
+    perfect = keyword_embedder("perfect")
+    m = train_adapter(keyword_dataset(), perfect, tmp_path / "run", teacher=perfect, epochs=5, kind="mlp", side="both")
+    assert not m["decision"]["shipped"]
+    assert "REFUSED" in m["decision"]["reason"]
+    assert not (tmp_path / "run" / "model").exists()
+    assert "REFUSED" in (tmp_path / "run" / "card.md").read_text()
+
+
+def test_eval_dataset_decides_the_ship(tmp_path):
+    ds = keyword_dataset()
+    base = keyword_embedder("base", query_shift=1)
+    m = train_adapter(ds, base, tmp_path / "run", teacher=keyword_embedder("teacher"), epochs=40, lr=0.05,
+                      eval_dataset=keyword_dataset("real"))
+    assert m["decision"]["decided_by"] == "eval-dataset" and m["decision"]["decision_dataset"] == "real"
+    assert (tmp_path / "run" / "eval" / "real.json").exists()
+
+
+def test_invalid_dataset_stops_before_training(tmp_path):
+    ds = keyword_dataset()
+    ds.relevant_docs["q01"] = ["no-such-doc"]
+    with pytest.raises(DataValidationError) as e:
+        train_adapter(ds, keyword_embedder("base"), tmp_path / "run")
+    assert "no-such-doc" in str(e.value)
+    assert not (tmp_path / "run" / "checkpoints").exists()
