@@ -37,7 +37,7 @@ _SPACE = re.compile(r"\s")
 
 @dataclass(frozen=True)
 class Document:
-    """One document: a whole file, or one row of a JSONL file (id `path#line`)."""
+    """One document: a whole file, or one row of a JSONL file (id `path#line`); text is stripped."""
 
     id: str
     text: str
@@ -46,7 +46,11 @@ class Document:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of one document. `text == document.text[char_start:char_end]`."""
+    """A piece of one document: `text == document.text[char_start:char_end]`.
+
+    `source` is the document id (a file path, or `path#line` for a JSONL row); the character span is
+    in the document's extracted text (for HTML and PDF, the text read out of the file, not its bytes).
+    """
 
     id: str
     text: str
