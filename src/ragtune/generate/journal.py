@@ -9,10 +9,13 @@ read and repaired on the next append.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
+import os
 from pathlib import Path
 
-from ragtune.io import append_jsonl, read_jsonl_tolerant
+from ragtune.io import _repair_torn_tail, append_jsonl, read_jsonl_tolerant
 
 
 def text_hash(text: str) -> str:
@@ -30,6 +33,8 @@ class Journal:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.done: dict[str, dict] = {}
+        self._queue: list[tuple[dict, asyncio.Future]] = []
+        self._flusher: asyncio.Task | None = None
         for row in read_jsonl_tolerant(self.path):
             if isinstance(row.get("key"), str) and isinstance(row.get("reply"), str):
                 self.done.setdefault(row["key"], row)
@@ -38,3 +43,40 @@ class Journal:
         """Persist one finished call (fsynced) before it counts as done."""
         append_jsonl(self.path, record)
         self.done.setdefault(record["key"], record)
+
+    async def add_async(self, record: dict) -> None:
+        """Like `add`, but records finishing together share one write + fsync (group commit).
+
+        Returns once the record is on disk, so a caller never counts an unsaved call as done.
+        """
+        fut = asyncio.get_running_loop().create_future()
+        self._queue.append((record, fut))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await fut
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                await asyncio.to_thread(_append_many, self.path, [r for r, _ in batch])
+            except Exception as e:
+                for _, fut in batch:
+                    fut.set_exception(e)
+                continue
+            for record, fut in batch:
+                self.done.setdefault(record["key"], record)
+                fut.set_result(None)
+
+
+def _append_many(path: Path, rows: list[dict]) -> None:
+    """Append rows as JSON lines with one write and one fsync (a torn tail is repaired first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        _repair_torn_tail(fd)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -113,8 +113,8 @@ def run_jobs(llm: LLM, jobs: list[Job], journal: Journal, cfg: QueryGenConfig, s
         return stats
     t0 = time.perf_counter()
     with _progress(show_progress, len(jobs), stats.calls_resumed) as bar:
-        def on_done(o: Outcome) -> None:
-            _record(o, todo[o.index], journal, stats, llm.model)
+        async def on_done(o: Outcome) -> None:
+            await _record(o, todo[o.index], journal, stats, llm.model)
             bar(stats, time.perf_counter() - t0)
 
         seeds = [cfg.seed + j.sample if cfg.temperature > 0 else None for j in todo]
@@ -124,14 +124,14 @@ def run_jobs(llm: LLM, jobs: list[Job], journal: Journal, cfg: QueryGenConfig, s
     return stats
 
 
-def _record(o: Outcome, job: Job, journal: Journal, stats: RunStats, model: str) -> None:
+async def _record(o: Outcome, job: Job, journal: Journal, stats: RunStats, model: str) -> None:
     if o.completion is None:
         stats.calls_failed += 1
         if len(stats.errors) < 5:
             stats.errors.append(f"chunk {job.chunk.id}: {o.error}")
         return
     c = o.completion
-    journal.add({"key": job.key, "chunk_id": job.chunk.id, "sample": job.sample, "model": model, "reply": c.text,
+    await journal.add_async({"key": job.key, "chunk_id": job.chunk.id, "sample": job.sample, "model": model, "reply": c.text,
                  "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
                  "finish_reason": c.finish_reason})
     stats.calls_made += 1

@@ -35,6 +35,7 @@ class OpenAIProvider:
         self.stats = RetryStats()
         self._per_loop: tuple[object, object, asyncio.Semaphore] | None = None
 
+
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIProvider(model={self.model!r}, base_url={self.base_url!r})"
 
@@ -42,9 +43,12 @@ class OpenAIProvider:
         """One AsyncOpenAI client and semaphore per event loop (httpx pools are bound to their loop)."""
         loop = asyncio.get_running_loop()
         if self._per_loop is None or self._per_loop[0] is not loop:
-            from openai import AsyncOpenAI
+            from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
-            client = AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout)
+            # A plain httpx client: the SDK's default one schedules its own close on whatever loop is
+            # running when it is garbage-collected, which fails once its own loop has ended.
+            http = DefaultAsyncHttpxClient(timeout=self.timeout)
+            client = AsyncOpenAI(http_client=http, api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout)
             self._per_loop = (loop, client, asyncio.Semaphore(self.max_concurrency))
         return self._per_loop[1], self._per_loop[2]
 

@@ -13,6 +13,7 @@ generation config end to end without a GPU server:
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -90,8 +91,22 @@ def _handler(server: ChatServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()  # no Nagle: headers and body go out at once (else ~40 ms delayed-ACK stalls)
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, *args) -> None:  # keep test output clean
             pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            """GET /stats: what the server saw, for benchmarks that run it in another process."""
+            with server._lock:
+                o = sorted(server.log.overhead_s) or [0.0]
+                stats = {"requests": server.log.requests, "peak_in_flight": server.log.peak_in_flight,
+                         "overhead_ms_median": 1000 * o[len(o) // 2], "overhead_ms_p99": 1000 * o[int(0.99 * (len(o) - 1))]}
+                if self.path.endswith("/reset"):
+                    server.log = ServerLog()
+            self._send(200, json.dumps(stats).encode())
 
         def do_POST(self) -> None:  # noqa: N802
             t0 = time.perf_counter()
@@ -143,7 +158,25 @@ def _handler(server: ChatServer):
             self.send_header("Content-Length", str(len(payload)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(payload)
+            self._headers_buffer.append(b"\r\n")  # end_headers, sent with the body in one write
+            self.wfile.write(b"".join(self._headers_buffer) + payload)
+            self._headers_buffer = []
 
     return Handler
+
+
+def main() -> None:
+    """Serve until killed: `python -m ragtune.llm.testserver --delay 0.2` prints the base URL."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="OpenAI-compatible test server on 127.0.0.1 (fixed delay).")
+    ap.add_argument("--delay", type=float, default=0.2, help="seconds before each answer")
+    ap.add_argument("--reply", default="What does this passage explain?", help="the answer text")
+    a = ap.parse_args()
+    srv = ChatServer(reply=lambda m: a.reply, delay=a.delay)
+    print(srv.base_url, flush=True)
+    srv._httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
