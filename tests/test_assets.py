@@ -32,6 +32,8 @@ def test_uncached_hub_id_fails_fast_with_one_line(monkeypatch, tmp_path):
     assert time.perf_counter() - t0 < 5
     msg = str(e.value)
     assert "offline" in msg and "ragtune assets" in msg and "\n" not in msg
+    with pytest.raises(OfflineError):  # a bare hub id with no organisation is a hub id too
+        assets.resolve_model("bert-base-uncased")
 
 
 def test_missing_local_folder_and_dataset_as_model_are_input_errors(tmp_path):

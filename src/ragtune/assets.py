@@ -294,7 +294,11 @@ def resolve_model(spec: str) -> Path:
 
 
 def _looks_like_path(spec: str) -> bool:
-    return spec.startswith((".", "/", "~")) or spec.count("/") != 1 or os.sep in spec.split("/", 1)[0] == ""
+    """A spec that can only be a path: absolute, relative with ./ or ~, or with more than one '/'.
+
+    Anything else (`org/name` or a bare `name`) may be a hub id, which gets the offline message.
+    """
+    return spec.startswith((".", "/", "~")) or spec.count("/") > 1
 
 
 def _cached_hub_model(repo_id: str) -> Path:
