@@ -1,0 +1,273 @@
+"""Full fine-tune of a sentence-transformers model with `SentenceTransformerTrainer`.
+
+Without a teacher: MultipleNegativesRankingLoss (or its cached variant) with a no-duplicates batch
+sampler, hard negatives from the dataset when every query has one. With `teacher`: each training
+query's candidates (its positive + the base model's top non-positive docs) are scored once by the
+teacher (vectors come from the shared disk cache) and the student fits those scores
+(DistillKLDivLoss or MarginMSELoss). Validation uses ragtune's own metrics, the best checkpoint is
+kept, a rerun resumes from the last checkpoint, and RUN/model/ is written only if the tuned model
+beats the base on the deciding data (`eval_dataset` when given, else the validation split).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragtune.data.retrieval import RetrievalDataset
+from ragtune.embeddings.config import EmbeddingConfig
+from ragtune.embeddings.encoder import Embedder, load_embedder, sentence_transformer_embedder
+from ragtune.embeddings.runfolder import (as_dataset, card, close_log, difficulty, log, open_log, ship_decision, train_val,
+                                          write_card, write_eval)
+from ragtune.evaluation.metrics import per_query_metrics
+from ragtune.io import atomic_write_json
+
+HEADLINE_KEY = "val_ndcg@10"
+
+
+def validation_evaluator(val: RetrievalDataset, batch_size: int = 64):
+    """A sentence-transformers evaluator computing ragtune's own retrieval metrics on the validation split."""
+    from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
+
+    queries, docs = list(val.queries.values()), list(val.corpus.values())
+    pos = {d: i for i, d in enumerate(val.corpus)}
+    relevant = [{pos[d] for d in val.relevant_docs[q] if d in pos} for q in val.queries]
+
+    class RagtuneRetrievalEvaluator(SentenceEvaluator):
+        def __init__(self):
+            super().__init__()
+            self.name = "val"
+            self.primary_metric = "ndcg@10"
+
+        def __call__(self, model, output_path=None, epoch: float = -1, steps: int = -1) -> dict[str, float]:
+            q = model.encode_query(queries, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True)
+            d = model.encode_document(docs, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True)
+            top = (q @ d.T).topk(min(10, len(docs)), dim=1).indices.tolist()
+            per_query = per_query_metrics(top, relevant, [1, 10])
+            metrics = {k: float(per_query[k].mean()) for k in ("ndcg@10", "mrr@10", "hit@1", "hit@10")}
+            log.info("validation (epoch %s, step %s): %s", round(epoch, 3) if epoch != -1 else "-", steps,
+                     ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            return self.prefix_name_to_metrics(metrics, self.name)
+
+    return RagtuneRetrievalEvaluator()
+
+
+def candidates(ds: RetrievalDataset, emb: Embedder, n: int) -> list[list[int]]:
+    """Per query: [positive, then the embedder's top non-positive docs] as corpus indices (n in all)."""
+    from ragtune.evaluation.search import search
+
+    doc_ids = list(ds.corpus)
+    pos = {d: i for i, d in enumerate(doc_ids)}
+    q = emb.encode(list(ds.queries.values()), "query")
+    d = emb.encode(list(ds.corpus.values()), "document")
+    _, idx = search(q, d, min(len(doc_ids), n + 8))
+    out = []
+    for row, qid in zip(idx, ds.queries):
+        positive = [pos[x] for x in ds.relevant_docs[qid] if x in pos]
+        negatives = [int(j) for j in row if int(j) not in positive]
+        out.append([positive[0]] + negatives[: n - 1])
+    return out
+
+
+def training_rows(ds: RetrievalDataset, cfg: EmbeddingConfig, base: Embedder, teacher: Embedder | None) -> dict[str, list]:
+    """Columns of the training set for the chosen loss (query first, then documents, then `label`)."""
+    queries, docs = list(ds.queries.values()), list(ds.corpus.values())
+    if teacher is not None:
+        return _distill_rows(ds, cfg, base, teacher, queries, docs)
+    doc_ids = list(ds.corpus)
+    pos = {d: i for i, d in enumerate(doc_ids)}
+    rows: dict[str, list] = {"anchor": [], "positive": []}
+    for qid, text in ds.queries.items():
+        rows["anchor"].append(text)
+        rows["positive"].append(ds.corpus[ds.relevant_docs[qid][0]])
+    if ds.hard_negatives:
+        cand = candidates(ds, base, 2)  # fill any query without a hard negative with the base model's hardest one
+        rows["negative"] = [ds.corpus[(ds.hard_negatives.get(qid) or [doc_ids[c[1]]])[0]] for qid, c in zip(ds.queries, cand)]
+    return rows
+
+
+def _distill_rows(ds, cfg: EmbeddingConfig, base: Embedder, teacher: Embedder, queries, docs) -> dict[str, list]:
+    cand = candidates(ds, base, cfg.teacher_top_n)
+    tq, td = teacher.encode(queries, "query"), teacher.encode(docs, "document")
+    scores = [[float(tq[i] @ td[j]) for j in c] for i, c in enumerate(cand)]
+    if cfg.distill_loss == "margin_mse":
+        rows = {"query": queries, "positive": [docs[c[0]] for c in cand], "negative": [docs[c[1]] for c in cand]}
+        rows["label"] = [s[0] - s[1] for s in scores]
+        return rows
+    rows = {"query": queries}
+    for k in range(len(cand[0])):
+        rows[f"doc{k}"] = [docs[c[k]] for c in cand]
+    rows["label"] = scores
+    return rows
+
+
+def make_loss(model, cfg: EmbeddingConfig, distill: bool):
+    from sentence_transformers.sentence_transformer import losses
+
+    if distill:
+        loss = (losses.MarginMSELoss(model) if cfg.distill_loss == "margin_mse"
+                else losses.DistillKLDivLoss(model, temperature=cfg.distill_temperature))
+    elif cfg.loss == "cached_mnrl":
+        loss = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=cfg.mini_batch_size)
+    else:
+        loss = losses.MultipleNegativesRankingLoss(model)
+    if cfg.matryoshka_dims:
+        loss = losses.MatryoshkaLoss(model, loss, matryoshka_dims=cfg.matryoshka_dims)
+    return loss
+
+
+def training_args(cfg: EmbeddingConfig, run: Path, steps_per_epoch: int, eval_on: bool = True):
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
+
+    strategy = "steps" if cfg.eval_steps else "epoch"
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(run / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr, warmup_ratio=cfg.warmup_ratio,
+        batch_sampler=BatchSamplers.NO_DUPLICATES, seed=cfg.seed, data_seed=cfg.seed,
+        eval_strategy=strategy if eval_on else "no", save_strategy=strategy, eval_steps=cfg.eval_steps or None,
+        save_steps=cfg.eval_steps or None, load_best_model_at_end=eval_on,
+        metric_for_best_model=f"eval_{HEADLINE_KEY}" if eval_on else None, greater_is_better=True,
+        save_total_limit=2, logging_steps=max(1, min(50, steps_per_epoch // 4)), report_to="none",
+        dataloader_drop_last=False, dataloader_pin_memory=False, disable_tqdm=True)
+
+
+def last_checkpoint(run: Path) -> str | None:
+    folder = run / "checkpoints"
+    ckpts = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) if folder.exists() else []
+    return str(ckpts[-1]) if ckpts else None
+
+
+def merge_with_base(model, base_path: Path, alpha: float) -> None:
+    """In place: weights <- (1 - alpha) * tuned + alpha * base (a simple weight average)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    base_state = SentenceTransformer(str(base_path), device="cpu", local_files_only=True).state_dict()
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            if v.is_floating_point() and k in base_state:
+                v.mul_(1 - alpha).add_(base_state[k].to(v.device), alpha=alpha)
+
+
+def train_embedding(dataset: str | Path | RetrievalDataset, model: str = "minilm", output: str | Path = "runs/embedding",
+                    teacher: str | Embedder | None = None, val_dataset: str | Path | RetrievalDataset | None = None,
+                    eval_dataset: str | Path | RetrievalDataset | None = None, config: EmbeddingConfig | None = None,
+                    **overrides: Any) -> dict[str, Any]:
+    """Fine-tune `model` on `dataset`; write the run folder; return metrics.json's content.
+
+    Rerunning the same command resumes from the last checkpoint (or returns the finished result).
+    `teacher` is a model spec or an `Embedder` (its vectors come from the shared cache).
+    """
+    teacher_name = teacher.name if isinstance(teacher, Embedder) else teacher
+    cfg = EmbeddingConfig.model_validate({**(config or EmbeddingConfig()).model_dump(), "model": model,
+                                          **({"teacher": teacher_name} if teacher else {}), **overrides})
+    run = Path(output)
+    handler = open_log(run)
+    try:
+        return _train_embedding(dataset, run, val_dataset, eval_dataset, cfg, teacher)
+    finally:
+        close_log(handler)
+
+
+def _train_embedding(dataset, run: Path, val_dataset, eval_dataset, cfg: EmbeddingConfig, teacher_spec) -> dict[str, Any]:
+    from ragtune.assets import resolve_model
+
+    t0 = time.perf_counter()
+    train, val = train_val(dataset, val_dataset, cfg.val_fraction, cfg.seed, run)
+    evalset = as_dataset(eval_dataset, "eval dataset") if eval_dataset is not None else None
+    resolved = {"job": "embedding", **cfg.model_dump(), "val_dataset": val.name, "eval_dataset": evalset.name if evalset else None}
+    done = _finished(run, resolved)
+    if done:
+        log.info("already finished with this config; returning the recorded result")
+        return done
+    atomic_write_json(run / "config.json", resolved)
+    base_path = resolve_model(cfg.model)
+    base = sentence_transformer_embedder(base_path, name=cfg.model)
+    teacher = load_embedder(teacher_spec) if teacher_spec is not None else None
+    rows = training_rows(train, cfg, base, teacher)
+    t_data = time.perf_counter() - t0
+    log.info("training %s on %d queries (%s), validating on %d queries; columns %s", cfg.model, len(train.queries),
+             "distilled from " + cfg.teacher if teacher else cfg.loss, len(val.queries), list(rows))
+    trainer, t_train = _fit(cfg, run, base_path, rows, val)
+    tuned_path = run / "checkpoints" / "tuned"
+    if cfg.merge_with_base:
+        merge_with_base(trainer.model, base_path, cfg.merge_with_base)
+    shutil.rmtree(tuned_path, ignore_errors=True)
+    trainer.model.save_pretrained(str(tuned_path))
+    return _finish(run, base, tuned_path, trainer, train, val, evalset, cfg, resolved,
+                   {"data_s": round(t_data, 3), "train_s": round(t_train, 3)}, t0)
+
+
+def _fit(cfg: EmbeddingConfig, run: Path, base_path: Path, rows: dict[str, list], val: RetrievalDataset):
+    import datasets
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
+    from transformers import set_seed
+
+    set_seed(cfg.seed)
+    model = SentenceTransformer(str(base_path), device=None, local_files_only=True)
+    model.max_seq_length = min(cfg.max_seq_length, model.max_seq_length or cfg.max_seq_length)
+    train_ds = datasets.Dataset.from_dict(rows)
+    steps = max(1, -(-len(train_ds) // cfg.batch_size))
+    trainer = SentenceTransformerTrainer(model=model, args=training_args(cfg, run, steps), train_dataset=train_ds,
+                                         loss=make_loss(model, cfg, "label" in rows), evaluator=validation_evaluator(val))
+    t1 = time.perf_counter()
+    resume = last_checkpoint(run)
+    if resume:
+        log.info("resuming from %s", resume)
+    out = trainer.train(resume_from_checkpoint=resume)
+    log.info("trained: %s", {k: v for k, v in out.metrics.items()})
+    trainer.train_metrics = out.metrics  # type: ignore[attr-defined]
+    return trainer, time.perf_counter() - t1
+
+
+def _finished(run: Path, resolved: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        old = json.loads((run / "config.json").read_text(encoding="utf-8"))
+        metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return metrics if old == resolved and metrics.get("decision") else None
+
+
+def _curve(trainer) -> list[dict[str, Any]]:
+    keep = ("epoch", "step", "loss", "learning_rate", f"eval_{HEADLINE_KEY}", "eval_val_mrr@10", "eval_val_hit@1")
+    return [{k: r[k] for k in keep if k in r} for r in trainer.state.log_history if "loss" in r or f"eval_{HEADLINE_KEY}" in r]
+
+
+def _finish(run: Path, base: Embedder, tuned_path: Path, trainer, train, val, evalset, cfg: EmbeddingConfig, resolved,
+            timing: dict[str, float], t0: float) -> dict[str, Any]:
+    from ragtune.evaluation.retrieval import evaluate_retrieval
+
+    tuned = sentence_transformer_embedder(tuned_path, name=f"{cfg.model}-finetuned")
+    reports = {"val": evaluate_retrieval(val, {"base": base, "finetuned": tuned})}
+    if evalset is not None:
+        reports[evalset.name] = evaluate_retrieval(evalset, {"base": base, "finetuned": tuned})
+    for name, rep in reports.items():
+        write_eval(run, name, rep)
+    decision = ship_decision(reports["val"], reports.get(evalset.name) if evalset else None, "finetuned")
+    shutil.rmtree(run / "model", ignore_errors=True)
+    if decision["shipped"]:
+        shutil.copytree(tuned_path, run / "model.tmp", dirs_exist_ok=True)
+        (run / "model.tmp").rename(run / "model")
+    (log.info if decision["shipped"] else log.warning)(decision["reason"])
+    tm = getattr(trainer, "train_metrics", {})
+    metrics = {"job": "embedding", "decision": decision, "validation_difficulty": difficulty(reports["val"]),
+               "best_checkpoint": trainer.state.best_model_checkpoint, "curve": _curve(trainer),
+               "models": {name: {r["model"]: r["metrics"] for r in rep["results"]} for name, rep in reports.items()},
+               "train_samples_per_second": tm.get("train_samples_per_second"),
+               "seconds": {**timing, "total_s": round(time.perf_counter() - t0, 3)},
+               "data": {"train_queries": len(train.queries), "train_docs": len(train.corpus), "val_queries": len(val.queries)}}
+    atomic_write_json(run / "metrics.json", metrics)
+    lines = [f"`{cfg.model}` fine-tuned with sentence-transformers on {len(train.queries)} queries from `{train.name}` "
+             + (f"distilled from `{cfg.teacher}` ({cfg.distill_loss}, top {cfg.teacher_top_n} candidates)" if cfg.teacher
+                else f"with {cfg.loss} and no-duplicates batches") + f"; {cfg.epochs} epoch(s), lr {cfg.lr}, batch {cfg.batch_size}.",
+             "Load: `SentenceTransformer('RUN/model')` or LlamaIndex `HuggingFaceEmbedding(model_name='RUN/model')`."]
+    write_card(run, card(f"Fine-tuned {cfg.model}", lines, list(reports.values()), decision))
+    return metrics
