@@ -55,3 +55,35 @@ def faq_chats(n: int = 24) -> list[dict]:
             {"role": "assistant", "content": f"For a {t}, contact the building office. Answer {i % 3}."},
         ]})
     return rows
+
+
+def config(tmp_path, model_dir, **kw):
+    """An SFTConfig for the tiny model on 12 small chats: 9 train / 3 val, 2 epochs of 3 steps."""
+    from ragtune.sft.config import SFTConfig
+
+    data = write_jsonl(tmp_path / "chats.jsonl", faq_chats(12))
+    defaults = dict(data=str(data), model=str(model_dir), output=str(tmp_path / "run"), epochs=2, batch_size=4,
+                    learning_rate=1e-2, val_fraction=0.25, logging_steps=1)
+    return SFTConfig(**(defaults | kw))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_model_dir):
+    """One finished run; a callback keeps the weights of the model as the trainer left it."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    trained = {}
+
+    class KeepWeights(TrainerCallback):
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            trained.update({n: p.detach().clone() for n, p in model.named_parameters()})
+
+    tmp = tmp_path_factory.mktemp("sft-run")
+    cfg = config(tmp, tiny_model_dir)
+    before = load_file(str(tiny_model_dir / "model.safetensors"))
+    from ragtune.sft.train import train_sft
+
+    metrics = train_sft(cfg, callbacks=[KeepWeights()])
+    return cfg, metrics, before, trained, torch

@@ -5,37 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import faq_chats, write_jsonl
+from conftest import config, faq_chats
 
-from ragtune.sft.config import SFTConfig
 from ragtune.sft.train import train_sft
-
-
-def config(tmp_path, model_dir, **kw) -> SFTConfig:
-    data = write_jsonl(tmp_path / "chats.jsonl", faq_chats(12))
-    defaults = dict(data=str(data), model=str(model_dir), output=str(tmp_path / "run"), epochs=2, batch_size=4,
-                    learning_rate=1e-2, val_fraction=0.25, logging_steps=1)
-    return SFTConfig(**(defaults | kw))
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_model_dir):
-    """One finished run; a callback keeps the weights of the model as the trainer left it."""
-    import torch
-    from safetensors.torch import load_file
-    from transformers import TrainerCallback
-
-    trained = {}
-
-    class KeepWeights(TrainerCallback):
-        def on_train_end(self, args, state, control, model=None, **kwargs):
-            trained.update({n: p.detach().clone() for n, p in model.named_parameters()})
-
-    tmp = tmp_path_factory.mktemp("sft-run")
-    cfg = config(tmp, tiny_model_dir)
-    before = load_file(str(tiny_model_dir / "model.safetensors"))
-    metrics = train_sft(cfg, callbacks=[KeepWeights()])
-    return cfg, metrics, before, trained, torch
 
 
 def test_lora_weights_change_and_base_weights_do_not(tiny_run):
