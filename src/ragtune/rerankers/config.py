@@ -36,6 +36,7 @@ class RerankerConfig(BaseModel):
     max_length: int = Field(256, ge=16, description="longest (query + passage) in tokens; longer passages are truncated")
     eval_steps: int = Field(100, ge=1, description="validate (realistic rerank ndcg@10) and checkpoint every N optimizer steps")
     logging_steps: int = Field(10, ge=1, description="log the training loss every N optimizer steps")
+    latency_queries: int = Field(20, ge=0, description="validation queries timed one by one for the per-query rerank latency")
     seed: int = Field(42, description="seed for the split, random negatives, initialisation and data order")
     allow_regression: bool = Field(False, description="ship model/ even if reranking does not beat the retriever alone on validation")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.data.retrieval import RetrievalDataset, check, load_dataset, save_split_record, split_by_source
-from ragtune.embeddings.encoder import load_embedder
+from ragtune.embeddings.encoder import Embedder, load_embedder
 from ragtune.errors import InputError
 from ragtune.io import atomic_dir, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from ragtune.rerankers.config import RerankerConfig
@@ -31,13 +31,18 @@ VAL_METRIC = "eval_val_ndcg@10"
 LOGGERS = ("ragtune", "sentence_transformers", "transformers.trainer")
 
 
-def train_reranker(dataset: str | Path | RetrievalDataset, output: str | Path, *, retriever: str = "minilm", model: str = "minilm",
-                   teacher: str | None = None, label_with: str | None = None, loss: str | None = None,
-                   config: RerankerConfig | None = None, **overrides: Any) -> dict[str, Any]:
-    """Train a reranker into the run folder `output`; returns the run's metrics (also RUN/metrics.json)."""
+def train_reranker(dataset: str | Path | RetrievalDataset, output: str | Path, *, retriever: str | Embedder = "minilm",
+                   model: str = "minilm", teacher: str | Embedder | None = None, label_with: str | None = None,
+                   loss: str | None = None, config: RerankerConfig | None = None, **overrides: Any) -> dict[str, Any]:
+    """Train a reranker into the run folder `output`; returns the run's metrics (also RUN/metrics.json).
+
+    `retriever` and `teacher` are model specs or ready `Embedder` objects (the config records their names).
+    """
     name = dataset.name if isinstance(dataset, RetrievalDataset) else str(dataset)
-    cfg = config or RerankerConfig(dataset=name, output=str(output), retriever=retriever, model=model, teacher=teacher,
-                                   label_with=label_with, loss=loss, **overrides)
+    cfg = config or RerankerConfig(dataset=name, output=str(output), retriever=_spec_name(retriever), model=model,
+                                   teacher=_spec_name(teacher) if teacher else None, label_with=label_with, loss=loss, **overrides)
+    models = {"retriever": retriever if isinstance(retriever, Embedder) else load_embedder(cfg.retriever),
+              "teacher": teacher if isinstance(teacher, Embedder) else load_embedder(cfg.teacher) if cfg.teacher else None}
     rdata.check_loss_and_teacher(cfg.resolved_loss(), cfg.teacher)
     ds = dataset if isinstance(dataset, RetrievalDataset) else load_dataset(dataset)
     check(ds, name)
@@ -48,20 +53,24 @@ def train_reranker(dataset: str | Path | RetrievalDataset, output: str | Path, *
     run.mkdir(parents=True, exist_ok=True)
     handler = _log_to(run / "log.txt")
     try:
-        return _run(ds, cfg, run)
+        return _run(ds, cfg, run, models)
     finally:
         for name in LOGGERS:
             logging.getLogger(name).removeHandler(handler)
         handler.close()
 
 
-def _run(ds: RetrievalDataset, cfg: RerankerConfig, run: Path) -> dict[str, Any]:
+def _spec_name(spec: str | Embedder) -> str:
+    return spec.name if isinstance(spec, Embedder) else str(spec)
+
+
+def _run(ds: RetrievalDataset, cfg: RerankerConfig, run: Path, models: dict[str, Embedder | None]) -> dict[str, Any]:
     t0 = time.perf_counter()
     atomic_write_json(run / "config.json", {**cfg.model_dump(), "loss": cfg.resolved_loss()})
     train_ds, val_ds = _split(ds, cfg)
     save_split_record(train_ds, val_ds, run / "data")
-    retr = load_embedder(cfg.retriever)
-    groups, data_stats = _training_groups(train_ds, cfg, retr, run)
+    retr = models["retriever"]
+    groups, data_stats = _training_groups(train_ds, cfg, retr, models["teacher"], run)
     val_candidates = _val_candidates(val_ds, retr, cfg.top_k)
     model, trainer = _trainer(cfg, groups, train_ds.corpus, rdata.rerank_samples(val_ds, val_candidates), run / "checkpoints")
     log.info("training %s on %d queries (%d pairs), loss %s", cfg.model, len(groups), data_stats["pairs"], cfg.resolved_loss())
@@ -84,7 +93,7 @@ def _split(ds: RetrievalDataset, cfg: RerankerConfig) -> tuple[RetrievalDataset,
     return train_ds, val_ds
 
 
-def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr, run: Path) -> tuple[list[rdata.Group], dict[str, Any]]:
+def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr: Embedder, teacher: Embedder | None, run: Path) -> tuple[list[rdata.Group], dict[str, Any]]:
     from ragtune.generate.negatives import mine_hard_negatives
 
     mined, mine_stats = mine_hard_negatives(train_ds, retr, num_negatives=max(1, cfg.num_negatives), skip_top=cfg.skip_top,
@@ -97,8 +106,8 @@ def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr, run:
         from ragtune.llm import load_llm
 
         stats["llm_labels"] = rdata.label_with_llm(groups, train_ds.corpus, load_llm(cfg.label_with), run / "data" / "llm_labels.jsonl")
-    if cfg.teacher:
-        rdata.add_teacher_scores(groups, train_ds.corpus, load_embedder(cfg.teacher))
+    if teacher is not None:
+        rdata.add_teacher_scores(groups, train_ds.corpus, teacher)
     atomic_write_jsonl(run / "data" / "groups.jsonl", [g.to_json() for g in groups])
     stats.update(rdata.group_stats(groups))
     return groups, stats
@@ -169,7 +178,7 @@ def _curve(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _finish(run: Path, cfg: RerankerConfig, val_ds: RetrievalDataset, retr, model, data_stats: dict, curve: list, seconds: float) -> dict[str, Any]:
     from ragtune.rerankers.evaluate import evaluate_rerank
 
-    report = evaluate_rerank(val_ds, retr, model, top_k=cfg.top_k, latency_queries=20, reranker_name="reranker (val)")
+    report = evaluate_rerank(val_ds, retr, model, top_k=cfg.top_k, latency_queries=cfg.latency_queries, reranker_name="reranker (val)")
     atomic_write_json(run / "eval" / "val.json", report)
     vs = next(r for r in report["results"] if r["model"] == "reranked")["vs_first"]
     shipped = _ship_decision(vs, cfg.allow_regression)

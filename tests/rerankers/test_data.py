@@ -1,0 +1,73 @@
+"""Pair building: mined negatives respect the false-negative guard; labels and columns per loss."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragtune.data.retrieval import RetrievalDataset
+from ragtune.errors import InputError
+from ragtune.generate.negatives import mine_hard_negatives
+from ragtune.llm.fake import FakeLLM
+from ragtune.rerankers import data as rdata
+
+
+@pytest.fixture
+def guard_case() -> RetrievalDataset:
+    # q: "roof height fee". positive p matches roof+height (cos 0.816); near-duplicate "dup" matches all three words
+    # (cos 1.0 > 0.95 x 0.816) -> a likely false negative; "weak" matches roof only (cos 0.577) -> a fair hard negative.
+    return RetrievalDataset(
+        queries={"q": "roof height fee"},
+        corpus={"p": "roof height", "dup": "roof height fee table", "weak": "roof tiles", "far1": "garden", "far2": "stairs"},
+        relevant_docs={"q": ["p"]},
+    )
+
+
+def test_mining_drops_candidates_above_the_margin(guard_case, keyword_embedder):
+    emb = keyword_embedder(["roof", "height", "fee"])
+    mined, _ = mine_hard_negatives(guard_case, emb, num_negatives=3, margin=0.95)
+    groups = rdata.build_groups(mined, random_negatives=0)
+    assert "dup" not in groups[0].doc_ids and "weak" in groups[0].doc_ids
+    loose, _ = mine_hard_negatives(guard_case, emb, num_negatives=3, margin=2.0)
+    assert "dup" in rdata.build_groups(loose, random_negatives=0)[0].doc_ids
+
+
+def test_groups_label_positives_and_never_sample_a_positive_as_random(topic_dataset, topic_embedder):
+    mined, _ = mine_hard_negatives(topic_dataset, topic_embedder, num_negatives=2)
+    groups = rdata.build_groups(mined, random_negatives=5, seed=1)
+    for g in groups:
+        pos = set(topic_dataset.relevant_docs[g.qid])
+        assert [d for d, lab in zip(g.doc_ids, g.gold) if lab == 1.0] == sorted(pos)
+        assert len(g.doc_ids) == len(set(g.doc_ids)) == 1 + 2 + 5
+        assert not (pos & {d for d, lab in zip(g.doc_ids, g.gold) if lab == 0.0})
+
+
+def test_columns_and_labels_per_loss(topic_dataset, topic_embedder):
+    mined, _ = mine_hard_negatives(topic_dataset, topic_embedder, num_negatives=2)
+    groups = rdata.build_groups(mined, random_negatives=1)
+    bce = rdata.to_training_dataset(groups, topic_dataset.corpus, "bce")
+    assert bce.column_names == ["query", "passage", "label"] and len(bce) == 4 * len(groups)
+    rdata.add_teacher_scores(groups, topic_dataset.corpus, topic_embedder)
+    lst = rdata.to_training_dataset(groups, topic_dataset.corpus, "listnet", teacher_temperature=0.5)
+    assert lst.column_names == ["query", "docs", "labels"]
+    assert lst[0]["labels"] == pytest.approx([s / 0.5 for s in groups[0].teacher])
+    mse = rdata.to_training_dataset(groups, topic_dataset.corpus, "mse")
+    assert mse[0]["label"] == pytest.approx(groups[0].teacher[0])
+
+
+def test_teacher_only_with_losses_that_use_it():
+    with pytest.raises(InputError, match="listnet"):
+        rdata.check_loss_and_teacher("bce", "mpnet")
+    with pytest.raises(InputError, match="--teacher"):
+        rdata.check_loss_and_teacher("mse", None)
+    rdata.check_loss_and_teacher("listnet", "mpnet")
+
+
+def test_llm_labels_turn_a_judged_negative_positive_and_are_journalled(guard_case, tmp_path):
+    groups = [rdata.Group("q", "roof height fee", ["p", "dup", "weak"], [1.0, 0.0, 0.0])]
+    llm = FakeLLM(default=lambda m: "Yes." if "fee table" in m[-1]["content"] else "no")
+    stats = rdata.label_with_llm(groups, guard_case.corpus, llm, tmp_path / "j.jsonl")
+    assert groups[0].gold == [1.0, 1.0, 0.0] and stats["turned_positive"] == 1 and len(llm.calls) == 2
+    again = [rdata.Group("q", "roof height fee", ["p", "dup", "weak"], [1.0, 0.0, 0.0])]
+    silent = FakeLLM()  # would raise if asked anything
+    rdata.label_with_llm(again, guard_case.corpus, silent, tmp_path / "j.jsonl")
+    assert again[0].gold == [1.0, 1.0, 0.0] and silent.calls == []

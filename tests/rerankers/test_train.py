@@ -1,0 +1,90 @@
+"""The training path on a tiny cross-encoder built from config: weights change, the head trains, the run
+folder is complete, the model loads with CrossEncoder, a regression is not shipped, bad data stops first."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ragtune.data.retrieval import RetrievalDataset
+from ragtune.errors import DataValidationError, InputError
+from ragtune.rerankers.evaluate import load_reranker
+from ragtune.rerankers.train import train_reranker
+
+FAST = dict(epochs=1, batch_size=8, eval_steps=4, logging_steps=1, latency_queries=2, max_length=48, top_k=6, val_fraction=0.25,
+            num_negatives=2, random_negatives=1)
+
+
+def _weights(folder) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_training_changes_weights_and_writes_a_loadable_model(topic_dataset, topic_embedder, tiny_cross_encoder, tmp_path):
+    run = tmp_path / "run"
+    m = train_reranker(topic_dataset, run, retriever=topic_embedder, model=str(tiny_cross_encoder), learning_rate=5e-3,
+                       allow_regression=True, **FAST)
+    for name in ("config.json", "metrics.json", "card.md", "log.txt", "curve.json", "data/groups.jsonl", "data/train.json",
+                 "eval/val.json", "model/config.json"):
+        assert (run / name).exists(), name
+    before, after = _weights(tiny_cross_encoder), _weights(run / "model")
+    head = [k for k in before if k.startswith("classifier")]
+    body = [k for k in before if "encoder.layer.0" in k and k.endswith("weight")]
+    assert head and all(not torch.equal(before[k], after[k]) for k in head)
+    assert any(not torch.equal(before[k], after[k]) for k in body)
+    assert any("eval_val_ndcg@10" in p for p in m["curve"]) and any("loss" in p for p in m["curve"])
+    assert json.loads((run / "eval" / "val.json").read_text())["task"] == "rerank"
+    assert json.loads((run / "config.json").read_text())["retriever"] == "keywords"
+    ce = load_reranker(run)  # a run folder resolves to its model/
+    assert ce.predict([("roof height?", "Rules for the roof")]).shape == (1,)
+    assert train_reranker(topic_dataset, run, retriever=topic_embedder, model=str(tiny_cross_encoder), learning_rate=5e-3,
+                          allow_regression=True, **FAST) == m  # a finished run is not trained again
+
+
+def test_a_reranker_worse_than_the_retriever_is_not_shipped(topic_dataset, topic_embedder, tiny_cross_encoder, tmp_path):
+    # the keyword retriever is perfect here; an (almost) untrained tiny cross-encoder can only be worse
+    run = tmp_path / "run"
+    m = train_reranker(topic_dataset, run, retriever=topic_embedder, model=str(tiny_cross_encoder), learning_rate=1e-9, **FAST)
+    assert m["val"]["retriever"]["ndcg@10"] == pytest.approx(1.0)
+    assert not m["shipped"]["ok"] and "worse than no reranking" in m["shipped"]["reason"]
+    assert not (run / "model").exists() and "Shipped: False" in (run / "card.md").read_text()
+    with pytest.raises(InputError, match="shipped no model"):
+        load_reranker(run)
+
+
+def test_invalid_dataset_stops_before_training_with_every_location(topic_dataset, topic_embedder, tmp_path):
+    bad = topic_dataset.model_copy(deep=True)
+    bad.relevant_docs["q-roof-0-0"] = ["no-such-doc"]
+    bad.corpus["fence-1"] = " "
+    with pytest.raises(DataValidationError) as e:
+        train_reranker(bad, tmp_path / "run", retriever=topic_embedder, model="does-not-matter")
+    text = str(e.value)
+    assert "relevant_docs['q-roof-0-0'][0]" in text and "corpus['fence-1']" in text
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_different_config_in_the_same_folder_is_refused(topic_dataset, topic_embedder, tiny_cross_encoder, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"dataset": "other"}))
+    with pytest.raises(InputError, match="different configuration"):
+        train_reranker(topic_dataset, run, retriever=topic_embedder, model=str(tiny_cross_encoder), **FAST)
+
+
+def test_resume_continues_from_the_last_checkpoint(topic_dataset, topic_embedder, tiny_cross_encoder, tmp_path, monkeypatch):
+    from ragtune.rerankers import train as train_mod
+
+    run = tmp_path / "run"
+    real_finish = train_mod._finish
+    monkeypatch.setattr(train_mod, "_finish", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        train_reranker(topic_dataset, run, retriever=topic_embedder, model=str(tiny_cross_encoder), allow_regression=True, **FAST)
+    assert list((run / "checkpoints").glob("checkpoint-*"))
+    seen = {}
+    monkeypatch.setattr(train_mod, "_finish", real_finish)
+    original = train_mod._last_checkpoint
+    monkeypatch.setattr(train_mod, "_last_checkpoint", lambda f: seen.setdefault("ckpt", original(f)))
+    m = train_reranker(topic_dataset, run, retriever=topic_embedder, model=str(tiny_cross_encoder), allow_regression=True, **FAST)
+    assert seen["ckpt"] and "checkpoint-" in seen["ckpt"] and m["shipped"]["ok"]
