@@ -39,8 +39,19 @@ def test_training_changes_weights_and_writes_a_loadable_model(topic_dataset, top
     assert json.loads((run / "config.json").read_text())["retriever"] == "keywords"
     ce = load_reranker(run)  # a run folder resolves to its model/
     assert ce.predict([("roof height?", "Rules for the roof")]).shape == (1,)
+    _llamaindex_reranks_with(run / "model")
     assert train_reranker(topic_dataset, run, retriever=topic_embedder, model=str(tiny_cross_encoder), learning_rate=5e-3,
                           allow_regression=True, **FAST) == m  # a finished run is not trained again
+
+
+def _llamaindex_reranks_with(folder) -> None:
+    from llama_index.core.postprocessor import SentenceTransformerRerank
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    rr = SentenceTransformerRerank(model=str(folder), top_n=2, device="cpu")
+    nodes = [NodeWithScore(node=TextNode(text=t), score=0.0) for t in ("Rules for the roof", "Fence colour", "Stairs")]
+    out = rr.postprocess_nodes(nodes, query_bundle=QueryBundle("roof height?"))
+    assert len(out) == 2 and all(isinstance(n.score, float) for n in out)
 
 
 def test_a_reranker_worse_than_the_retriever_is_not_shipped(topic_dataset, topic_embedder, tiny_cross_encoder, tmp_path):
