@@ -89,11 +89,21 @@ def main() -> None:
            "training_queries": len(ds.queries), "test": "construction-faq 503 human questions (never trained on)",
            "args": vars(args), "train_seconds": round(train_s, 1), "train_metrics": metrics, "tests": {},
            "note": "CPU shared by ~5 engineers on 2 cores: timings are contended"}
+    path = RESULTS / f"rerank_{args.name}.json"
+    if path.exists():  # keep earlier test results of the same trained run
+        out["tests"] = json.loads(path.read_text())["tests"]
+    cache: dict = {}
     for spec in args.test_retrievers.split(","):
+        if spec in out["tests"]:
+            print(f"[{spec}] already evaluated in {path}")
+            continue
         t1 = time.perf_counter()
-        report = evaluate_rerank(construction_faq(), spec, reranker, top_k=30, reranker_name=f"reranker-{args.name}", latency_queries=30)
+        report = evaluate_rerank(construction_faq(), spec, reranker, top_k=30, reranker_name=f"reranker-{args.name}",
+                                 latency_queries=30, cache=cache)
         report.pop("per_query")
         out["tests"][spec] = report
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=2))
         for r in report["results"]:
             vs = r.get("vs_first")
             extra = f"  delta {vs['delta']:+.4f} CI [{vs['ci95'][0]:+.4f},{vs['ci95'][1]:+.4f}] w/l/t {vs['wins']}/{vs['losses']}/{vs['ties']}" if vs else ""
@@ -101,8 +111,8 @@ def main() -> None:
                   f"hit@30 {r['metrics']['hit@30']:.4f}{extra}", flush=True)
         print(f"[{spec}] latency {report['latency']}  eval {time.perf_counter() - t1:.0f}s", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"rerank_{args.name}.json").write_text(json.dumps(out, indent=2))
-    print(f"wrote {RESULTS / f'rerank_{args.name}.json'}")
+    path.write_text(json.dumps(out, indent=2))
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

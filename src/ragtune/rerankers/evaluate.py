@@ -119,15 +119,19 @@ def measure_latency(ds: RetrievalDataset, candidates: list[list[str]], scorer: S
 def evaluate_rerank(ds: RetrievalDataset, retriever: str | Embedder, reranker: Scorer, top_k: int = 30,
                     ks: list[int] | tuple[int, ...] = (1, 3, 5, 10), bootstrap: int = 1000, seed: int = 0, oracle: bool = True,
                     latency_queries: int = 50, batch_size: int = 64, reranker_name: str = "reranker",
-                    show_progress: bool = False) -> dict[str, Any]:
-    """The retriever alone, then retriever + reranker on its top K, then (labelled) the oracle variant."""
+                    show_progress: bool = False, cache: dict[tuple[str, str], float] | None = None) -> dict[str, Any]:
+    """The retriever alone, then retriever + reranker on its top K, then (labelled) the oracle variant.
+
+    `cache` (query id, doc id) -> score may be shared between calls with the same reranker and dataset
+    (e.g. behind two retrievers), so a pair is scored once.
+    """
     check(ds, ds.name)
     emb = load_embedder(retriever)
     ks = sorted(set(ks) | {10, top_k})
     relevant = [set(ds.relevant_docs.get(q, [])) for q in ds.queries]
     candidates = retrieve(ds, emb, top_k, batch_size, show_progress)
     t0 = time.perf_counter()
-    cache: dict[tuple[str, str], float] = {}
+    cache = {} if cache is None else cache
     runs = {"retriever": candidates, "reranked": rerank(ds, candidates, reranker, batch_size, show_progress, cache)}
     rerank_seconds = time.perf_counter() - t0
     if oracle:
