@@ -271,3 +271,48 @@ def submit(
                   f"(written to {output})")
     if result["status"] != "succeeded":
         raise typer.Exit(code=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# distill
+
+
+@handle_errors
+def distill(
+    docs: list[Path] = typer.Argument(..., help="document files or folders (txt, md, html, pdf, jsonl)"),
+    teacher: str = typer.Option("local", "--teacher", help="teacher LLM: local, local:MODEL (e.g. local:qwen2.5-coder-0.5b-instruct) or openai:MODEL"),
+    student: str = typer.Option("smollm2-135m-instruct", "--student", help=f"student model: {MODEL_HELP}"),
+    output: Path = typer.Option(..., "--output", "-o", help="run folder; rerun to resume (recorded answers are reused)"),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for an openai: teacher"),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="environment variable holding the teacher's key"),
+    retriever: str = typer.Option("minilm", "--retriever", help="embedding model that retrieves each question's context"),
+    top_k: int = typer.Option(3, "--top-k", help="retrieved chunks per question"),
+    questions_per_chunk: int = typer.Option(1, "--questions-per-chunk", help="questions generated per chunk"),
+    filter_questions: bool = typer.Option(True, "--filter/--no-filter", help="round-trip filter on generated questions"),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="longest teacher answer"),
+    concurrency: int = typer.Option(8, "--concurrency", help="teacher calls in flight / local batch size"),
+    epochs: float = typer.Option(3.0, "--epochs", help="student SFT epochs"),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="student learning rate (default 2e-4)"),
+    max_length: int = typer.Option(1024, "--max-length", help="longest student training sequence"),
+    seed: int = typer.Option(42, "--seed", help="seed for split and training"),
+) -> None:
+    """Distill a teacher into a small student: questions over your documents, RAG answers from the
+    teacher (recorded to RUN/data/teacher.jsonl), validation, then LoRA SFT of the student into RUN/.
+
+        ragtune distill docs/ --teacher local:qwen2.5-coder-0.5b-instruct --student smollm2-135m-instruct -o runs/distill
+    """
+    from ragtune.sft.config import DistillConfig
+    from ragtune.sft.distill import distill as run_distill
+
+    config = DistillConfig(docs=[str(d) for d in docs], output=str(output), teacher=teacher, student=student,
+                           base_url=base_url, api_key_env=api_key_env, retriever=retriever, top_k=top_k,
+                           questions_per_chunk=questions_per_chunk, filter=filter_questions, max_tokens=max_tokens,
+                           concurrency=concurrency, epochs=epochs, learning_rate=learning_rate, max_length=max_length,
+                           seed=seed)
+    m = run_distill(config)
+    d = m["distill"]
+    console.print(f"{d['questions']} questions; {d.get('train_chats', 0)} train / {d.get('val_chats', 0)} val chats "
+                  f"recorded in {output / 'data' / 'teacher.jsonl'}")
+    if m["base"] and m["tuned"]:
+        console.print(f"student validation loss {m['base']['val_loss']:.4f} -> {m['tuned']['val_loss']:.4f}")
+    console.print(m.get("refused") or f"student: {output / 'model'}")

@@ -34,3 +34,30 @@ class SFTConfig(BaseModel):
 
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else (2e-5 if self.full else 2e-4)
+
+
+class DistillConfig(BaseModel):
+    """Distill a teacher's RAG answers over your documents into a small student model."""
+
+    docs: list[str] = Field(description="document files or folders (txt, md, html, pdf, jsonl)")
+    output: str = Field(description="run folder: data/questions/, data/teacher.jsonl, distill.json, then the SFT run")
+    teacher: str = Field("local", description="teacher LLM: 'local', 'local:MODEL' (registry name or folder) or 'openai:MODEL'")
+    student: str = Field("smollm2-135m-instruct", description="student model to fine-tune (registry name or folder)")
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL for an openai: teacher")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the teacher's API key (never written)")
+    retriever: str = Field("minilm", description="embedding model that retrieves the context for each question")
+    top_k: int = Field(3, ge=1, description="retrieved chunks given to the teacher (and learnt by the student) per question")
+    questions_per_chunk: int = Field(1, ge=1, le=20, description="questions generated per chunk")
+    filter: bool = Field(True, description="keep a question only if its own chunk ranks in the retriever's top 20")
+    system: str = Field("You are a helpful assistant. Answer from the context; say so when it does not contain the answer.",
+                        description="system message of every distilled chat")
+    max_tokens: int = Field(256, ge=8, description="longest teacher answer in tokens")
+    concurrency: int = Field(8, ge=1, description="teacher calls in flight (server) / prompts per batch (local)")
+    text_field: str = Field("text", description="field holding the text in JSONL documents")
+    epochs: float = Field(3.0, gt=0, description="SFT epochs of the student")
+    learning_rate: float | None = Field(None, description="student peak learning rate (default 2e-4, LoRA)")
+    lora_r: int = Field(16, ge=1, description="student LoRA rank")
+    batch_size: int = Field(8, ge=1, description="student batch size")
+    max_length: int = Field(1024, ge=8, description="longest student training sequence in tokens")
+    seed: int = Field(42, description="seed for the question split and training")
+    allow_regression: bool = Field(False, description="keep the student even if its validation loss did not improve")
