@@ -51,7 +51,8 @@ def _llamaindex_reranks_with(folder) -> None:
     rr = SentenceTransformerRerank(model=str(folder), top_n=2, device="cpu")
     nodes = [NodeWithScore(node=TextNode(text=t), score=0.0) for t in ("Rules for the roof", "Fence colour", "Stairs")]
     out = rr.postprocess_nodes(nodes, query_bundle=QueryBundle("roof height?"))
-    assert len(out) == 2 and all(isinstance(n.score, float) for n in out)
+    scores = [float(n.score) for n in out]
+    assert len(out) == 2 and scores == sorted(scores, reverse=True)
 
 
 def test_a_reranker_worse_than_the_retriever_is_not_shipped(topic_dataset, topic_embedder, tiny_cross_encoder, tmp_path):

@@ -160,8 +160,20 @@ def _trainer(cfg: RerankerConfig, groups: list[rdata.Group], corpus: dict[str, s
     evaluator = CrossEncoderRerankingEvaluator(val_samples, at_k=10, always_rerank_positives=False, name="val", batch_size=64,
                                                write_csv=False)
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=train, loss=make_loss(model, loss, cfg.batch_size),
-                                  evaluator=evaluator)
+                                  evaluator=evaluator, callbacks=[_log_callback()])
     return model, trainer
+
+
+def _log_callback():
+    """Training loss and validation metrics go to RUN/log.txt as they happen."""
+    from transformers import TrainerCallback
+
+    class LogToFile(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            log.info("step %d/%d %s", state.global_step, state.max_steps,
+                     {k: round(v, 5) if isinstance(v, float) else v for k, v in (logs or {}).items()})
+
+    return LogToFile()
 
 
 def _last_checkpoint(folder: Path) -> str | None:
