@@ -53,3 +53,9 @@ def test_dedup_across_chunks():
     kept, dropped = dedup_across([("c1", "What is a bygglov?"), ("c2", "what is the Bygglov?"), ("c3", "Who decides?")])
     assert [t for _, t in kept] == ["What is a bygglov?", "Who decides?"]
     assert dropped == [("duplicate_across_set", "c2", "what is the Bygglov?")]
+
+
+def test_lead_in_before_a_question_is_dropped():
+    p = parse_reply('A user could ask: "What is the deadline for a bygglov decision?"', PASSAGE, 1)
+    assert p.kept == ["What is the deadline for a bygglov decision?"]
+    assert parse_reply("Note: this passage is about permits.", PASSAGE, 1).drop_counts() == {"preamble": 1}

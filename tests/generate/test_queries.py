@@ -95,6 +95,8 @@ def test_round_trip_filter_drops_off_topic(docs_folder, tmp_path, keyword_embedd
 def test_nothing_kept_is_a_clear_error(docs_folder, tmp_path):
     with pytest.raises(NoUsableDataError, match="no question survived"):
         generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(default="I cannot help with that."), filter=False)
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["questions_kept"] == 0 and sum(summary["dropped"].values()) == 5
 
 
 def test_examples_and_prompt_file_reach_the_prompt(docs_folder, tmp_path):

@@ -64,6 +64,17 @@ def strip_decoration(line: str) -> str:
     return text.strip(" \t\"'`“”‘’«»").strip()
 
 
+_LEAD_IN = re.compile(r"^[^:?]{2,60}:\s*(?=[\"'“‘]?\s*(\w+))")
+
+
+def drop_lead_in(text: str) -> str:
+    """'A user could ask: "What is X?"' -> 'What is X?' (only when a question word follows the colon)."""
+    m = _LEAD_IN.match(text)
+    if m and m.group(1).lower() in _QUESTION_WORDS:
+        return text[m.end():].strip(" \t\"'`“”‘’«»")
+    return text
+
+
 def candidates(reply: str) -> list[str]:
     """Split a reply into candidate lines (also splits 'Q1? Q2?' packed on one line)."""
     out = []
@@ -116,7 +127,7 @@ def parse_reply(reply: str, passage: str, n_wanted: int, limits: Limits = Limits
         result.dropped.append(("empty_reply", ""))
         return result
     for raw in candidates(reply):
-        reason, text = classify(strip_decoration(raw), passage_words, limits)
+        reason, text = classify(drop_lead_in(strip_decoration(raw)), passage_words, limits)
         if reason is None and any(jaccard(content_words(text), content_words(k)) >= limits.near_dup_jaccard
                                   for k in result.kept):
             reason = "duplicate_in_chunk"

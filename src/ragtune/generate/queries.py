@@ -89,9 +89,11 @@ def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None =
         questions, rt_rows = round_trip_filter(questions, chunks, embedder, cfg)
         drops["round_trip"] = len(rt_rows)
         dropped_rows += rt_rows
-    dataset = build_dataset(chunks, questions, out.name, cfg, llm.model)
     summary = make_summary(chunks, questions, drops, stats, jobs, journal, cfg, time.perf_counter() - t0, read_note)
-    return write_outputs(dataset, summary, dropped_rows, cfg, out)
+    atomic_write_jsonl(out / "dropped.jsonl", dropped_rows)
+    atomic_write_json(out / "summary.json", summary)  # rewritten below with the split sizes
+    dataset = build_dataset(chunks, questions, out.name, cfg, llm.model)
+    return write_outputs(dataset, summary, cfg, out)
 
 
 def make_jobs(chunks: list[Chunk], cfg: QueryGenConfig, model: str) -> list[Job]:
@@ -248,8 +250,7 @@ def make_summary(chunks, questions, drops: Counter, stats: RunStats, jobs: list[
     return summary
 
 
-def write_outputs(ds: RetrievalDataset, summary: dict, dropped_rows: list[dict], cfg: QueryGenConfig,
-                  out: Path) -> GenerationResult:
+def write_outputs(ds: RetrievalDataset, summary: dict, cfg: QueryGenConfig, out: Path) -> GenerationResult:
     """Each file atomically; train/val split by source document (all in train when there is one source)."""
     sources = {ds.source_of(d) for d in ds.corpus}
     if len(sources) >= 2:
@@ -262,7 +263,6 @@ def write_outputs(ds: RetrievalDataset, summary: dict, dropped_rows: list[dict],
     summary["train_queries"], summary["val_queries"] = len(train.queries), len(val.queries) if val else 0
     ds.meta["summary"] = summary
     write_llamaindex(ds, out / "all.json")
-    atomic_write_jsonl(out / "dropped.jsonl", dropped_rows)
     atomic_write_json(out / "config.json", public_config(cfg))
     atomic_write_json(out / "summary.json", summary)
     return GenerationResult(ds, train, val, summary, out)
