@@ -108,3 +108,14 @@ def test_examples_and_prompt_file_reach_the_prompt(docs_folder, tmp_path):
     prompt = llm.calls[0][-1]["content"]
     assert prompt.startswith("PASSAGE=") and "N=4" in prompt and "- can i put solar panels" in prompt
     assert "# style" not in prompt
+
+
+def test_llamaindex_documents_and_nodes(tmp_path, keyword_embedder):
+    schema = pytest.importorskip("llama_index.core.schema", reason="llama-index-core is the optional [llamaindex] extra")
+    docs = [schema.Document(text=text, doc_id=name, metadata={"file_path": f"{name}.txt"}) for name, text in TOPICS.items()]
+    res = generate_queries(docs, tmp_path / "a", llm=FakeLLM(default=topic_reply), embedder=keyword_embedder)
+    assert set(res.dataset.doc_source.values()) == set(TOPICS)
+    nodes = [schema.TextNode(text=text, id_=f"node-{name}") for name, text in TOPICS.items()]
+    res = generate_queries(nodes, tmp_path / "b", llm=FakeLLM(default=topic_reply), embedder=keyword_embedder)
+    assert set(res.dataset.corpus) == {f"node-{n}" for n in TOPICS}
+    assert res.dataset.corpus["node-roofs"] == TOPICS["roofs"]
