@@ -57,23 +57,42 @@ def write_data() -> tuple[Path, Path]:
 
 
 def quality(args) -> dict:
+    """Train on the 80% split, then held-out loss (all val chats) and ROUGE-L (first N val chats)."""
+    from ragtune.data.chat import load_chat
+    from ragtune.io import atomic_write_json
     from ragtune.sft.config import SFTConfig
-    from ragtune.sft.evaluate import evaluate_sft
+    from ragtune.sft.evaluate import bootstrap_ci, generate, rouge_l, split_last_turn, write_side_by_side
+    from ragtune.sft.models import load_model, load_tokenizer
     from ragtune.sft.train import train_sft
 
     train_path, val_path = write_data()
     run = WORK / "run"
+    # the base and tuned held-out losses are computed by train_sft with the same function as
+    # `ragtune eval sft` (ragtune.sft.evaluate.example_losses) over every validation chat
     config = SFTConfig(data=str(train_path), val=str(val_path), model="smollm2-135m-instruct", output=str(run),
-                       epochs=args.epochs, batch_size=8, lora_r=16, lora_alpha=32, learning_rate=args.lr)
+                       epochs=args.epochs, batch_size=8, lora_r=16, lora_alpha=32, learning_rate=args.lr,
+                       eval_each_epoch=False, logging_steps=1)
     metrics = train_sft(config)
-    started = time.perf_counter()
-    report = evaluate_sft(val_path, ["smollm2-135m-instruct", str(run / "model")], labels=["base", "tuned"],
-                          generate_n=args.generate, max_new_tokens=args.max_new_tokens, batch_size=16,
-                          json_out=run / "eval" / "faq-val.json", samples_out=run / "eval" / "faq-val.samples.md")
+    examples = load_chat(val_path)[: args.generate]
+    prompts, refs = zip(*[split_last_turn(e) for e in examples])
+    answers, scores = {}, {}
+    for label, spec in (("base", "smollm2-135m-instruct"), ("tuned", str(run / "model"))):
+        started = time.perf_counter()
+        answers[label] = generate(load_model(spec), load_tokenizer(spec), list(prompts), args.max_new_tokens, batch_size=16)
+        scores[label] = [rouge_l(a, r) for a, r in zip(answers[label], refs)]
+        print(f"{label}: ROUGE-L {sum(scores[label]) / len(scores[label]):.3f} "
+              f"({time.perf_counter() - started:.0f} s to answer {len(prompts)})", flush=True)
+    write_side_by_side(examples, answers, run / "eval" / "faq-val.samples.md")
     samples = [json.loads(line) for line in (run / "eval" / "faq-val.samples.jsonl").read_text().splitlines()[:3]]
+    rouge = {k: {"rouge_l": sum(v) / len(v), "ci95": list(bootstrap_ci(v))} for k, v in scores.items()}
+    atomic_write_json(run / "eval" / "faq-val.rouge.json", rouge)
     return {"train_examples": metrics["train_examples"], "val_examples": metrics["val_examples"],
-            "epochs": args.epochs, "train": {k: v for k, v in metrics.items() if k != "curve"},
-            "eval": report, "eval_seconds": time.perf_counter() - started, "side_by_side": samples}
+            "epochs": args.epochs, "learning_rate": args.lr,
+            "loss": {"base": metrics["base"]["val_loss"], "tuned": metrics["tuned"]["val_loss"],
+                     "reduction": metrics["val_loss_reduction"]},
+            "rouge_l": rouge, "rouge_examples": len(prompts), "max_new_tokens": args.max_new_tokens,
+            "train": {k: v for k, v in metrics.items() if k != "curve"}, "curve": metrics["curve"],
+            "side_by_side": samples}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,7 +148,7 @@ def speed_one(setup: str, train_path: Path, limit: int) -> dict:
 def speed(args) -> dict:
     train_path, _ = write_data()
     runs = []
-    for setup in ("trl-defaults", "ragtune", "ragtune-packing"):
+    for setup in args.speed_setups.split(","):
         cmd = [sys.executable, __file__, "--speed-setup", setup, "--limit", str(args.speed_limit)]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0:
@@ -153,6 +172,7 @@ def main() -> None:
     p.add_argument("--generate", type=int, default=101, help="held-out questions to answer for ROUGE-L")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--speed-limit", type=int, default=160, help="training chats per speed setup")
+    p.add_argument("--speed-setups", default="trl-defaults,ragtune,ragtune-packing")
     p.add_argument("--speed-setup", default=None, help=argparse.SUPPRESS)
     p.add_argument("--limit", type=int, default=160, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -164,10 +184,9 @@ def main() -> None:
     if args.only in (None, "quality"):
         results["quality"] = quality(args)
         q = results["quality"]
-        base, tuned = q["eval"]["results"]
-        print(f"held-out loss base {base['metrics']['loss']:.4f} -> tuned {tuned['metrics']['loss']:.4f} "
-              f"({100 * (1 - tuned['metrics']['loss'] / base['metrics']['loss']):.1f}% lower); ROUGE-L "
-              f"{base['metrics'].get('rouge_l', float('nan')):.3f} -> {tuned['metrics'].get('rouge_l', float('nan')):.3f}")
+        print(f"held-out assistant-token loss base {q['loss']['base']:.4f} -> tuned {q['loss']['tuned']:.4f} "
+              f"({100 * q['loss']['reduction']:.1f}% lower); ROUGE-L {q['rouge_l']['base']['rouge_l']:.3f} -> "
+              f"{q['rouge_l']['tuned']['rouge_l']:.3f} on {q['rouge_examples']} held-out questions")
     if args.only in (None, "speed"):
         results["speed"] = speed(args)
     from ragtune.io import atomic_write_json

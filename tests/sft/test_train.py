@@ -93,3 +93,13 @@ def test_padding_free_loss_equals_padded_loss(tiny_model_dir, smollm2_tokenizer)
         flat = model(**{k: v for k, v in DataCollatorForLanguageModeling(pad_token_id=pad, padding_free=True)(rows).items()
                         if k in ("input_ids", "labels", "position_ids")}).loss
     assert float(flat) == pytest.approx(float(padded), rel=1e-4)
+
+
+def test_packing_and_full_fine_tune(tmp_path, tiny_model_dir):
+    """Packed rows train (loss goes down); a full fine-tune writes a plain model folder."""
+    packed = train_sft(config(tmp_path / "packed", tiny_model_dir, packing=True, max_length=256))
+    assert packed["tuned"]["val_loss"] < packed["base"]["val_loss"]
+    full = train_sft(config(tmp_path / "full", tiny_model_dir, full=True, epochs=1, learning_rate=1e-3))
+    model_dir = tmp_path / "full" / "run" / "model"
+    assert full["method"] == "full" and full["tuned"]["val_loss"] < full["base"]["val_loss"]
+    assert (model_dir / "config.json").exists() and not (model_dir / "adapter_config.json").exists()

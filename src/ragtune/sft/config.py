@@ -29,6 +29,7 @@ class SFTConfig(BaseModel):
     warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0, description="share of steps with linear warm-up")
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
     seed: int = Field(42, description="seed for the split, initialization and data order")
+    eval_each_epoch: bool = Field(True, description="validation loss after every epoch, and the best epoch's weights kept (costs one pass over the validation data per epoch)")
     allow_regression: bool = Field(False, description="ship model/ even if the validation loss did not improve over the base model")
     logging_steps: int = Field(5, ge=1, description="log the training loss every N optimizer steps")
 

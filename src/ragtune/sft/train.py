@@ -135,7 +135,7 @@ def trl_args(config: SFTConfig, run: Path, has_val: bool):
     import torch
     from trl import SFTConfig as TRLConfig
 
-    per_epoch = "epoch" if has_val else "no"
+    per_epoch = "epoch" if has_val and config.eval_each_epoch else "no"
     return TRLConfig(
         output_dir=str(run / "checkpoints"),
         num_train_epochs=config.epochs,
@@ -156,7 +156,7 @@ def trl_args(config: SFTConfig, run: Path, has_val: bool):
         eval_strategy=per_epoch,
         save_strategy="epoch",
         save_total_limit=2,
-        load_best_model_at_end=has_val,
+        load_best_model_at_end=per_epoch == "epoch",
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=config.logging_steps,
