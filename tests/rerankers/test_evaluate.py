@@ -81,3 +81,15 @@ def test_latency_is_a_real_measurement(hand_case, keyword_embedder):
                              latency_queries=2, oracle=False)
     assert report["latency"]["ms_median"] >= 20
     assert math.isfinite(report["results"][1]["metrics"]["ndcg@10"]) and len(report["results"]) == 2
+
+
+def test_fusion_row_and_weight_chosen_on_data(hand_case, keyword_embedder):
+    from ragtune.rerankers.evaluate import choose_fusion_weight, retrieve_scored
+
+    emb = keyword_embedder(["apple", "banana", "cherry"])
+    scorer = KnowsTheAnswers(hand_case)
+    report = evaluate_rerank(hand_case, emb, scorer, top_k=3, bootstrap=20, latency_queries=0, oracle=False, fuse=0.0)
+    by = {r["model"]: r["metrics"]["ndcg@10"] for r in report["results"]}
+    assert by["fused (w=0)"] == pytest.approx(by["retriever"])  # weight 0 is the retriever alone
+    choice = choose_fusion_weight(hand_case, *retrieve_scored(hand_case, emb, 3), scorer)
+    assert choice["weight"] == 1.0 and choice["ndcg@10"] == pytest.approx(0.5) and choice["grid"]["0.0"] == pytest.approx(0.25)

@@ -36,6 +36,7 @@ def test_training_changes_weights_and_writes_a_loadable_model(topic_dataset, top
     assert any(not torch.equal(before[k], after[k]) for k in body)
     assert any("eval_val_ndcg@10" in p for p in m["curve"]) and any("loss" in p for p in m["curve"])
     assert json.loads((run / "eval" / "val.json").read_text())["task"] == "rerank"
+    assert set(m["fusion"]["grid"]) == {f"{0.1 * i:.1f}" for i in range(11)} and "--fuse" in (run / "card.md").read_text()
     assert json.loads((run / "config.json").read_text())["retriever"] == "keywords"
     ce = load_reranker(run)  # a run folder resolves to its model/
     assert ce.predict([("roof height?", "Rules for the roof")]).shape == (1,)

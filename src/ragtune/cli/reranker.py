@@ -66,6 +66,7 @@ def train_reranker(
     vs = m["val_vs_retriever"]
     console.print(f"validation ndcg@10: retriever {m['val']['retriever']['ndcg@10']:.4f} -> reranked "
                   f"{m['val']['reranked']['ndcg@10']:.4f} ({vs['delta']:+.4f}, 95% CI {vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f})")
+    console.print(f"score fusion chosen on validation: --fuse {m['fusion']['weight']:g} (ndcg@10 {m['fusion']['ndcg@10']:.4f})")
     console.print(("model: " + str(output / "model")) if m["shipped"]["ok"] else f"[red]no model shipped[/]: {m['shipped']['reason']}")
 
 
@@ -82,6 +83,9 @@ def eval_rerank(
     batch_size: int = typer.Option(64, help="Scoring batch size."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the 95% confidence intervals."),
     max_length: int | None = typer.Option(None, help="Truncate query + passage to N tokens (default: the model's)."),
+    fuse: float | None = typer.Option(None, min=0.0, max=1.0, help="Also report w x reranker + (1 - w) x retriever scores "
+                                      "(min-max scaled per query); take w from the training run's validation (metrics.json "
+                                      "'fusion'), never tune it on the test set."),
 ) -> None:
     """Score a reranker the way it is used: retrieve top K, rerank them, compare with the retriever alone.
 
@@ -102,7 +106,7 @@ def eval_rerank(
     scorer = load_reranker(reranker, max_length=max_length)
     report = evaluate_rerank(ds, retriever, scorer, top_k=top_k, ks=parse_ks(k), bootstrap=bootstrap, oracle=oracle,
                              latency_queries=latency_queries, batch_size=batch_size, reranker_name=str(reranker),
-                             show_progress=console.is_terminal)
+                             show_progress=console.is_terminal, fuse=fuse)
     console.print(eval_table(report))
     lat = report["latency"]
     if lat:

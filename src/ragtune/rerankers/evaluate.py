@@ -55,10 +55,46 @@ def reranker_path(spec: str | Path) -> Path:
 
 def retrieve(ds: RetrievalDataset, retriever: Embedder, k: int, batch_size: int = 64, show_progress: bool = False) -> list[list[str]]:
     """Each query's top-k doc ids from the retriever (embeddings come from its disk cache)."""
-    from ragtune.evaluation.retrieval import embed_dataset, rank_dataset
+    return retrieve_scored(ds, retriever, k, batch_size, show_progress)[0]
+
+
+def retrieve_scored(ds: RetrievalDataset, retriever: Embedder, k: int, batch_size: int = 64,
+                    show_progress: bool = False) -> tuple[list[list[str]], list[np.ndarray]]:
+    """Each query's top-k doc ids and their retriever scores."""
+    from ragtune.evaluation.retrieval import embed_dataset
+    from ragtune.evaluation.search import search
 
     q, d = embed_dataset(ds, retriever, batch_size, show_progress)
-    return rank_dataset(ds, q, d, k)
+    scores, idx = search(q, d, k)
+    doc_ids = list(ds.corpus)
+    return [[doc_ids[j] for j in row] for row in idx], [np.asarray(s, dtype=np.float64) for s in scores]
+
+
+def fused_rankings(candidates: list[list[str]], retriever_scores: list[np.ndarray], reranker_scores: list[np.ndarray],
+                   weight: float) -> list[list[str]]:
+    """Order by weight x reranker + (1 - weight) x retriever, each min-max scaled within the query's candidates."""
+    out = []
+    for ids, s_ret, s_rr in zip(candidates, retriever_scores, reranker_scores):
+        fused = weight * _minmax(s_rr) + (1 - weight) * _minmax(s_ret)
+        out.append([ids[j] for j in np.argsort(-fused, kind="stable")])
+    return out
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    span = x.max() - x.min() if len(x) else 0.0
+    return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+
+
+def choose_fusion_weight(ds: RetrievalDataset, candidates: list[list[str]], retriever_scores: list[np.ndarray],
+                         scorer: Scorer, cache: dict[tuple[str, str], float] | None = None) -> dict[str, Any]:
+    """The fusion weight (0 = retriever alone ... 1 = reranker alone) with the best ndcg@10 on this (validation) data."""
+    rr = score_candidates(ds, candidates, scorer, cache=cache)
+    relevant = [set(ds.relevant_docs.get(q, [])) for q in ds.queries]
+    weights = [round(1.0 - 0.1 * i, 1) for i in range(11)]
+    ndcg = [float(per_query_metrics(fused_rankings(candidates, retriever_scores, rr, w), relevant, [10])[HEADLINE].mean())
+            for w in weights]
+    best = max(range(len(weights)), key=lambda i: (ndcg[i], weights[i]))
+    return {"weight": weights[best], HEADLINE: ndcg[best], "grid": {f"{w:.1f}": v for w, v in zip(weights, ndcg)}}
 
 
 def inject_positives(ds: RetrievalDataset, candidates: list[list[str]]) -> list[list[str]]:
@@ -119,25 +155,32 @@ def measure_latency(ds: RetrievalDataset, candidates: list[list[str]], scorer: S
 def evaluate_rerank(ds: RetrievalDataset, retriever: str | Embedder, reranker: Scorer, top_k: int = 30,
                     ks: list[int] | tuple[int, ...] = (1, 3, 5, 10), bootstrap: int = 1000, seed: int = 0, oracle: bool = True,
                     latency_queries: int = 50, batch_size: int = 64, reranker_name: str = "reranker",
-                    show_progress: bool = False, cache: dict[tuple[str, str], float] | None = None) -> dict[str, Any]:
+                    show_progress: bool = False, cache: dict[tuple[str, str], float] | None = None,
+                    fuse: float | None = None) -> dict[str, Any]:
     """The retriever alone, then retriever + reranker on its top K, then (labelled) the oracle variant.
 
     `cache` (query id, doc id) -> score may be shared between calls with the same reranker and dataset
-    (e.g. behind two retrievers), so a pair is scored once.
+    (e.g. behind two retrievers), so a pair is scored once. `fuse` = w adds a row ranked by
+    w x reranker + (1 - w) x retriever (min-max scaled per query; choose w on validation, never on the test set).
     """
     check(ds, ds.name)
     emb = load_embedder(retriever)
     ks = sorted(set(ks) | {10, top_k})
     relevant = [set(ds.relevant_docs.get(q, [])) for q in ds.queries]
-    candidates = retrieve(ds, emb, top_k, batch_size, show_progress)
+    candidates, retriever_scores = retrieve_scored(ds, emb, top_k, batch_size, show_progress)
     t0 = time.perf_counter()
     cache = {} if cache is None else cache
     runs = {"retriever": candidates, "reranked": rerank(ds, candidates, reranker, batch_size, show_progress, cache)}
     rerank_seconds = time.perf_counter() - t0
+    if fuse is not None:
+        rr = score_candidates(ds, candidates, reranker, batch_size, show_progress, cache)
+        runs[f"fused (w={fuse:g})"] = fused_rankings(candidates, retriever_scores, rr, fuse)
     if oracle:
         runs[ORACLE_LABEL] = rerank(ds, inject_positives(ds, candidates), reranker, batch_size, show_progress, cache)
     scored = {label: per_query_metrics(ranked, relevant, ks) for label, ranked in runs.items()}
     names = {"retriever": emb.name, "reranked": f"{emb.name} + {reranker_name}", ORACLE_LABEL: reranker_name}
+    if fuse is not None:
+        names[f"fused (w={fuse:g})"] = f"{fuse:g} x {reranker_name} + {1 - fuse:g} x {emb.name}"
     results = [_entry(label, names[label], pq, bootstrap, seed) for label, pq in scored.items()]
     for entry in results[1:]:
         entry["vs_first"] = {"baseline": "retriever", "metric": HEADLINE,

@@ -188,10 +188,13 @@ def _curve(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _finish(run: Path, cfg: RerankerConfig, val_ds: RetrievalDataset, retr, model, data_stats: dict, curve: list, seconds: float) -> dict[str, Any]:
-    from ragtune.rerankers.evaluate import evaluate_rerank
+    from ragtune.rerankers.evaluate import choose_fusion_weight, evaluate_rerank, retrieve_scored
 
-    report = evaluate_rerank(val_ds, retr, model, top_k=cfg.top_k, latency_queries=cfg.latency_queries, reranker_name="reranker (val)")
+    cache: dict = {}
+    report = evaluate_rerank(val_ds, retr, model, top_k=cfg.top_k, latency_queries=cfg.latency_queries,
+                             reranker_name="reranker (val)", cache=cache)
     atomic_write_json(run / "eval" / "val.json", report)
+    fusion = choose_fusion_weight(val_ds, *retrieve_scored(val_ds, retr, cfg.top_k), model, cache=cache)
     vs = next(r for r in report["results"] if r["model"] == "reranked")["vs_first"]
     shipped = _ship_decision(vs, cfg.allow_regression)
     if shipped["ok"]:
@@ -199,7 +202,7 @@ def _finish(run: Path, cfg: RerankerConfig, val_ds: RetrievalDataset, retr, mode
             model.save_pretrained(str(tmp))
     metrics = {"shipped": shipped, "val": {r["model"]: r["metrics"] for r in report["results"]}, "val_vs_retriever": vs,
                "latency": report["latency"], "data": data_stats, "curve": curve, "seconds": round(seconds, 1),
-               "best_checkpoint_metric": VAL_METRIC, "loss": cfg.resolved_loss()}
+               "best_checkpoint_metric": VAL_METRIC, "loss": cfg.resolved_loss(), "fusion": fusion}
     atomic_write_json(run / "metrics.json", metrics)
     atomic_write_text(run / "card.md", model_card(cfg, metrics))
     log.info("done: %s", shipped["reason"])
@@ -234,6 +237,9 @@ def model_card(cfg: RerankerConfig, metrics: dict[str, Any]) -> str:
         lines.append(f"| {label} | {m['ndcg@10']:.4f} | {m['mrr@10']:.4f} |")
     lines += ["", f"Reranked vs retriever alone: {vs['delta']:+.4f} ndcg@10 (95% CI {vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f}; "
                   f"won/lost/tied {vs['wins']}/{vs['losses']}/{vs['ties']}).",
+              f"Score fusion chosen on validation: w = {metrics['fusion']['weight']:g} x reranker + (1 - w) x retriever "
+              f"(min-max scaled per query) gives ndcg@10 {metrics['fusion']['ndcg@10']:.4f} "
+              f"(`ragtune eval rerank ... --fuse {metrics['fusion']['weight']:g}`).",
               f"Latency: {metrics['latency'].get('ms_median', 'n/a')} ms median per query at K={metrics['latency'].get('k', 'n/a')} on CPU.",
               f"Shipped: {metrics['shipped']['ok']} — {metrics['shipped']['reason']}.", "",
               "Load: `CrossEncoder('RUN/model')` or LlamaIndex `SentenceTransformerRerank(model='RUN/model', top_n=5)`.", ""]
