@@ -54,7 +54,7 @@ def validation_fusion(run: Path, args, reranker) -> dict:
     from ragtune.rerankers.evaluate import choose_fusion_weight, retrieve_scored
 
     val = load_dataset(run / "data" / "val.json")
-    return choose_fusion_weight(val, *retrieve_scored(val, load_embedder(args.retriever), args.val_top_k), reranker)
+    return choose_fusion_weight(val, *retrieve_scored(val, load_embedder(args.retriever), 30), reranker)  # K as on the test
 
 
 def main() -> None:
