@@ -252,7 +252,7 @@ def _finished(run: Path, cfg: RerankerConfig) -> dict[str, Any] | None:
         old_cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    if old_cfg != {**cfg.model_dump(), "loss": cfg.resolved_loss()}:
+    if _resolved(old_cfg) != _resolved(cfg.model_dump()):
         raise InputError(f"{run} already holds a run with a different configuration; choose another -o folder "
                          "(or delete it), or rerun with the same options to resume.")
     try:
@@ -261,6 +261,17 @@ def _finished(run: Path, cfg: RerankerConfig) -> dict[str, Any] | None:
         return None
     log.info("%s is already finished; delete it to train again", run)
     return metrics
+
+
+def _resolved(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """A stored config with defaults filled in (fields added in later versions compare equal to their defaults)."""
+    from pydantic import ValidationError
+
+    try:
+        cfg = RerankerConfig(**{k: v for k, v in raw.items() if k != "loss"}, loss=raw.get("loss"))
+    except ValidationError:
+        return None
+    return {**cfg.model_dump(), "loss": cfg.resolved_loss()}
 
 
 def _log_to(path: Path) -> logging.Handler:
