@@ -86,8 +86,9 @@ def test_matches_sentence_transformers_evaluator_on_real_minilm():
     from ragtune.embeddings.encoder import load_embedder
 
     full = construction_faq()
-    ids = list(full.queries)[:120]
-    ds = full.subset(ids)  # all 503 docs as the corpus, 120 queries
+    ids = list(full.queries)[:100]
+    docs = list(full.corpus)[:200]  # the 100 queries' answers + 100 distractors
+    ds = full.subset(ids, docs)
     emb = load_embedder("minilm")
     ours = evaluate_retrieval(ds, {"minilm": emb}, ks=[1, 3, 5, 10], bootstrap=10)["results"][0]["metrics"]
     ev = InformationRetrievalEvaluator(ds.queries, ds.corpus, {q: set(v) for q, v in ds.relevant_docs.items()},
