@@ -57,6 +57,8 @@ def test_teacher_distillation_fixes_a_wrong_base_and_ships(tmp_path):
     val = m["models"]["val"]
     assert val["adapter"]["ndcg@10"] > 0.9 > val["base"]["ndcg@10"]
     assert m["best_epoch"] > 0 and m["curve"][0]["epoch"] == 0
+    assert m["best_epoch_by"] == "validation KL to the teacher"
+    assert m["curve"][m["best_epoch"]]["val_kl_to_teacher"] == min(r["val_kl_to_teacher"] for r in m["curve"])
     run = tmp_path / "run"
     for f in ("config.json", "metrics.json", "card.md", "log.txt", "eval/val.json", "data/train.json", "data/val.json",
               "model/adapter.safetensors", "model/adapter.json"):
@@ -71,6 +73,7 @@ def test_teacher_distillation_fixes_a_wrong_base_and_ships(tmp_path):
 def test_labels_only_adapter_learns_too(tmp_path):
     m = train_adapter(keyword_dataset(), keyword_embedder("base", query_shift=1), tmp_path / "run", epochs=60, lr=0.05)
     assert m["models"]["val"]["adapter"]["ndcg@10"] > m["models"]["val"]["base"]["ndcg@10"] + 0.3
+    assert m["best_epoch_by"] == "validation ndcg@10"
 
 
 def test_never_ships_when_it_cannot_beat_the_base(tmp_path):

@@ -35,6 +35,10 @@ app.add_typer(generate_cli.app, name="generate")
 app.add_typer(train_cli.app, name="train")
 app.add_typer(sft_cli.app, name="sft")
 app.command("chat")(sft_cli.chat)
+
+from ragtune.cli.run import run  # noqa: E402
+
+app.command("run")(run)
 app.command("distill")(sft_cli.distill)
 
 from ragtune.cli.reranker import export_app  # noqa: E402

@@ -121,7 +121,7 @@ def make_loss(model, cfg: EmbeddingConfig, distill: bool):
     return loss
 
 
-def training_args(cfg: EmbeddingConfig, run: Path, steps_per_epoch: int, eval_on: bool = True):
+def training_args(cfg: EmbeddingConfig, run: Path, steps_per_epoch: int, eval_on: bool = True, show_progress: bool = False):
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
 
@@ -134,7 +134,7 @@ def training_args(cfg: EmbeddingConfig, run: Path, steps_per_epoch: int, eval_on
         save_steps=cfg.eval_steps or None, load_best_model_at_end=eval_on,
         metric_for_best_model=f"eval_{HEADLINE_KEY}" if eval_on else None, greater_is_better=True,
         save_total_limit=2, logging_steps=max(1, min(50, steps_per_epoch // 4)), report_to="none",
-        dataloader_drop_last=False, dataloader_pin_memory=False, disable_tqdm=True)
+        dataloader_drop_last=False, dataloader_pin_memory=False, disable_tqdm=not show_progress)
 
 
 def last_checkpoint(run: Path) -> str | None:
@@ -158,7 +158,7 @@ def merge_with_base(model, base_path: Path, alpha: float) -> None:
 def train_embedding(dataset: str | Path | RetrievalDataset, model: str = "minilm", output: str | Path = "runs/embedding",
                     teacher: str | Embedder | None = None, val_dataset: str | Path | RetrievalDataset | None = None,
                     eval_dataset: str | Path | RetrievalDataset | None = None, config: EmbeddingConfig | None = None,
-                    **overrides: Any) -> dict[str, Any]:
+                    show_progress: bool = False, **overrides: Any) -> dict[str, Any]:
     """Fine-tune `model` on `dataset`; write the run folder; return metrics.json's content.
 
     Rerunning the same command resumes from the last checkpoint (or returns the finished result).
@@ -170,12 +170,13 @@ def train_embedding(dataset: str | Path | RetrievalDataset, model: str = "minilm
     run = Path(output)
     handler = open_log(run)
     try:
-        return _train_embedding(dataset, run, val_dataset, eval_dataset, cfg, teacher)
+        return _train_embedding(dataset, run, val_dataset, eval_dataset, cfg, teacher, show_progress)
     finally:
         close_log(handler)
 
 
-def _train_embedding(dataset, run: Path, val_dataset, eval_dataset, cfg: EmbeddingConfig, teacher_spec) -> dict[str, Any]:
+def _train_embedding(dataset, run: Path, val_dataset, eval_dataset, cfg: EmbeddingConfig, teacher_spec,
+                     show_progress: bool = False) -> dict[str, Any]:
     from ragtune.assets import resolve_model
 
     t0 = time.perf_counter()
@@ -194,7 +195,7 @@ def _train_embedding(dataset, run: Path, val_dataset, eval_dataset, cfg: Embeddi
     t_data = time.perf_counter() - t0
     log.info("training %s on %d queries (%s), validating on %d queries; columns %s", cfg.model, len(train.queries),
              "distilled from " + cfg.teacher if teacher else cfg.loss, len(val.queries), list(rows))
-    trainer, t_train = _fit(cfg, run, base_path, rows, val)
+    trainer, t_train = _fit(cfg, run, base_path, rows, val, show_progress)
     tuned_path = run / "checkpoints" / "tuned"
     if cfg.merge_with_base:
         merge_with_base(trainer.model, base_path, cfg.merge_with_base)
@@ -204,7 +205,7 @@ def _train_embedding(dataset, run: Path, val_dataset, eval_dataset, cfg: Embeddi
                    {"data_s": round(t_data, 3), "train_s": round(t_train, 3)}, t0)
 
 
-def _fit(cfg: EmbeddingConfig, run: Path, base_path: Path, rows: dict[str, list], val: RetrievalDataset):
+def _fit(cfg: EmbeddingConfig, run: Path, base_path: Path, rows: dict[str, list], val: RetrievalDataset, show_progress: bool = False):
     import datasets
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
@@ -215,7 +216,7 @@ def _fit(cfg: EmbeddingConfig, run: Path, base_path: Path, rows: dict[str, list]
     model.max_seq_length = min(cfg.max_seq_length, model.max_seq_length or cfg.max_seq_length)
     train_ds = datasets.Dataset.from_dict(rows)
     steps = max(1, -(-len(train_ds) // cfg.batch_size))
-    trainer = SentenceTransformerTrainer(model=model, args=training_args(cfg, run, steps), train_dataset=train_ds,
+    trainer = SentenceTransformerTrainer(model=model, args=training_args(cfg, run, steps, show_progress=show_progress), train_dataset=train_ds,
                                          loss=make_loss(model, cfg, "label" in rows), evaluator=validation_evaluator(val))
     t1 = time.perf_counter()
     resume = last_checkpoint(run)
