@@ -42,7 +42,7 @@ install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ragtune eval retrieval construction-faq --model minilm --model mpnet --json runs/demo/eval/construction-faq.json
+	$(BIN)/ragtune run -o runs/demo
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -n 2 -q tests
