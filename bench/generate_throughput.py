@@ -95,35 +95,41 @@ def part_server(delay: float) -> dict:
     return {"part": "server", "runs": rows}
 
 
-def faq_prompts(n: int) -> list[list[dict]]:
+def faq_prompts(n: int, questions: int = 1) -> list[list[dict]]:
     from ragtune.data.retrieval import faq_records
     from ragtune.generate.prompts import default_template, render
     from ragtune.llm import user_message
 
-    return [user_message(render(default_template(), r["a"], 1, [])) for r in faq_records()[:n]]
+    return [user_message(render(default_template(), r["a"], questions, [])) for r in faq_records()[:n]]
 
 
-def part_local(model: str, n: int, batch: int, max_tokens: int) -> dict:
+def part_local(model: str, n: int, batch: int, max_tokens: int, threads: int, questions: int) -> dict:
+    import torch
+
     from ragtune.llm import LocalLLM, complete_many
 
-    prompts = faq_prompts(n)
+    torch.set_num_threads(threads)
+    prompts = faq_prompts(n, questions)
     llm = LocalLLM(model, batch_size=batch)
     llm.load()
     asyncio.run(complete_many(llm, prompts[:2], concurrency=2, max_tokens=4))  # warm-up
     t0 = time.perf_counter()
     single = [llm.generate_batch([llm.template(p)], max_tokens=max_tokens)[0] for p in prompts]
     t_single = time.perf_counter() - t0
+    print(f"one at a time: {t_single:.1f} s, {sum(c.completion_tokens for c in single)} tokens", flush=True)
     t0 = time.perf_counter()
     outs = asyncio.run(complete_many(llm, prompts, concurrency=batch, max_tokens=max_tokens))
     t_batch = time.perf_counter() - t0
     batched = [o.completion for o in sorted(outs, key=lambda o: o.index)]
     tok_single, tok_batch = sum(c.completion_tokens for c in single), sum(c.completion_tokens for c in batched)
     same = sum(a.text == b.text for a, b in zip(single, batched))
-    row = {"part": "local", "model": model, "prompts": n, "batch_size": batch, "max_tokens": max_tokens,
+    row = {"part": "local", "model": model, "prompts": n, "questions_per_prompt": questions, "batch_size": batch,
+           "max_tokens": max_tokens, "prompt_tokens": sum(c.prompt_tokens for c in single),
            "one_at_a_time": {"seconds": round(t_single, 2), "tokens_out": tok_single, "tokens_per_s": round(tok_single / t_single, 2)},
            "batched": {"seconds": round(t_batch, 2), "tokens_out": tok_batch, "tokens_per_s": round(tok_batch / t_batch, 2)},
            "speedup_tokens_per_s": round((tok_batch / t_batch) / (tok_single / t_single), 2),
-           "identical_outputs": f"{same}/{n}", "torch_threads": __import__("torch").get_num_threads(),
+           "identical_outputs": f"{same}/{n}", "torch_threads": torch.get_num_threads(),
+           "load_average_1min_at_end": round(os.getloadavg()[0], 1),
            "sample": [c.text for c in batched[:3]]}
     print(json.dumps(row, indent=1))
     return row
@@ -137,10 +143,12 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--questions", type=int, default=1, help="questions asked for per prompt")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 avoids OpenMP stalls on a shared machine)")
     a = ap.parse_args()
-    result = part_server(a.delay) if a.part == "server" else part_local(a.model, a.prompts, a.batch, a.max_tokens)
+    result = part_server(a.delay) if a.part == "server" else part_local(a.model, a.prompts, a.batch, a.max_tokens, a.threads, a.questions)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "server" if a.part == "server" else f"local_{a.model}_b{a.batch}"
+    name = "server" if a.part == "server" else f"local_{a.model}_b{a.batch}_q{a.questions}_t{a.max_tokens}"
     (RESULTS / f"generate_throughput_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 

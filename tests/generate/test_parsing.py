@@ -59,3 +59,11 @@ def test_lead_in_before_a_question_is_dropped():
     p = parse_reply('A user could ask: "What is the deadline for a bygglov decision?"', PASSAGE, 1)
     assert p.kept == ["What is the deadline for a bygglov decision?"]
     assert parse_reply("Note: this passage is about permits.", PASSAGE, 1).drop_counts() == {"preamble": 1}
+
+
+def test_cut_off_last_line_is_dropped_when_the_reply_hit_its_budget():
+    reply = 'Who decides on a bygglov?\nA user could ask: "What is the maximum number of weeks without'
+    p = parse_reply(reply, PASSAGE, 3, truncated=True)
+    assert p.kept == ["Who decides on a bygglov?"] and p.drop_counts() == {"truncated": 1}
+    assert len(parse_reply(reply, PASSAGE, 3).kept) == 2
+    assert parse_reply("Who decides on a bygglov?", PASSAGE, 3, truncated=True).kept == ["Who decides on a bygglov?"]

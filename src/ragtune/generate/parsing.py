@@ -119,14 +119,20 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def parse_reply(reply: str, passage: str, n_wanted: int, limits: Limits = Limits()) -> Parsed:
-    """Clean one reply: keep up to `n_wanted` distinct question-like lines that do not copy the passage."""
+def parse_reply(reply: str, passage: str, n_wanted: int, limits: Limits = Limits(), truncated: bool = False) -> Parsed:
+    """Clean one reply: keep up to `n_wanted` distinct question-like lines that do not copy the passage.
+
+    `truncated`: the reply hit its token budget, so its last line is cut off unless it ends with '?'.
+    """
     result = Parsed()
     passage_words = words(passage)
     if not reply.strip():
         result.dropped.append(("empty_reply", ""))
         return result
-    for raw in candidates(reply):
+    lines = candidates(reply)
+    if truncated and lines and not lines[-1].rstrip(" \"'”’*").endswith("?"):
+        result.dropped.append(("truncated", lines.pop()))
+    for raw in lines:
         reason, text = classify(drop_lead_in(strip_decoration(raw)), passage_words, limits)
         if reason is None and any(jaccard(content_words(text), content_words(k)) >= limits.near_dup_jaccard
                                   for k in result.kept):

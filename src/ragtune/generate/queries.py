@@ -178,7 +178,8 @@ def collect(jobs: list[Job], journal: Journal, cfg: QueryGenConfig):
         rec = journal.done.get(job.key)
         if rec is None:
             continue
-        parsed = parse_reply(rec["reply"], job.chunk.text, cfg.questions_per_chunk, limits)
+        parsed = parse_reply(rec["reply"], job.chunk.text, cfg.questions_per_chunk, limits,
+                             truncated=rec.get("finish_reason") == "length")
         items += [(job.chunk.id, q) for q in parsed.kept]
         drops.update(parsed.drop_counts())
         dropped_rows += [{"reason": r, "chunk_id": job.chunk.id, "text": t} for r, t in parsed.dropped]
