@@ -127,6 +127,7 @@ def training_args(cfg: EmbeddingConfig, run: Path, steps_per_epoch: int, eval_on
 
     strategy = "steps" if cfg.eval_steps else "epoch"
     return SentenceTransformerTrainingArguments(
+        use_cpu=_multi_process_cpu(),
         output_dir=str(run / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr, warmup_ratio=cfg.warmup_ratio,
         batch_sampler=BatchSamplers.NO_DUPLICATES, seed=cfg.seed, data_seed=cfg.seed,
@@ -135,6 +136,15 @@ def training_args(cfg: EmbeddingConfig, run: Path, steps_per_epoch: int, eval_on
         metric_for_best_model=f"eval_{HEADLINE_KEY}" if eval_on else None, greater_is_better=True,
         save_total_limit=2, logging_steps=max(1, min(50, steps_per_epoch // 4)), report_to="none",
         dataloader_drop_last=False, dataloader_pin_memory=False, disable_tqdm=not show_progress)
+
+
+def _multi_process_cpu() -> bool:
+    """True under `accelerate launch`/torchrun with several processes and no GPU: DDP then runs on CPU over gloo."""
+    import os
+
+    import torch
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
 def last_checkpoint(run: Path) -> str | None:
@@ -196,6 +206,8 @@ def _train_embedding(dataset, run: Path, val_dataset, eval_dataset, cfg: Embeddi
     log.info("training %s on %d queries (%s), validating on %d queries; columns %s", cfg.model, len(train.queries),
              "distilled from " + cfg.teacher if teacher else cfg.loss, len(val.queries), list(rows))
     trainer, t_train = _fit(cfg, run, base_path, rows, val, show_progress)
+    if not trainer.is_world_process_zero():  # under `accelerate launch` (DDP) rank 0 alone evaluates and writes
+        return {"job": "embedding", "rank": trainer.args.process_index, "world_size": trainer.args.world_size}
     tuned_path = run / "checkpoints" / "tuned"
     if cfg.merge_with_base:
         merge_with_base(trainer.model, base_path, cfg.merge_with_base)
