@@ -61,6 +61,7 @@ def config(tmp_path, model_dir, **kw):
     """An SFTConfig for the tiny model on 12 small chats: 9 train / 3 val, 2 epochs of 3 steps."""
     from ragtune.sft.config import SFTConfig
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     data = write_jsonl(tmp_path / "chats.jsonl", faq_chats(12))
     defaults = dict(data=str(data), model=str(model_dir), output=str(tmp_path / "run"), epochs=2, batch_size=4,
                     learning_rate=1e-2, val_fraction=0.25, logging_steps=1)

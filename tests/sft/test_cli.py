@@ -12,7 +12,7 @@ from ragtune.cli.main import app
 
 runner = CliRunner()
 
-COMMANDS = [["data", "validate"], ["train", "sft"], ["eval", "sft"], ["sft", "merge"], ["sft", "submit"], ["chat"]]
+COMMANDS = [["data", "validate"], ["train", "sft"], ["eval", "sft"], ["sft", "merge"], ["sft", "submit"], ["chat"], ["distill"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)

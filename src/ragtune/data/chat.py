@@ -283,8 +283,8 @@ def end_of_turn(tokenizer) -> str:
 def render(tokenizer, messages: list[dict[str, Any]], add_generation_prompt: bool = False) -> str:
     """The chat template applied to `messages`, as text."""
     msgs = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
-    if not msgs:
-        return tokenizer.apply_chat_template([], tokenize=False, add_generation_prompt=add_generation_prompt) if add_generation_prompt else ""
+    if not msgs and not add_generation_prompt:
+        return ""
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 
