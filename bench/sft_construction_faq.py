@@ -10,8 +10,8 @@ and three side-by-side answers are written to bench/results/sft_construction_faq
 
 Speed: one epoch over the same training chats, in a fresh process per setup (so peak RSS is per
 setup), eval and checkpoints off: (a) plain TRL `SFTTrainer` with default `SFTConfig` and the same
-LoRA config, fed `{"messages": ...}` rows (TRL tokenizes; with its defaults bf16 autocast and
-gradient checkpointing are on), (b) ragtune's trainer settings (pre-tokenized with the assistant mask,
+LoRA config, fed `{"messages": ...}` rows (TRL tokenizes; its defaults pad batches and turn gradient
+checkpointing on; its default bf16=True cannot run on a CPU-only machine, so it is off there), (b) ragtune's trainer settings (pre-tokenized with the assistant mask,
 padding-free batches, fp32, no checkpointing), (c) the same with packing. Tokens/s counts the real
 (unpadded) tokens of each setup's own tokenization, divided by `train_runtime`; ratios are
 against (a) measured in the same run.
@@ -121,7 +121,10 @@ def speed_one(setup: str, train_path: Path, limit: int) -> dict:
         from datasets import Dataset
 
         lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
-        args = TRLConfig(output_dir=str(out), report_to="none", save_strategy="no", num_train_epochs=1, disable_tqdm=True)
+        # TRL's default bf16=True raises "Your setup doesn't support bf16/gpu" on a CPU-only machine, so
+        # it is switched off there; every other SFTConfig field keeps its default
+        args = TRLConfig(output_dir=str(out), report_to="none", save_strategy="no", num_train_epochs=1, disable_tqdm=True,
+                         bf16=torch.cuda.is_available())
         ds = Dataset.from_list([{"messages": e.messages} for e in examples])
         trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=lora)
         notes = {"bf16": args.bf16, "gradient_checkpointing": args.gradient_checkpointing,
@@ -179,7 +182,7 @@ def main() -> None:
     if args.speed_setup:
         print(json.dumps(speed_one(args.speed_setup, WORK / "train.jsonl", args.limit)))
         return
-    out_path = RESULTS / "sft_construction_faq.json"
+    out_path = RESULTS / ("sft_construction_faq.json" if args.only is None else f"sft_construction_faq_{args.only}.json")
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
     if args.only in (None, "quality"):
         results["quality"] = quality(args)
