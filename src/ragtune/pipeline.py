@@ -148,15 +148,16 @@ def _model_stages(train, val, evalset, run_dir: Path, cfg: RunConfig, st: Stages
     return out
 
 
-def _candidates(run_dir: Path, cfg: RunConfig, results: dict[str, Any]):
-    """Embedders of every trained model (shipped or not: the report shows them all)."""
+def _candidates(run_dir: Path, cfg: RunConfig, results: dict[str, Any], adapter: str = "best"):
+    """Embedders of every trained model (shipped or not: the report shows them all). `adapter`: 'best' (trained
+    without the validation data; for the validation report) or 'final' (refit on all generated data)."""
     from ragtune.embeddings.adapter import adapted_embedder
     from ragtune.embeddings.encoder import load_embedder, sentence_transformer_embedder
 
     models = {"base": load_embedder(cfg.model)}
     if "finetuned" in results:
         models["finetuned"] = sentence_transformer_embedder(run_dir / "finetune" / "checkpoints" / "tuned", name=f"{cfg.model}-finetuned")
-    models["adapter"] = adapted_embedder(models["base"], run_dir / "adapter" / "checkpoints" / "best", name=f"{cfg.model}+adapter")
+    models["adapter"] = adapted_embedder(models["base"], run_dir / "adapter" / "checkpoints" / adapter, name=f"{cfg.model}+adapter")
     return models
 
 
@@ -164,10 +165,9 @@ def _report(run_dir: Path, cfg: RunConfig, train, val, evalset, results, gen_sum
     from ragtune.evaluation.retrieval import evaluate_retrieval
 
     st.start("evaluate all", "base, finetuned and adapter on every evaluation set")
-    models = _candidates(run_dir, cfg, results)
-    reports = {"val": evaluate_retrieval(val, models)}
+    reports = {"val": evaluate_retrieval(val, _candidates(run_dir, cfg, results, "best"))}
     if evalset is not None:
-        reports[evalset.name] = evaluate_retrieval(evalset, models)
+        reports[evalset.name] = evaluate_retrieval(evalset, _candidates(run_dir, cfg, results, "final"))
     for name, rep in reports.items():
         atomic_write_json(run_dir / "eval" / f"{name}.json", rep)
     st.done()

@@ -58,6 +58,7 @@ def test_teacher_distillation_fixes_a_wrong_base_and_ships(tmp_path):
     assert val["adapter"]["ndcg@10"] > 0.9 > val["base"]["ndcg@10"]
     assert m["best_epoch"] > 0 and m["curve"][0]["epoch"] == 0
     assert m["best_epoch_by"] == "validation KL to the teacher"
+    assert m["shipped_adapter"].startswith("refit on training + validation data")
     assert m["curve"][m["best_epoch"]]["val_kl_to_teacher"] == min(r["val_kl_to_teacher"] for r in m["curve"])
     run = tmp_path / "run"
     for f in ("config.json", "metrics.json", "card.md", "log.txt", "eval/val.json", "data/train.json", "data/val.json",

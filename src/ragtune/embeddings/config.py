@@ -28,6 +28,10 @@ class AdapterConfig(BaseModel):
                                                  "distribution (0 = teacher only). Without a teacher the label is the only target.")
     pseudo_queries: bool = Field(True, description="With a teacher: also train on the sentences of the training documents as "
                                                    "unlabelled queries (the teacher, not a label, sets their targets).")
+    refit_all: bool = Field(True, description="After the epoch count is chosen on the validation split, train a fresh adapter "
+                                              "on training + validation data for that many epochs and ship it (the validation "
+                                              "report and a validation-decided ship use the held-out adapter; --eval-dataset "
+                                              "scores the refit one).")
     seed: int = Field(42, description="Seed for the split, initialisation and shuffling.")
     val_fraction: float = Field(0.2, description="Share of source documents held out for validation when no validation set is given.")
 

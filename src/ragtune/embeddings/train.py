@@ -129,7 +129,7 @@ def training_args(cfg: EmbeddingConfig, run: Path, steps_per_epoch: int, eval_on
     return SentenceTransformerTrainingArguments(
         use_cpu=_multi_process_cpu(),
         output_dir=str(run / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr, warmup_ratio=cfg.warmup_ratio,
+        per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr, warmup_steps=cfg.warmup_ratio,
         batch_sampler=BatchSamplers.NO_DUPLICATES, seed=cfg.seed, data_seed=cfg.seed,
         eval_strategy=strategy if eval_on else "no", save_strategy=strategy, eval_steps=cfg.eval_steps or None,
         save_steps=cfg.eval_steps or None, load_best_model_at_end=eval_on,

@@ -75,7 +75,7 @@ def val_kl(adapter: Adapter, q: Any, d: Any, target: Any, temperature: float) ->
 
 
 def fit_adapter(q: np.ndarray, d: np.ndarray, target: np.ndarray, val: tuple, cfg: AdapterConfig,
-                on_epoch=None) -> tuple[Adapter, list[dict[str, float]]]:
+                on_epoch=None, keep_last: bool = False) -> tuple[Adapter, list[dict[str, float]]]:
     """Fit on vectors; returns the adapter at its best validation epoch and the training curve.
 
     `val` = (query vectors, doc vectors, relevant doc indices per query[, teacher target matrix]).
@@ -83,6 +83,7 @@ def fit_adapter(q: np.ndarray, d: np.ndarray, target: np.ndarray, val: tuple, cf
     one it has the lowest validation KL to the teacher: synthetic validation labels are easy for the
     base and measured to disagree with real questions (distilling mpnet into minilm lowered
     synthetic-label ndcg@10 0.769 -> 0.746 while raising human-question ndcg@10 0.716 -> 0.76).
+    `keep_last` keeps the final epoch instead (a refit whose epoch count was already chosen).
     """
     import torch
 
@@ -106,7 +107,7 @@ def fit_adapter(q: np.ndarray, d: np.ndarray, target: np.ndarray, val: tuple, cf
     best = {"epoch": 0, "score": score(curve[0]), "state": adapter.state()}
     for epoch in range(1, cfg.epochs + 1):
         curve.append(measure(epoch, _epoch(adapter, opt, qt, dt, tt, cfg, gen)))
-        if score(curve[-1]) > best["score"]:
+        if keep_last or score(curve[-1]) > best["score"]:
             best = {"epoch": epoch, "score": score(curve[-1]), "state": adapter.state()}
         if on_epoch:
             on_epoch(curve[-1])
@@ -177,9 +178,21 @@ def _train_adapter(dataset, embedder, run: Path, teacher, val_dataset, eval_data
                  cfg.model_copy(update={"label_weight": 0.0})) if teach else None
     t1 = time.perf_counter()
     adapter, curve = fit_adapter(q, d, tgt, (vq, vd, vrel, vt), cfg, on_epoch=_epoch_logger(progress))
+    final = _refit(adapter, train, val, base, teach, cfg, (vq, vd, vrel, vt)) if cfg.refit_all and adapter.best_epoch else adapter
     t_train = time.perf_counter() - t1
-    return _finish(run, base, adapter, curve, train, val, evalset, cfg, teach, base_url,
+    return _finish(run, base, adapter, final, curve, train, val, evalset, cfg, teach, base_url,
                    {"embed_s": round(t_embed, 3), "train_s": round(t_train, 3), "pseudo_queries": n_pseudo}, t0)
+
+
+def _refit(held_out: Adapter, train: RetrievalDataset, val: RetrievalDataset, base, teach, cfg: AdapterConfig, val_arrays):
+    """A fresh adapter trained on training + validation data for the epoch count chosen on validation."""
+    both = RetrievalDataset(queries={**train.queries, **val.queries}, corpus={**train.corpus, **val.corpus},
+                            relevant_docs={**train.relevant_docs, **val.relevant_docs}, name=f"{train.name}+val")
+    q, d, tgt, _ = _training_arrays(both, base, teach, cfg)
+    log.info("refit on training + validation data (%d queries) for %d epochs", len(q), held_out.best_epoch)
+    final, _ = fit_adapter(q, d, tgt, val_arrays, cfg.model_copy(update={"epochs": held_out.best_epoch}), keep_last=True)
+    final.selected_by = f"refit on training + validation data for {held_out.best_epoch} epochs"  # type: ignore[attr-defined]
+    return final
 
 
 def _epoch_logger(progress):
@@ -207,25 +220,30 @@ def _training_arrays(train: RetrievalDataset, base: Embedder, teach: Embedder | 
     return q, d, tgt, len(pseudo)
 
 
-def _finish(run: Path, base: Embedder, adapter: Adapter, curve, train, val, evalset, cfg, teach, base_url, timing, t0):
+def _finish(run: Path, base: Embedder, adapter: Adapter, final: Adapter, curve, train, val, evalset, cfg, teach, base_url,
+            timing, t0):
+    """Validation scores the held-out adapter (trained without the validation data); an eval dataset and
+    RUN/model/ get the final one (the refit on training + validation data, when refit_all)."""
     import shutil
 
     from ragtune.evaluation.retrieval import evaluate_retrieval
 
-    tuned = adapted_embedder(base, adapter, name=f"{base.name}+{cfg.kind}-adapter")
+    name = f"{base.name}+{cfg.kind}-adapter"
     base_info = {"spec": base.name, "fingerprint": base.fingerprint, "base_url": base_url}
     save_adapter(adapter, run / "checkpoints" / "best", base_info)
-    reports = {"val": evaluate_retrieval(val, {"base": base, "adapter": tuned})}
+    save_adapter(final, run / "checkpoints" / "final", base_info)
+    reports = {"val": evaluate_retrieval(val, {"base": base, "adapter": adapted_embedder(base, adapter, name=name)})}
     if evalset is not None:
-        reports[evalset.name] = evaluate_retrieval(evalset, {"base": base, "adapter": tuned})
+        reports[evalset.name] = evaluate_retrieval(evalset, {"base": base, "adapter": adapted_embedder(base, final, name=name)})
     for name, rep in reports.items():
         write_eval(run, name, rep)
     decision = ship_decision(reports["val"], reports.get(evalset.name) if evalset else None, "adapter")
     shutil.rmtree(run / "model", ignore_errors=True)
     if decision["shipped"]:
-        save_adapter(adapter, run / "model", base_info)
+        save_adapter(final, run / "model", base_info)
     log.info(decision["reason"])
     metrics = {"job": "adapter", "decision": decision, "best_epoch": adapter.best_epoch, "best_epoch_by": adapter.selected_by,
+               "shipped_adapter": final.selected_by if final is not adapter else "the held-out adapter scored on validation",
                "validation_difficulty": difficulty(reports["val"]), "curve": curve,
                "models": {name: {r["model"]: r["metrics"] for r in rep["results"]} for name, rep in reports.items()},
                "seconds": {**{k: v for k, v in timing.items() if k.endswith("_s")}, "total_s": round(time.perf_counter() - t0, 3)},
