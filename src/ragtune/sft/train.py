@@ -53,7 +53,8 @@ def _finished(run: Path, config: SFTConfig) -> dict[str, Any] | None:
         return None
     old = json.loads(cfg.read_text())
     old.pop("resolved_learning_rate", None)
-    if old != config.model_dump():
+    # compared with defaults filled in, so a run finished before a new field existed still counts as finished
+    if SFTConfig.model_validate(old).model_dump() != config.model_dump():
         raise InputError(f"{run} holds a finished run with a different configuration; choose another -o folder "
                          "or delete it.")
     return json.loads(metrics.read_text())
