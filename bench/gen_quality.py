@@ -83,11 +83,14 @@ def finetune(pairs: list[tuple[str, str]], out: Path, seed: int = 42) -> Path:
 
     from ragtune.assets import resolve_model
 
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))  # 1: no OpenMP stalls on a busy machine
     model = SentenceTransformer(str(resolve_model("minilm")), device="cpu")
     data = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [a for _, a in pairs]})
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "trainer"), num_train_epochs=1, learning_rate=2e-5, per_device_train_batch_size=32,
-        warmup_ratio=0.1, batch_sampler=BatchSamplers.NO_DUPLICATES, seed=seed, save_strategy="no",
+        warmup_steps=0.1, batch_sampler=BatchSamplers.NO_DUPLICATES, seed=seed, save_strategy="no",
         logging_strategy="no", report_to="none", use_cpu=True, dataloader_drop_last=False)
     SentenceTransformerTrainer(model=model, args=args, train_dataset=data,
                                loss=MultipleNegativesRankingLoss(model)).train()
@@ -137,6 +140,8 @@ def main() -> None:
     ap.add_argument("--per-reply", type=int, default=1, help="questions kept per reply when cleaning")
     ap.add_argument("--only", action="append", help="run only levers ending with this (raw, cleaned, top20, top10)")
     ap.add_argument("--skip-base", action="store_true")
+    ap.add_argument("--combine", help="pool every source's questions into one source of this name "
+                    "(the questions-per-chunk lever: more questions per answer)")
     a = ap.parse_args()
     docs = answers()
     rows = json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else []
@@ -145,6 +150,8 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     sources = [(n, raw_questions(p)) for n, p in (s.split("=", 1) for s in a.raw)]
     sources += [(n, generated_replies(p, docs)) for n, p in (s.split("=", 1) for s in a.gen)]
+    if a.combine:
+        sources = [(a.combine, [it for _, items in sources for it in items])]
     for name, items in sources:
         for lever, chosen in levers(name, items, docs, a.per_reply, set(a.only) if a.only else None):
             rows = [r for r in rows if r["lever"] != lever] + [run_lever(lever, chosen, docs)]
