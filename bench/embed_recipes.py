@@ -44,6 +44,9 @@ RECIPES: dict[str, tuple[str, str, str, dict]] = {
                    {"teacher": "mpnet", "epochs": 20, "pseudo_queries": False}),
     "adapter-kd-pseudo": ("adapter", "minilm", "as adapter-kd (refit) + answer sentences as unlabelled pseudo-queries",
                           {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True}),
+    "adapter-kd-pseudo-fixed10": ("adapter", "minilm", "as adapter-kd-pseudo but exactly 10 epochs (the issue's probe "
+                                  "recipe), no epoch selection; refit on train+val",
+                                  {"teacher": "mpnet", "epochs": 10, "pseudo_queries": True, "select_epoch": False}),
     "adapter-kd-pseudo-t0.1": ("adapter", "minilm", "as adapter-kd-pseudo, temperature 0.1",
                                {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "temperature": 0.1}),
     "adapter-kd-pseudo-t0.1-norefit": ("adapter", "minilm", "as adapter-kd-pseudo-norefit, temperature 0.1",

@@ -102,3 +102,10 @@ def test_invalid_dataset_stops_before_training(tmp_path):
         train_adapter(ds, keyword_embedder("base"), tmp_path / "run")
     assert "no-such-doc" in str(e.value)
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_fixed_epoch_count_without_selection(tmp_path):
+    m = train_adapter(keyword_dataset(), keyword_embedder("base", query_shift=1), tmp_path / "run",
+                      teacher=keyword_embedder("teacher"), epochs=7, lr=0.05, select_epoch=False, pseudo_queries=False)
+    assert m["best_epoch"] == 7 and m["best_epoch_by"] == "fixed epoch count"
+    assert m["shipped_adapter"] == "refit on training + validation data for 7 epochs"

@@ -28,6 +28,8 @@ class AdapterConfig(BaseModel):
                                                  "distribution (0 = teacher only). Without a teacher the label is the only target.")
     pseudo_queries: bool = Field(True, description="With a teacher: also train on the sentences of the training documents as "
                                                    "unlabelled queries (the teacher, not a label, sets their targets).")
+    select_epoch: bool = Field(True, description="Keep the best epoch on validation (KL to the teacher, else ndcg@10); "
+                                                 "off = train exactly `epochs` epochs (the ship rule still applies).")
     refit_all: bool = Field(True, description="After the epoch count is chosen on the validation split, train a fresh adapter "
                                               "on training + validation data for that many epochs and ship it (the validation "
                                               "report and a validation-decided ship use the held-out adapter; --eval-dataset "

@@ -113,7 +113,8 @@ def fit_adapter(q: np.ndarray, d: np.ndarray, target: np.ndarray, val: tuple, cf
             on_epoch(curve[-1])
     adapter.load_state(best["state"])
     adapter.best_epoch = best["epoch"]  # type: ignore[attr-defined]
-    adapter.selected_by = "validation KL to the teacher" if vt is not None else "validation ndcg@10"  # type: ignore[attr-defined]
+    adapter.selected_by = ("fixed epoch count" if keep_last else  # type: ignore[attr-defined]
+                           "validation KL to the teacher" if vt is not None else "validation ndcg@10")
     return adapter, curve
 
 
@@ -177,7 +178,8 @@ def _train_adapter(dataset, embedder, run: Path, teacher, val_dataset, eval_data
     vt = targets(val, teach.encode(list(val.queries.values()), "query"), teach.encode(list(val.corpus.values()), "document"),
                  cfg.model_copy(update={"label_weight": 0.0})) if teach else None
     t1 = time.perf_counter()
-    adapter, curve = fit_adapter(q, d, tgt, (vq, vd, vrel, vt), cfg, on_epoch=_epoch_logger(progress))
+    adapter, curve = fit_adapter(q, d, tgt, (vq, vd, vrel, vt), cfg, on_epoch=_epoch_logger(progress),
+                                 keep_last=not cfg.select_epoch)
     final = _refit(adapter, train, val, base, teach, cfg, (vq, vd, vrel, vt)) if cfg.refit_all and adapter.best_epoch else adapter
     t_train = time.perf_counter() - t1
     return _finish(run, base, adapter, final, curve, train, val, evalset, cfg, teach, base_url,
