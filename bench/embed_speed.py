@@ -63,11 +63,14 @@ def plain(train, run: Path) -> float:
     return trainer.train().metrics["train_samples_per_second"]
 
 
-def ragtune(train, val, run: Path) -> float:
+def ragtune(train, val, run: Path) -> tuple[float, float]:
+    """(examples/s as the trainer reports it, examples/s with the in-training validation time taken out)."""
     from ragtune.embeddings.train import train_embedding
 
     m = train_embedding(train, "minilm", run, val_dataset=val, epochs=1, batch_size=16, lr=2e-5, seed=42)
-    return m["train_samples_per_second"]
+    rate = m["train_samples_per_second"]
+    seconds = len(train.queries) / rate
+    return rate, len(train.queries) / max(1e-9, seconds - m["validation_seconds_during_training"])
 
 
 def adapter_epochs(epochs: int = 10) -> dict:
@@ -95,17 +98,23 @@ def adapter_epochs(epochs: int = 10) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pairs", type=int, default=320)
+    ap.add_argument("--pairs", type=int, default=320, help="training pairs before the 80/20 split")
     args = ap.parse_args()
     train, val = pseudo_pairs(args.pairs)
-    out = {"train_rows": len(train.queries), "val_queries": len(val.queries), "plain": [], "ragtune": []}
+    out = {"train_rows": len(train.queries), "val_queries": len(val.queries), "plain": [], "ragtune": [],
+           "ragtune_without_validation_time": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i, who in enumerate(["plain", "ragtune", "ragtune", "plain"]):
             run = Path(tmp) / f"{who}{i}"
-            rate = plain(train, run) if who == "plain" else ragtune(train, val, run)
+            if who == "plain":
+                rate = plain(train, run)
+            else:
+                rate, no_val = ragtune(train, val, run)
+                out["ragtune_without_validation_time"].append(round(no_val, 3))
             out[who].append(round(rate, 3))
             print(f"{who}: {rate:.2f} examples/s", flush=True)
     out["ratio_ragtune_vs_plain"] = round(sum(out["ragtune"]) / sum(out["plain"]), 3)
+    out["ratio_without_validation_time"] = round(sum(out["ragtune_without_validation_time"]) / sum(out["plain"]), 3)
     out["adapter"] = adapter_epochs(10)
     print(f"ratio ragtune/plain: {out['ratio_ragtune_vs_plain']}; adapter: {out['adapter']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

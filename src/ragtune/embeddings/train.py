@@ -275,6 +275,7 @@ def _finish(run: Path, base: Embedder, tuned_path: Path, trainer, train, val, ev
                "best_checkpoint": trainer.state.best_model_checkpoint, "curve": _curve(trainer),
                "models": {name: {r["model"]: r["metrics"] for r in rep["results"]} for name, rep in reports.items()},
                "train_samples_per_second": tm.get("train_samples_per_second"),
+               "validation_seconds_during_training": round(sum(r.get("eval_runtime", 0.0) for r in trainer.state.log_history), 3),
                "seconds": {**timing, "total_s": round(time.perf_counter() - t0, 3)},
                "data": {"train_queries": len(train.queries), "train_docs": len(train.corpus), "val_queries": len(val.queries)}}
     atomic_write_json(run / "metrics.json", metrics)
