@@ -146,18 +146,26 @@ def main() -> None:
     docs = answers()
     rows = json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else []
     if not a.skip_base:
-        rows.append({"lever": "base minilm (no fine-tuning)", **score(None)})
-        print(json.dumps(rows[-1]), flush=True)
+        rows = [r for r in rows if not r["lever"].startswith("base")]
+        rows.insert(0, {"lever": "base minilm (no fine-tuning)", **score(None)})
+        print(json.dumps(rows[0]), flush=True)
+        save(rows)
     sources = [(n, raw_questions(p)) for n, p in (s.split("=", 1) for s in a.raw)]
     sources += [(n, generated_replies(p, docs)) for n, p in (s.split("=", 1) for s in a.gen)]
     if a.combine:
         sources = [(a.combine, [it for _, items in sources for it in items])]
     for name, items in sources:
         for lever, chosen in levers(name, items, docs, a.per_reply, set(a.only) if a.only else None):
-            rows = [r for r in rows if r["lever"] != lever] + [run_lever(lever, chosen, docs)]
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            RESULTS.write_text(json.dumps({"recipe": "minilm, MNRL, 1 epoch, lr 2e-5, batch 32, seed 42",
-                                           "test": "construction-faq human questions (503)", "rows": rows}, indent=1) + "\n")
+            row = run_lever(lever, chosen, docs)
+            rows = [r for r in (json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else rows)
+                    if r["lever"] != lever] + [row]
+            save(rows)
+
+
+def save(rows: list[dict]) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"recipe": "minilm, MNRL, 1 epoch, lr 2e-5, batch 32, no-duplicates batches, seed 42",
+                                   "test": "construction-faq human questions (503)", "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
