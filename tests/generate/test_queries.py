@@ -119,3 +119,12 @@ def test_llamaindex_documents_and_nodes(tmp_path, keyword_embedder):
     res = generate_queries(nodes, tmp_path / "b", llm=FakeLLM(default=topic_reply), embedder=keyword_embedder)
     assert set(res.dataset.corpus) == {f"node-{n}" for n in TOPICS}
     assert res.dataset.corpus["node-roofs"] == TOPICS["roofs"]
+
+
+def test_unknown_or_bad_option_is_an_input_error(docs_folder, tmp_path):
+    from ragtune.errors import InputError
+
+    with pytest.raises(InputError, match="no_filter"):
+        generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(), no_filter=True)
+    with pytest.raises(InputError, match="questions_per_chunk"):
+        generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(), questions_per_chunk=0)

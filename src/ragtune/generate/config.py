@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ragtune.errors import InputError
 
 
 class QueryGenConfig(BaseModel):
     """Everything that shapes a query-generation run (saved, secrets excluded, as config.json)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     llm: str = Field("local", description="'local' (best installed local model), 'local:MODEL', or 'openai:MODEL'")
     base_url: str | None = Field(None, description="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1")
@@ -32,3 +38,12 @@ class QueryGenConfig(BaseModel):
     timeout: float = Field(60.0, gt=0, description="seconds before one request times out (server)")
     price_per_1k: float | None = Field(None, ge=0, description="price per 1000 tokens (in + out) for the cost line")
     text_field: str = Field("text", description="field holding the text in JSONL documents")
+
+
+def resolve_config(config: QueryGenConfig | None, options: dict[str, Any]) -> QueryGenConfig:
+    """`config` with `options` applied, validated; an unknown or bad option is an InputError naming it."""
+    try:
+        return QueryGenConfig.model_validate({**(config or QueryGenConfig()).model_dump(), **options})
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise InputError(f"bad generate-queries option(s): {problems}") from None

@@ -19,7 +19,7 @@ from typing import Any
 from ragtune.data.documents import Chunk
 from ragtune.data.retrieval import RetrievalDataset, save_split_record, split_by_source, write_llamaindex
 from ragtune.errors import NoUsableDataError
-from ragtune.generate.config import QueryGenConfig
+from ragtune.generate.config import QueryGenConfig, resolve_config
 from ragtune.generate.inputs import nonempty, to_chunks
 from ragtune.generate.journal import Journal, call_key
 from ragtune.generate.parsing import Limits, dedup_across, parse_reply
@@ -73,8 +73,7 @@ def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None =
     Output: OUT/train.json, val.json, split.json (LlamaIndex JSON), all.json, summary.json,
     config.json, dropped.jsonl, and the resumable journal.jsonl.
     """
-    cfg = (config or QueryGenConfig()).model_copy(update=options)
-    QueryGenConfig.model_validate(cfg.model_dump())
+    cfg = resolve_config(config, options)
     t0 = time.perf_counter()
     chunks, read_note = to_chunks(docs, cfg)
     chunks = nonempty(chunks)
@@ -114,7 +113,7 @@ def run_jobs(llm: LLM, jobs: list[Job], journal: Journal, cfg: QueryGenConfig, s
     if not todo:
         return stats
     t0 = time.perf_counter()
-    with _progress(show_progress, len(jobs), stats.calls_resumed) as bar:
+    with ProgressBar(show_progress, len(jobs), stats.calls_resumed) as bar:
         async def on_done(o: Outcome) -> None:
             await _record(o, todo[o.index], journal, stats, llm.model)
             bar(stats, time.perf_counter() - t0)
@@ -141,7 +140,7 @@ async def _record(o: Outcome, job: Job, journal: Journal, stats: RunStats, model
     stats.tokens_out += c.completion_tokens
 
 
-class _progress:
+class ProgressBar:
     """A rich progress bar (chunks done, tokens/s, ETA) or nothing."""
 
     def __init__(self, show: bool, total: int, done: int):
