@@ -38,7 +38,7 @@ class RunConfig(BaseModel):
                                                     "within ~20 minutes on a 2-core CPU.")
     finetune_lr: float = Field(2e-5, description="Learning rate of the full fine-tune.")
     adapter_kind: str = Field("linear", description="Adapter kind: 'linear' or 'mlp'.")
-    adapter_epochs: int = Field(20, description="Adapter epochs (milliseconds each on cached vectors).")
+    adapter_epochs: int = Field(10, description="Adapter epochs (milliseconds each on cached vectors).")
     val_fraction: float = Field(0.2, description="Share of source documents held out for validation.")
     seed: int = Field(42, description="Seed for generation sampling, split and training.")
 

@@ -52,7 +52,7 @@ def test_teacher_distillation_fixes_a_wrong_base_and_ships(tmp_path):
     teacher = keyword_embedder("teacher")
     before = headline(evaluate_retrieval(ds, {"base": base}), "base")
     assert before < 0.2
-    m = train_adapter(ds, base, tmp_path / "run", teacher=teacher, epochs=60, lr=0.05, pseudo_queries=False)
+    m = train_adapter(ds, base, tmp_path / "run", teacher=teacher, epochs=60, lr=0.05, pseudo_queries=False, select_epoch=True)
     assert m["decision"]["shipped"] and m["decision"]["decided_by"] == "validation split"
     val = m["models"]["val"]
     assert val["adapter"]["ndcg@10"] > 0.9 > val["base"]["ndcg@10"]
@@ -92,6 +92,7 @@ def test_eval_dataset_decides_the_ship(tmp_path):
     m = train_adapter(ds, base, tmp_path / "run", teacher=keyword_embedder("teacher"), epochs=40, lr=0.05,
                       eval_dataset=keyword_dataset("real"))
     assert m["decision"]["decided_by"] == "eval-dataset" and m["decision"]["decision_dataset"] == "real"
+    assert m["best_epoch_by"] == "fixed epoch count" and m["best_epoch"] == 40  # the default with a teacher
     assert (tmp_path / "run" / "eval" / "real.json").exists()
 
 

@@ -49,6 +49,8 @@ def train_adapter(
     lr: float = typer.Option(1e-3, help="AdamW learning rate."),
     temperature: float = typer.Option(0.05, help="Softmax temperature of the teacher's and student's scores."),
     pseudo_queries: bool = typer.Option(True, help="With a teacher: also use document sentences as unlabelled queries."),
+    select_epoch: bool | None = typer.Option(None, "--select-epoch/--fixed-epochs", help="Pick the best epoch on validation, "
+                                             "or train exactly --epochs (default: fixed with a teacher, selected without)."),
     val_dataset: str | None = typer.Option(None, help="Validation set (default: split the data by source document)."),
     eval_dataset: str | None = typer.Option(None, help="Held-out REAL queries; when given they decide whether the adapter ships."),
     base_url: str | None = typer.Option(None, help="Base URL of an OpenAI-compatible embeddings server, for openai:MODEL."),
@@ -68,7 +70,7 @@ def train_adapter(
 
     metrics = fit(dataset, embedder, output, teacher=teacher, kind=kind, side=side, val_dataset=val_dataset,
                   eval_dataset=eval_dataset, base_url=base_url, epochs=epochs, lr=lr, temperature=temperature,
-                  pseudo_queries=pseudo_queries, seed=seed)
+                  pseudo_queries=pseudo_queries, select_epoch=select_epoch, seed=seed)
     _show(output, metrics)
 
 

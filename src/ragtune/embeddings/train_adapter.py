@@ -179,7 +179,7 @@ def _train_adapter(dataset, embedder, run: Path, teacher, val_dataset, eval_data
                  cfg.model_copy(update={"label_weight": 0.0})) if teach else None
     t1 = time.perf_counter()
     adapter, curve = fit_adapter(q, d, tgt, (vq, vd, vrel, vt), cfg, on_epoch=_epoch_logger(progress),
-                                 keep_last=not cfg.select_epoch)
+                                 keep_last=not _selects(cfg, teach))
     final = _refit(adapter, train, val, base, teach, cfg, (vq, vd, vrel, vt)) if cfg.refit_all and adapter.best_epoch else adapter
     t_train = time.perf_counter() - t1
     return _finish(run, base, adapter, final, curve, train, val, evalset, cfg, teach, base_url,
@@ -195,6 +195,11 @@ def _refit(held_out: Adapter, train: RetrievalDataset, val: RetrievalDataset, ba
     final, _ = fit_adapter(q, d, tgt, val_arrays, cfg.model_copy(update={"epochs": held_out.best_epoch}), keep_last=True)
     final.selected_by = f"refit on training + validation data for {held_out.best_epoch} epochs"  # type: ignore[attr-defined]
     return final
+
+
+def _selects(cfg: AdapterConfig, teach) -> bool:
+    """Whether the best epoch is chosen on validation (default: only without a teacher; see AdapterConfig)."""
+    return cfg.select_epoch if cfg.select_epoch is not None else teach is None
 
 
 def _epoch_logger(progress):
