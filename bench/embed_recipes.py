@@ -33,17 +33,17 @@ RUNS = Path(__file__).parent.parent / "runs" / "embed_recipes"
 
 # name -> (job, model, description, keyword arguments of the product API)
 RECIPES: dict[str, tuple[str, str, str, dict]] = {
-    "adapter-labels": ("adapter", "minilm", "linear query adapter, synthetic labels only (no teacher), 20 epochs",
-                       {"epochs": 20}),
-    "adapter-kd-norefit": ("adapter", "minilm", "linear query adapter, mpnet softmax over corpus (T 0.05), up to 20 epochs, "
-                           "trained on the 80% split only", {"teacher": "mpnet", "epochs": 20, "pseudo_queries": False,
-                                                              "refit_all": False}),
+    "adapter-labels": ("adapter", "minilm", "linear query adapter, synthetic labels only (no teacher), best of 20 epochs "
+                       "by validation ndcg@10, 80% split only", {"epochs": 20, "refit_all": False}),
+    "adapter-kd-norefit": ("adapter", "minilm", "linear query adapter, mpnet softmax over corpus (T 0.05), best of 20 epochs by "
+                           "validation KL to the teacher, trained on the 80% split only", {"teacher": "mpnet", "epochs": 20, "pseudo_queries": False,
+                                                              "refit_all": False, "select_epoch": True}),
     "adapter-kd-pseudo-norefit": ("adapter", "minilm", "as adapter-kd-norefit + answer sentences as pseudo-queries",
-                                  {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "refit_all": False}),
+                                  {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "refit_all": False, "select_epoch": True}),
     "adapter-kd": ("adapter", "minilm", "as adapter-kd-norefit, then refit on train+val for the chosen epoch count",
-                   {"teacher": "mpnet", "epochs": 20, "pseudo_queries": False}),
+                   {"teacher": "mpnet", "epochs": 20, "pseudo_queries": False, "select_epoch": True}),
     "adapter-kd-pseudo": ("adapter", "minilm", "as adapter-kd (refit) + answer sentences as unlabelled pseudo-queries",
-                          {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True}),
+                          {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "select_epoch": True}),
     "adapter-kd-pseudo-fixed10": ("adapter", "minilm", "as adapter-kd-pseudo but exactly 10 epochs (the issue's probe "
                                   "recipe), no epoch selection; refit on train+val",
                                   {"teacher": "mpnet", "epochs": 10, "pseudo_queries": True, "select_epoch": False}),
@@ -51,7 +51,7 @@ RECIPES: dict[str, tuple[str, str, str, dict]] = {
                                {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "temperature": 0.1}),
     "adapter-kd-pseudo-t0.1-norefit": ("adapter", "minilm", "as adapter-kd-pseudo-norefit, temperature 0.1",
                                        {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "temperature": 0.1,
-                                        "refit_all": False}),
+                                        "refit_all": False, "select_epoch": True}),
     "adapter-kd-pseudo-mlp-both-norefit": ("adapter", "minilm", "residual MLP adapter on queries and documents, KD + "
                                            "pseudo-queries, 80% split only",
                                            {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "kind": "mlp",
