@@ -67,3 +67,12 @@ def test_cut_off_last_line_is_dropped_when_the_reply_hit_its_budget():
     assert p.kept == ["Who decides on a bygglov?"] and p.drop_counts() == {"truncated": 1}
     assert len(parse_reply(reply, PASSAGE, 3).kept) == 2
     assert parse_reply("Who decides on a bygglov?", PASSAGE, 3, truncated=True).kept == ["Who decides on a bygglov?"]
+
+
+def test_question_echoing_the_prompt_is_dropped():
+    from ragtune.generate.prompts import default_template, render
+
+    instructions = render(default_template(), "", 1, [])
+    reply = "What is the meaning of 'a user would use'?\nWho decides on a bygglov in Sweden?"
+    p = parse_reply(reply, PASSAGE, 2, instructions=instructions)
+    assert p.kept == ["Who decides on a bygglov in Sweden?"] and p.drop_counts() == {"echoes_prompt": 1}

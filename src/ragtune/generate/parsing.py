@@ -20,7 +20,7 @@ STOPWORDS = _QUESTION_WORDS | {
     "the", "a", "an", "of", "to", "in", "on", "for", "and", "or", "i", "my", "me", "you", "your", "it", "its",
     "be", "if", "with", "that", "this", "there", "at", "by", "from", "as", "we", "our", "any", "about", "get", "need",
 }
-_WORD = re.compile(r"[\w']+", re.UNICODE)
+_WORD = re.compile(r"\w+(?:'\w+)*", re.UNICODE)  # inner apostrophes only: "don't", not "'a"
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Limits:
     min_words: int = 3
     max_words: int = 40
     copy_run: int = 8  # a run of this many words copied from the passage marks a copy
+    prompt_run: int = 4  # a run of this many words copied from the prompt's instructions marks an echo
     near_dup_jaccard: float = 0.8  # within one chunk, content-word Jaccard at or above this is a duplicate
 
 
@@ -119,11 +120,16 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def parse_reply(reply: str, passage: str, n_wanted: int, limits: Limits = Limits(), truncated: bool = False) -> Parsed:
+def parse_reply(reply: str, passage: str, n_wanted: int, limits: Limits = Limits(), truncated: bool = False,
+                instructions: str = "") -> Parsed:
     """Clean one reply: keep up to `n_wanted` distinct question-like lines that do not copy the passage.
 
     `truncated`: the reply hit its token budget, so its last line is cut off unless it ends with '?'.
+    `instructions`: the prompt's own wording (template without passage); a question that echoes a run
+    of `limits.prompt_run` of its words (small models do: "What is the meaning of 'a user would use'?")
+    is dropped as `echoes_prompt`.
     """
+    instruction_words = words(instructions)
     result = Parsed()
     passage_words = words(passage)
     if not reply.strip():
@@ -134,6 +140,8 @@ def parse_reply(reply: str, passage: str, n_wanted: int, limits: Limits = Limits
         result.dropped.append(("truncated", lines.pop()))
     for raw in lines:
         reason, text = classify(drop_lead_in(strip_decoration(raw)), passage_words, limits)
+        if reason is None and instruction_words and copies_passage(words(text), instruction_words, limits.prompt_run):
+            reason = "echoes_prompt"
         if reason is None and any(jaccard(content_words(text), content_words(k)) >= limits.near_dup_jaccard
                                   for k in result.kept):
             reason = "duplicate_in_chunk"

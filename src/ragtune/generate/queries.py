@@ -170,6 +170,7 @@ class ProgressBar:
 def collect(jobs: list[Job], journal: Journal, cfg: QueryGenConfig):
     """Parse every journaled reply of this run's jobs; returns questions, drop counts, dropped rows."""
     limits = Limits(min_words=cfg.min_words, max_words=cfg.max_words)
+    instructions = render(load_template(cfg.prompt_file), "", cfg.questions_per_chunk, [])
     drops: Counter = Counter()
     dropped_rows: list[dict] = []
     items: list[tuple[str, str]] = []
@@ -178,7 +179,7 @@ def collect(jobs: list[Job], journal: Journal, cfg: QueryGenConfig):
         if rec is None:
             continue
         parsed = parse_reply(rec["reply"], job.chunk.text, cfg.questions_per_chunk, limits,
-                             truncated=rec.get("finish_reason") == "length")
+                             truncated=rec.get("finish_reason") == "length", instructions=instructions)
         items += [(job.chunk.id, q) for q in parsed.kept]
         drops.update(parsed.drop_counts())
         dropped_rows += [{"reason": r, "chunk_id": job.chunk.id, "text": t} for r, t in parsed.dropped]
