@@ -128,3 +128,20 @@ def test_unknown_or_bad_option_is_an_input_error(docs_folder, tmp_path):
         generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(), no_filter=True)
     with pytest.raises(InputError, match="questions_per_chunk"):
         generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(), questions_per_chunk=0)
+
+
+def test_self_check_keeps_only_answerable_questions_and_resumes(docs_folder, tmp_path, keyword_embedder):
+    def reply(messages):
+        prompt = messages[-1]["content"]
+        if prompt.startswith("Passage:"):  # the self-check prompt
+            return "No." if "cost" in prompt.split("Question:")[1] else "Yes, it does."
+        return topic_reply(messages)
+
+    llm = FakeLLM(default=reply)
+    res = generate_queries(docs_folder, tmp_path / "o", llm=llm, filter=False, self_check=True, questions_per_chunk=2)
+    assert len(llm.calls) == 5 + 10
+    assert res.summary["dropped"]["self_check"] == 5
+    assert all("cost" not in q for q in res.dataset.queries.values()) and len(res.dataset.queries) == 5
+    again = FakeLLM()
+    res = generate_queries(docs_folder, tmp_path / "o", llm=again, filter=False, self_check=True, questions_per_chunk=2)
+    assert again.calls == [] and len(res.dataset.queries) == 5

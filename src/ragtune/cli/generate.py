@@ -37,6 +37,8 @@ def queries(
                                          "the LLM as style examples (Promptagator-style)."),
     filter: bool = typer.Option(True, "--filter/--no-filter", help="Round-trip filter: keep a question only if its "
                                 "chunk ranks in the top K of all chunks under --filter-model."),
+    self_check: bool = typer.Option(False, "--self-check", help="Ask the same LLM whether the passage answers each "
+                                    "kept question (one short extra call per question); keep only 'yes'."),
     filter_model: str = typer.Option("minilm", help="Reference embedder of the round-trip filter."),
     filter_top_k: int = typer.Option(20, help="K of the round-trip filter."),
     min_words: int = typer.Option(3, help="Shortest question kept, in words."),
@@ -71,7 +73,7 @@ def queries(
         llm=llm, base_url=base_url, api_key_env=api_key_env, questions_per_chunk=questions_per_chunk, samples=samples,
         concurrency=concurrency, max_tokens=max_tokens, temperature=temperature, seed=seed,
         prompt_file=str(prompt_file) if prompt_file else None, examples_file=str(examples) if examples else None,
-        filter=filter, filter_model=filter_model, filter_top_k=filter_top_k, min_words=min_words, max_words=max_words,
+        filter=filter, self_check=self_check, filter_model=filter_model, filter_top_k=filter_top_k, min_words=min_words, max_words=max_words,
         chunk_size=chunk_size, overlap=overlap, chunk_tokenizer=chunk_tokenizer, val_fraction=val_fraction,
         max_tries=max_tries, timeout=timeout, price_per_1k=price_per_1k, text_field=text_field)
     result = generate_queries([str(p) for p in docs], out, cfg, show_progress=console.is_terminal)

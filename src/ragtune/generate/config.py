@@ -26,6 +26,7 @@ class QueryGenConfig(BaseModel):
     prompt_file: str | None = Field(None, description="a template with {passage}, {n}, {examples}; default: bundled")
     examples_file: str | None = Field(None, description="a few real user questions, one per line, shown as style examples")
     filter: bool = Field(True, description="round-trip filter: keep a question only if its chunk ranks in the top K")
+    self_check: bool = Field(False, description="ask the LLM whether the passage answers each kept question; keep 'yes'")
     filter_model: str = Field("minilm", description="reference embedder of the round-trip filter")
     filter_top_k: int = Field(20, ge=1, description="K of the round-trip filter")
     min_words: int = Field(3, ge=1, description="shortest question kept, in words")

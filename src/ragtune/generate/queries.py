@@ -84,6 +84,10 @@ def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None =
     jobs = make_jobs(chunks, cfg, llm.model)
     stats = run_jobs(llm, jobs, journal, cfg, show_progress)
     questions, drops, dropped_rows = collect(jobs, journal, cfg)
+    if cfg.self_check and questions:
+        questions, sc_rows = self_check(llm, questions, chunks, journal, cfg, stats, show_progress)
+        drops["self_check"] = len(sc_rows)
+        dropped_rows += sc_rows
     if cfg.filter and questions:
         questions, rt_rows = round_trip_filter(questions, chunks, embedder, cfg)
         drops["round_trip"] = len(rt_rows)
@@ -187,6 +191,38 @@ def collect(jobs: list[Job], journal: Journal, cfg: QueryGenConfig):
     drops["duplicate_across_set"] = len(across)
     dropped_rows += [{"reason": r, "chunk_id": c, "text": t} for r, c, t in across]
     return kept, drops, dropped_rows
+
+
+SELF_CHECK_PROMPT = ('Passage:\n"""\n{passage}\n"""\n\nQuestion: {question}\n\n'
+                     "Does the passage answer this question? Reply with one word: yes or no.")
+
+
+def self_check(llm: LLM, questions: list[tuple[str, str]], chunks: list[Chunk], journal: Journal,
+               cfg: QueryGenConfig, stats: RunStats, show_progress: bool):
+    """Answerability check by the same LLM: keep a question only when the reply starts with 'yes'.
+
+    Its calls are journaled like generation calls (keyed by chunk, question and model), so they resume too.
+    """
+    by_id = {c.id: c for c in chunks}
+    phash = "check-" + prompt_hash(SELF_CHECK_PROMPT, 1, [])
+    jobs = []
+    for cid, q in questions:
+        messages = user_message(SELF_CHECK_PROMPT.replace("{question}", q).replace("{passage}", by_id[cid].text.strip()))
+        jobs.append(Job(call_key(by_id[cid].text + "\x1f" + q, phash, llm.model, 0), by_id[cid], 0, messages))
+    check_cfg = cfg.model_copy(update={"max_tokens": 4, "temperature": 0.0})
+    more = run_jobs(llm, jobs, journal, check_cfg, show_progress)
+    for name in ("calls_total", "calls_resumed", "calls_made", "calls_failed", "tokens_in", "tokens_out", "seconds"):
+        setattr(stats, name, getattr(stats, name) + getattr(more, name))
+    stats.errors += more.errors
+    kept, rows = [], []
+    for (cid, q), job in zip(questions, jobs):
+        rec = journal.done.get(job.key)
+        if rec is not None and rec["reply"].strip().lower().startswith("yes"):
+            kept.append((cid, q))
+        else:
+            rows.append({"reason": "self_check", "chunk_id": cid, "text": q,
+                         "reply": rec["reply"][:40] if rec else "(call failed)"})
+    return kept, rows
 
 
 def round_trip_filter(questions: list[tuple[str, str]], chunks: list[Chunk], embedder: Any, cfg: QueryGenConfig):
