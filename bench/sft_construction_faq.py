@@ -3,6 +3,11 @@
     HF_HUB_OFFLINE=1 .venv/bin/python bench/sft_construction_faq.py            # quality + speed
     HF_HUB_OFFLINE=1 .venv/bin/python bench/sft_construction_faq.py --only speed
 
+Committed results (2 shared CPU cores, load average 10-15, so compute-starved) came from
+    ... --only quality --epochs 0.3 --lr 1e-3 --generate 12 --max-new-tokens 96
+    ... --only speed --speed-limit 16
+and live in bench/results/sft_construction_faq_{quality,speed}.json and sft_construction_faq_samples.md.
+
 Quality: the 503 FAQ Q/A pairs become support chats (system + question + answer), split 80/20 by
 question (identical questions stay on one side). SmolLM2-135M-Instruct + LoRA is trained with
 `ragtune.sft.train_sft`; held-out assistant-token loss base vs tuned, ROUGE-L of greedy answers
