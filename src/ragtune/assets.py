@@ -259,7 +259,18 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
     model.hf_quantizer = None
     model.save_pretrained(out)
     tok.save_pretrained(out)
+    _drop_gguf_quantization(out / "config.json")
     return out
+
+
+def _drop_gguf_quantization(config_path: Path) -> None:
+    """The saved weights are plain float32; a leftover GGUF `quantization_config` would make
+    transformers treat the folder as quantized (and refuse to train it)."""
+    import json
+
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.pop("quantization_config", None) is not None:
+        config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
 _PREPARERS = {
