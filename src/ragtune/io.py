@@ -60,9 +60,14 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
 
 def append_jsonl(path: str | Path, row: Any) -> None:
     """Append one JSON line and fsync it, so a finished record survives a crash."""
+    append_jsonl_many(path, [row])
+
+
+def append_jsonl_many(path: str | Path, rows: list[Any]) -> None:
+    """Append rows as JSON lines with one write and one fsync (a torn tail is repaired first)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # read access: the torn-tail check preads
     try:
         _repair_torn_tail(fd)

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import os
 from pathlib import Path
 
-from ragtune.io import _repair_torn_tail, append_jsonl, read_jsonl_tolerant
+from ragtune.io import append_jsonl, append_jsonl_many, read_jsonl_tolerant
 
 
 def text_hash(text: str) -> str:
@@ -59,7 +57,7 @@ class Journal:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                await asyncio.to_thread(_append_many, self.path, [r for r, _ in batch])
+                await asyncio.to_thread(append_jsonl_many, self.path, [r for r, _ in batch])
             except Exception as e:
                 for _, fut in batch:
                     fut.set_exception(e)
@@ -67,16 +65,3 @@ class Journal:
             for record, fut in batch:
                 self.done.setdefault(record["key"], record)
                 fut.set_result(None)
-
-
-def _append_many(path: Path, rows: list[dict]) -> None:
-    """Append rows as JSON lines with one write and one fsync (a torn tail is repaired first)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        _repair_torn_tail(fd)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
