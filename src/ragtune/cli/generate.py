@@ -28,7 +28,7 @@ def queries(
     samples: int = typer.Option(1, help="Independent LLM calls per chunk (set --temperature > 0 for variety)."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", help="Requests in flight to a server; prompts per "
                                     "batch for the local model."),
-    max_tokens: int = typer.Option(96, help="Token budget of one reply."),
+    max_tokens: int | None = typer.Option(None, help="Token budget of one reply (default: 40 per question asked)."),
     temperature: float = typer.Option(0.0, help="0 = greedy (deterministic); 0.7 gives more varied questions."),
     seed: int = typer.Option(42, help="Seed for sampling and for the train/val split."),
     prompt_file: Path | None = typer.Option(None, help="Your prompt template; it must contain {passage} and may use "

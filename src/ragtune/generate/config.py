@@ -20,7 +20,9 @@ class QueryGenConfig(BaseModel):
     questions_per_chunk: int = Field(1, ge=1, le=20, description="questions asked for in each prompt")
     samples: int = Field(1, ge=1, le=10, description="independent LLM calls per chunk (use temperature > 0 for variety)")
     concurrency: int = Field(8, ge=1, le=512, description="requests in flight (server) / prompts per batch (local)")
-    max_tokens: int = Field(96, ge=8, le=2048, description="token budget of one reply")
+    max_tokens: int | None = Field(None, ge=8, le=2048, description="token budget of one reply (default: 40 per question "
+                                                                    "asked; questions are 5-20 words, and a local model "
+                                                                    "spends most of its time on tokens nobody keeps)")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy; higher = more varied questions")
     seed: int = Field(42, description="seed for sampling and for the train/val split")
     prompt_file: str | None = Field(None, description="a template with {passage}, {n}, {examples}; default: bundled")
@@ -39,6 +41,11 @@ class QueryGenConfig(BaseModel):
     timeout: float = Field(60.0, gt=0, description="seconds before one request times out (server)")
     price_per_1k: float | None = Field(None, ge=0, description="price per 1000 tokens (in + out) for the cost line")
     text_field: str = Field("text", description="field holding the text in JSONL documents")
+
+
+def reply_tokens(cfg: QueryGenConfig) -> int:
+    """The token budget of one reply: `max_tokens`, else 40 per question asked."""
+    return cfg.max_tokens or 40 * cfg.questions_per_chunk
 
 
 def resolve_config(config: QueryGenConfig | None, options: dict[str, Any]) -> QueryGenConfig:

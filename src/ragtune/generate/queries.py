@@ -19,7 +19,7 @@ from typing import Any
 from ragtune.data.documents import Chunk
 from ragtune.data.retrieval import RetrievalDataset, save_split_record, split_by_source, write_llamaindex
 from ragtune.errors import NoUsableDataError
-from ragtune.generate.config import QueryGenConfig, resolve_config
+from ragtune.generate.config import QueryGenConfig, reply_tokens, resolve_config
 from ragtune.generate.inputs import nonempty, to_chunks
 from ragtune.generate.journal import Journal, call_key
 from ragtune.generate.parsing import Limits, dedup_across, parse_reply
@@ -101,7 +101,7 @@ def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None =
 
 def make_jobs(chunks: list[Chunk], cfg: QueryGenConfig, model: str) -> list[Job]:
     template, examples = load_template(cfg.prompt_file), load_examples(cfg.examples_file)
-    phash = prompt_hash(template, cfg.questions_per_chunk, examples, f"t={cfg.temperature};max={cfg.max_tokens}")
+    phash = prompt_hash(template, cfg.questions_per_chunk, examples, f"t={cfg.temperature};max={reply_tokens(cfg)}")
     jobs = []
     for c in chunks:
         messages = user_message(render(template, c.text, cfg.questions_per_chunk, examples))
@@ -123,7 +123,7 @@ def run_jobs(llm: LLM, jobs: list[Job], journal: Journal, cfg: QueryGenConfig, s
             bar(stats, time.perf_counter() - t0)
 
         seeds = [cfg.seed + j.sample if cfg.temperature > 0 else None for j in todo]
-        asyncio.run(complete_many(llm, [j.messages for j in todo], concurrency=cfg.concurrency, max_tokens=cfg.max_tokens,
+        asyncio.run(complete_many(llm, [j.messages for j in todo], concurrency=cfg.concurrency, max_tokens=reply_tokens(cfg),
                                   temperature=cfg.temperature, seeds=seeds, on_done=on_done))
     stats.seconds = time.perf_counter() - t0
     return stats
