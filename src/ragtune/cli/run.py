@@ -23,17 +23,16 @@ def run(
     max_chunks: int = typer.Option(0, help="Use at most this many chunks (0 = all)."),
     finetune: bool = typer.Option(True, help="Run the full fine-tune stage (the adapter stage always runs)."),
     finetune_max_steps: int = typer.Option(60, help="Step budget of the full fine-tune (-1 = no cap)."),
-    adapter_epochs: int = typer.Option(10, help="Adapter epochs (milliseconds each on cached vectors)."),
+    adapter_epochs: int = typer.Option(10, help="Adapter epochs (cheap: they train on cached vectors, no model calls)."),
     seed: int = typer.Option(42, help="Seed for sampling, split and training."),
 ) -> None:
     """Chunk -> generate queries -> split by document -> evaluate base -> fine-tune -> adapter -> evaluate all -> report.
 
-    Everything runs offline. With no DOCS it uses the bundled construction-faq: questions are generated
-    from the 503 answers only and every model is judged on the 503 human-written questions, which are
-    never used for training. RUN/model/ holds the winner (a model folder or an adapter folder), or is
-    absent when nothing beat the base; metrics.json has the numbers and the time of every stage.
+    Everything runs offline. With no DOCS it uses the bundled construction-faq: questions are generated from the 503 answers only and every model is judged on the 503 human-written questions, which are never used for training.
 
-    Example: ragtune run -o runs/demo        (the demo; about 20 minutes on a 2-core CPU)
+    RUN/model/ holds the winner (a model folder or an adapter folder), or is absent when nothing beat the base; metrics.json has the numbers and the time of every stage. Rerunning the same command resumes.
+
+    Example: ragtune run -o runs/demo   (the demo that `make demo` runs)
     """
     from ragtune.pipeline import run as run_pipeline
     from ragtune.report.tables import eval_table
