@@ -58,6 +58,13 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def publish_copy(src: str | Path, final: str | Path) -> Path:
+    """Copy folder `src` to `final` through a fresh temp folder and one rename (never a half-copied model)."""
+    with atomic_dir(final) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+    return Path(final)
+
+
 def append_jsonl(path: str | Path, row: Any) -> None:
     """Append one JSON line and fsync it, so a finished record survives a crash."""
     append_jsonl_many(path, [row])

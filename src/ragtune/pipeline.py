@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ragtune.data.retrieval import RetrievalDataset
-from ragtune.io import atomic_write_json
+from ragtune.io import atomic_write_json, atomic_write_text, publish_copy
 
 
 class RunConfig(BaseModel):
@@ -182,7 +182,7 @@ def _report(run_dir: Path, cfg: RunConfig, train, val, evalset, results, gen_sum
                                                    "eval_queries": len(evalset.queries) if evalset else 0},
                "seconds": {**st.seconds, "total": round(time.perf_counter() - t0, 2)}}
     atomic_write_json(run_dir / "metrics.json", metrics)
-    (run_dir / "card.md").write_text(_card(cfg, metrics, reports), encoding="utf-8")
+    atomic_write_text(run_dir / "card.md", _card(cfg, metrics, reports))
     return metrics
 
 
@@ -197,10 +197,10 @@ def _choose(results: dict[str, Any]) -> dict[str, Any]:
 
 def _ship(run_dir: Path, chosen: dict[str, Any]) -> None:
     sub = {"finetuned": "finetune", "adapter": "adapter"}.get(chosen["model"])
-    shutil.rmtree(run_dir / "model", ignore_errors=True)
     if sub:
-        shutil.copytree(run_dir / sub / "model", run_dir / "model.tmp", dirs_exist_ok=True)
-        (run_dir / "model.tmp").rename(run_dir / "model")
+        publish_copy(run_dir / sub / "model", run_dir / "model")
+    else:
+        shutil.rmtree(run_dir / "model", ignore_errors=True)
 
 
 def _card(cfg: RunConfig, metrics: dict[str, Any], reports: dict[str, Any]) -> str:

@@ -108,3 +108,20 @@ def test_cli_train_embedding_and_adapter(tmp_path, tiny_st_dir):
     bad.write_text('{"queries": {"q": "x"}, "corpus": {}, "relevant_docs": {"q": ["nope"]}}')
     r = CliRunner().invoke(app, ["train", "embedding", str(bad), "-m", str(tiny_st_dir), "-o", str(tmp_path / "b")])
     assert r.exit_code == 2 and "nope" in r.output and "Traceback" not in r.output
+
+
+def test_a_folder_of_another_configuration_is_refused_not_resumed(tmp_path):
+    """Resuming another configuration's checkpoints would label the old model with the new settings."""
+    import json
+
+    import pytest
+
+    from ragtune.embeddings.train import _finished
+    from ragtune.errors import InputError
+
+    run = tmp_path / "run"
+    (run / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"job": "embedding", "lr": 2e-5}))
+    assert _finished(run, {"job": "embedding", "lr": 2e-5}) is None  # same config, unfinished: resume
+    with pytest.raises(InputError, match="different configuration"):
+        _finished(run, {"job": "embedding", "lr": 5e-5})

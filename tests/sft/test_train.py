@@ -103,3 +103,21 @@ def test_packing_and_full_fine_tune(tmp_path, tiny_model_dir):
     model_dir = tmp_path / "full" / "run" / "model"
     assert full["method"] == "full" and full["tuned"]["val_loss"] < full["base"]["val_loss"]
     assert (model_dir / "config.json").exists() and not (model_dir / "adapter_config.json").exists()
+
+
+def test_a_folder_of_another_configuration_is_refused_even_before_it_finished(tmp_path):
+    import json
+
+    import pytest
+
+    from ragtune.errors import InputError
+    from ragtune.sft.config import SFTConfig
+    from ragtune.sft.train import _finished
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    first = SFTConfig(data="chats.jsonl", output=str(run), model="a")
+    (run / "config.json").write_text(json.dumps(first.model_dump()))
+    assert _finished(run, first) is None  # same config, no metrics yet: resume
+    with pytest.raises(InputError, match="different configuration"):
+        _finished(run, first.model_copy(update={"model": "b"}))

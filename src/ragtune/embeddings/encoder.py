@@ -182,7 +182,10 @@ def openai_embedder(model: str, base_url: str | None = None, api_key_env: str = 
             try:
                 resp = client().embeddings.create(model=model, input=texts[i : i + batch_size])
             except Exception as e:  # the SDK already retried with backoff
-                raise LLMError(f"embeddings request to {base_url or 'the OpenAI API'} failed: {type(e).__name__}: {e}") from None
+                from ragtune.llm.recorder import scrub
+
+                detail = scrub(str(e), [os.environ.get(api_key_env) or ""])  # an auth error may echo the key
+                raise LLMError(f"embeddings request to {base_url or 'the OpenAI API'} failed: {type(e).__name__}: {detail}") from None
             out.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         return np.asarray(out, dtype=np.float32)
 

@@ -25,7 +25,8 @@ from ragtune.embeddings.encoder import Embedder, load_embedder, sentence_transfo
 from ragtune.embeddings.runfolder import (as_dataset, card, close_log, difficulty, log, open_log, ship_decision, train_val,
                                           write_card, write_eval)
 from ragtune.evaluation.metrics import per_query_metrics
-from ragtune.io import atomic_write_json
+from ragtune.errors import InputError
+from ragtune.io import atomic_write_json, publish_copy
 
 HEADLINE_KEY = "val_ndcg@10"
 
@@ -241,12 +242,22 @@ def _fit(cfg: EmbeddingConfig, run: Path, base_path: Path, rows: dict[str, list]
 
 
 def _finished(run: Path, resolved: dict[str, Any]) -> dict[str, Any] | None:
+    """A finished run with the same configuration returns its metrics; a folder holding another
+    configuration's checkpoints or results is refused (resuming them would mislabel the model)."""
     try:
         old = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    if old != resolved:
+        if (run / "checkpoints").exists() or (run / "metrics.json").exists():
+            raise InputError(f"{run} already holds a run with a different configuration; choose another -o folder "
+                             "(or delete it), or rerun with the same options to resume.")
+        return None
+    try:
         metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    return metrics if old == resolved and metrics.get("decision") else None
+    return metrics if metrics.get("decision") else None
 
 
 def _curve(trainer) -> list[dict[str, Any]]:
@@ -265,10 +276,10 @@ def _finish(run: Path, base: Embedder, tuned_path: Path, trainer, train, val, ev
     for name, rep in reports.items():
         write_eval(run, name, rep)
     decision = ship_decision(reports["val"], reports.get(evalset.name) if evalset else None, "finetuned")
-    shutil.rmtree(run / "model", ignore_errors=True)
     if decision["shipped"]:
-        shutil.copytree(tuned_path, run / "model.tmp", dirs_exist_ok=True)
-        (run / "model.tmp").rename(run / "model")
+        publish_copy(tuned_path, run / "model")
+    else:
+        shutil.rmtree(run / "model", ignore_errors=True)
     (log.info if decision["shipped"] else log.warning)(decision["reason"])
     tm = getattr(trainer, "train_metrics", {})
     metrics = {"job": "embedding", "decision": decision, "validation_difficulty": difficulty(reports["val"]),

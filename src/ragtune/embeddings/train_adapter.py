@@ -24,7 +24,7 @@ from ragtune.embeddings.encoder import Embedder, load_embedder
 from ragtune.embeddings.runfolder import (card, close_log, difficulty, log, open_log, ship_decision, train_val, write_card,
                                           write_eval)
 from ragtune.evaluation.metrics import per_query_metrics
-from ragtune.io import atomic_write_json
+from ragtune.io import atomic_write_json, publish_copy
 
 
 def doc_sentences(texts: list[str], min_words: int = 4) -> list[str]:
@@ -245,9 +245,10 @@ def _finish(run: Path, base: Embedder, adapter: Adapter, final: Adapter, curve, 
     for name, rep in reports.items():
         write_eval(run, name, rep)
     decision = ship_decision(reports["val"], reports.get(evalset.name) if evalset else None, "adapter")
-    shutil.rmtree(run / "model", ignore_errors=True)
     if decision["shipped"]:
-        save_adapter(final, run / "model", base_info)
+        publish_copy(run / "checkpoints" / "final", run / "model")  # the adapter saved just above, swapped in whole
+    else:
+        shutil.rmtree(run / "model", ignore_errors=True)
     log.info(decision["reason"])
     metrics = {"job": "adapter", "decision": decision, "best_epoch": adapter.best_epoch, "best_epoch_by": adapter.selected_by,
                "shipped_adapter": final.selected_by if final is not adapter else "the held-out adapter scored on validation",

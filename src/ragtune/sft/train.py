@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import resource
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -48,16 +49,20 @@ def train_sft(config: SFTConfig, callbacks: list | None = None) -> dict[str, Any
 
 
 def _finished(run: Path, config: SFTConfig) -> dict[str, Any] | None:
+    """A finished run with the same configuration returns its metrics. A folder whose config differs is
+    refused whenever it holds anything to reuse (results, checkpoints, the base evaluation)."""
     metrics, cfg = run / "metrics.json", run / "config.json"
-    if not (metrics.exists() and cfg.exists()):
+    if not cfg.exists():
         return None
     old = json.loads(cfg.read_text())
     old.pop("resolved_learning_rate", None)
     # compared with defaults filled in, so a run finished before a new field existed still counts as finished
     if SFTConfig.model_validate(old).model_dump() != config.model_dump():
-        raise InputError(f"{run} holds a finished run with a different configuration; choose another -o folder "
-                         "or delete it.")
-    return json.loads(metrics.read_text())
+        if metrics.exists() or (run / "checkpoints").exists():
+            raise InputError(f"{run} holds a run with a different configuration; choose another -o folder "
+                             "or delete it, or rerun with the same options to resume.")
+        return None
+    return json.loads(metrics.read_text()) if metrics.exists() else None
 
 
 def _log_to(path: Path) -> logging.Handler:
@@ -279,6 +284,7 @@ def _ship(model, tok, config: SFTConfig, run: Path, metrics: dict[str, Any]) -> 
         metrics["refused"] = (f"validation loss did not improve ({base['val_loss']:.4f} -> {tuned['val_loss']:.4f}); "
                               "model/ was not written. Rerun with --allow-regression to keep it anyway.")
         log.warning(metrics["refused"])
+        shutil.rmtree(run / "model", ignore_errors=True)
         return
     with atomic_dir(run / "model") as tmp:
         model.save_pretrained(str(tmp))
