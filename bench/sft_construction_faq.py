@@ -66,7 +66,8 @@ def quality(args) -> dict:
     from ragtune.data.chat import load_chat
     from ragtune.io import atomic_write_json
     from ragtune.sft.config import SFTConfig
-    from ragtune.sft.evaluate import bootstrap_ci, generate, rouge_l, split_last_turn, write_side_by_side
+    from ragtune.evaluation.metrics import bootstrap_ci
+    from ragtune.sft.evaluate import generate, rouge_l, split_last_turn, write_side_by_side
     from ragtune.sft.models import load_model, load_tokenizer
     from ragtune.sft.train import train_sft
 

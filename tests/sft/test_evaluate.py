@@ -7,7 +7,8 @@ import math
 import pytest
 from conftest import faq_chats, write_jsonl
 
-from ragtune.sft.evaluate import bootstrap_ci, evaluate_sft, rouge_l
+from ragtune.evaluation.metrics import bootstrap_ci
+from ragtune.sft.evaluate import evaluate_sft, rouge_l
 
 
 def test_rouge_l_hand_checked():
@@ -19,9 +20,9 @@ def test_rouge_l_hand_checked():
 
 
 def test_bootstrap_ci_brackets_the_weighted_mean():
-    lo, hi = bootstrap_ci([1.0, 2.0, 3.0, 10.0], [1, 1, 1, 1])
+    lo, hi = bootstrap_ci([1.0, 2.0, 3.0, 10.0], weights=[1, 1, 1, 1])
     assert lo < 4.0 < hi
-    assert bootstrap_ci([2.0, 2.0], [1, 5]) == (2.0, 2.0)
+    assert bootstrap_ci([2.0, 2.0], weights=[1, 5]) == (2.0, 2.0)
 
 
 def test_loss_matches_models_own_cross_entropy(tmp_path, tiny_model_dir, smollm2_tokenizer):

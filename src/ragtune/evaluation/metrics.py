@@ -33,13 +33,18 @@ def _fill(out: dict[str, np.ndarray], i: int, hits: np.ndarray, n_rel: int, k: i
     out[f"map@{k}"][i] = (hits * cum_hits / np.arange(1, len(hits) + 1)).sum() / min(k, n_rel)
 
 
-def bootstrap_ci(values: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of the mean of per-query values."""
+def bootstrap_ci(values, n_resamples: int = 1000, seed: int = 0, weights=None) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the (optionally weighted) mean of per-item values."""
+    values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(values), size=(n_resamples, len(values)))
-    means = values[idx].mean(axis=1)
+    if weights is None:
+        means = values[idx].mean(axis=1)
+    else:
+        w = np.asarray(weights, dtype=float)[idx]
+        means = (values[idx] * w).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 

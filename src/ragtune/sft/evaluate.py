@@ -17,6 +17,7 @@ from typing import Any
 from ragtune.data.chat import ChatExample, tokenize_chat
 from ragtune.errors import InputError
 from ragtune.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from ragtune.evaluation.metrics import bootstrap_ci
 
 # ---------------------------------------------------------------------------------------------
 # ROUGE-L
@@ -128,18 +129,6 @@ def generate(model, tokenizer, prompts: list[list[dict[str, Any]]], max_new_toke
 # confidence intervals
 
 
-def bootstrap_ci(values: list[float], weights: list[float] | None = None, n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap of a (weighted) mean over examples."""
-    import numpy as np
-
-    v = np.asarray(values, dtype=float)
-    w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=float)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(v), size=(n, len(v)))
-    means = (v[idx] * w[idx]).sum(1) / np.maximum(w[idx].sum(1), 1e-12)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 # ---------------------------------------------------------------------------------------------
 # the evaluation
 
@@ -154,7 +143,7 @@ def score_model(spec: str, examples: list[ChatExample], generate_n: int, max_new
     losses = example_losses(model, tok, examples, max_length, batch_size)
     loss = mean_loss(losses)
     per_ex = [s / n if n else 0.0 for s, n in losses]
-    lo, hi = bootstrap_ci(per_ex, [n for _, n in losses])
+    lo, hi = bootstrap_ci(per_ex, weights=[n for _, n in losses])
     result = {"metrics": {"loss": loss, "perplexity": math.exp(loss)},
               "ci95": {"loss": [lo, hi], "perplexity": [math.exp(lo), math.exp(hi)]}}
     answers: list[str] = []
