@@ -87,8 +87,14 @@ def training_rows(ds: RetrievalDataset, cfg: EmbeddingConfig, base: Embedder, te
         rows["anchor"].append(text)
         rows["positive"].append(ds.corpus[ds.relevant_docs[qid][0]])
     if ds.hard_negatives:
-        cand = candidates(ds, base, 2)  # fill any query without a hard negative with the base model's hardest one
-        rows["negative"] = [ds.corpus[(ds.hard_negatives.get(qid) or [doc_ids[c[1]]])[0]] for qid, c in zip(ds.queries, cand)]
+        # fill any query without a hard negative by mining with the base model (false-negative guard on);
+        # only where the guard leaves nothing does the base model's hardest non-positive serve
+        from ragtune.generate.negatives import mine_hard_negatives
+
+        mined, _ = mine_hard_negatives(ds, base, num_negatives=1)
+        cand = candidates(ds, base, 2)
+        rows["negative"] = [ds.corpus[(ds.hard_negatives.get(qid) or mined.hard_negatives.get(qid) or [doc_ids[c[1]]])[0]]
+                            for qid, c in zip(ds.queries, cand)]
     return rows
 
 
