@@ -95,26 +95,42 @@ def part_server(delay: float) -> dict:
     return {"part": "server", "runs": rows}
 
 
-def faq_prompts(n: int, questions: int = 1) -> list[list[dict]]:
+def faq_prompts(n: int, questions: int = 1, prompt_file: str | None = None) -> list[list[dict]]:
     from ragtune.data.retrieval import faq_records
-    from ragtune.generate.prompts import default_template, render
+    from ragtune.generate.prompts import load_template, render
     from ragtune.llm import user_message
 
-    return [user_message(render(default_template(), r["a"], questions, [])) for r in faq_records()[:n]]
+    return [user_message(render(load_template(prompt_file), r["a"], questions, [])) for r in faq_records()[:n]]
 
 
-def part_local(model: str, n: int, batch: int, max_tokens: int, threads: int, questions: int) -> dict:
+def plain_generate(llm, messages, max_tokens: int):
+    """The baseline: plain transformers `generate` on one prompt (no batching, no prefix cache)."""
+    import torch
+
+    from ragtune.llm.local import _stop_ids
+
+    tok, model = llm.load()
+    enc = tok([llm.template(messages)], return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
+                             eos_token_id=_stop_ids(tok, model))
+    return llm._completion(tok, model, out[0, enc["input_ids"].shape[1]:], enc["input_ids"].shape[1])
+
+
+def part_local(model: str, n: int, batch: int, max_tokens: int, threads: int, questions: int,
+               prompt_file: str | None = None) -> dict:
     import torch
 
     from ragtune.llm import LocalLLM, complete_many
 
     torch.set_num_threads(threads)
-    prompts = faq_prompts(n, questions)
+    # shortest first, as `generate queries` orders its work, so each batch holds prompts of similar length
+    prompts = sorted(faq_prompts(n, questions, prompt_file), key=lambda m: len(m[-1]["content"]))
     llm = LocalLLM(model, batch_size=batch)
     llm.load()
     asyncio.run(complete_many(llm, prompts[:2], concurrency=2, max_tokens=4))  # warm-up
     t0 = time.perf_counter()
-    single = [llm.generate_batch([llm.template(p)], max_tokens=max_tokens)[0] for p in prompts]
+    single = [plain_generate(llm, p, max_tokens) for p in prompts]
     t_single = time.perf_counter() - t0
     print(f"one at a time: {t_single:.1f} s, {sum(c.completion_tokens for c in single)} tokens", flush=True)
     t0 = time.perf_counter()
@@ -123,11 +139,12 @@ def part_local(model: str, n: int, batch: int, max_tokens: int, threads: int, qu
     batched = [o.completion for o in sorted(outs, key=lambda o: o.index)]
     tok_single, tok_batch = sum(c.completion_tokens for c in single), sum(c.completion_tokens for c in batched)
     same = sum(a.text == b.text for a, b in zip(single, batched))
-    row = {"part": "local", "model": model, "prompts": n, "questions_per_prompt": questions, "batch_size": batch,
+    row = {"part": "local", "model": model, "prompt_file": prompt_file or "bundled", "prompts": n, "questions_per_prompt": questions, "batch_size": batch,
            "max_tokens": max_tokens, "prompt_tokens": sum(c.prompt_tokens for c in single),
            "one_at_a_time": {"seconds": round(t_single, 2), "tokens_out": tok_single, "tokens_per_s": round(tok_single / t_single, 2)},
            "batched": {"seconds": round(t_batch, 2), "tokens_out": tok_batch, "tokens_per_s": round(tok_batch / t_batch, 2)},
            "speedup_tokens_per_s": round((tok_batch / t_batch) / (tok_single / t_single), 2),
+           "shared_prefix_tokens": len(llm._prefix[0]) if llm._prefix else 0,
            "identical_outputs": f"{same}/{n}", "torch_threads": torch.get_num_threads(),
            "load_average_1min_at_end": round(os.getloadavg()[0], 1),
            "sample": [c.text for c in batched[:3]]}
@@ -145,8 +162,10 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--questions", type=int, default=1, help="questions asked for per prompt")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 avoids OpenMP stalls on a shared machine)")
+    ap.add_argument("--prompt-file", default=None, help="a prompt template (default: the bundled one)")
     a = ap.parse_args()
-    result = part_server(a.delay) if a.part == "server" else part_local(a.model, a.prompts, a.batch, a.max_tokens, a.threads, a.questions)
+    result = (part_server(a.delay) if a.part == "server" else
+              part_local(a.model, a.prompts, a.batch, a.max_tokens, a.threads, a.questions, a.prompt_file))
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "server" if a.part == "server" else f"local_{a.model}_b{a.batch}_q{a.questions}_t{a.max_tokens}"
     (RESULTS / f"generate_throughput_{name}.json").write_text(json.dumps(result, indent=2) + "\n")

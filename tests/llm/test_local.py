@@ -31,15 +31,56 @@ def tiny_chat_model(tmp_path_factory):
     return folder
 
 
+def _plain_generate(folder, messages, max_tokens):
+    """Greedy text from plain transformers `generate`, one prompt at a time (no ragtune code)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForCausalLM.from_pretrained(str(folder)).eval()
+    enc = tok(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False), return_tensors="pt",
+              add_special_tokens=False)
+    with torch.inference_mode():
+        out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, eos_token_id=tok.eos_token_id)
+    return tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
 def test_batched_equals_one_at_a_time(tiny_chat_model):
     prompts = [user_message(t) for t in ["Hi", "A much longer prompt about building permits and roofs", "Why?", "x y"]]
     batched = LocalLLM(str(tiny_chat_model), batch_size=4)
     outs = asyncio.run(complete_many(batched, prompts, concurrency=4, max_tokens=12))
     single = LocalLLM(str(tiny_chat_model), batch_size=1)
     ones = [asyncio.run(single.complete(p, max_tokens=12)) for p in prompts]
-    assert [o.completion.text for o in sorted(outs, key=lambda o: o.index)] == [o.text for o in ones]
+    texts = [o.completion.text for o in sorted(outs, key=lambda o: o.index)]
+    assert texts == [o.text for o in ones]
+    assert texts == [_plain_generate(tiny_chat_model, p, 12) for p in prompts]
     assert all(o.completion.completion_tokens > 0 for o in outs)
     assert ones[1].prompt_tokens > ones[0].prompt_tokens
+
+
+def test_shared_prompt_prefix_is_computed_once_and_reused(tiny_chat_model, monkeypatch):
+    """The chat template's system turn is shared by every prompt: its key/value cache is computed
+    once, reused by later batches (and by a lone prompt), and cut down when a batch shares less."""
+    llm = LocalLLM(str(tiny_chat_model), batch_size=3)
+    tok, model = llm.load()
+    prefill_lengths = []
+    real_forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda *a, **k: prefill_lengths.append(k["input_ids"].shape[1]) or real_forward(*a, **k))
+    asyncio.run(complete_many(llm, [user_message(f"question number {i}") for i in range(6)], concurrency=6, max_tokens=3))
+    shared = llm._prefix[0]
+    templated = tok(llm.template(user_message("question number 0")), add_special_tokens=False)["input_ids"]
+    assert len(shared) >= 20 and list(shared) == templated[: len(shared)]
+    assert prefill_lengths.count(len(shared)) == 1  # two batches, one prefix computation
+    assert max(prefill_lengths) < len(templated)  # no batch re-reads the shared prefix
+    computed = len(prefill_lengths)
+    one = asyncio.run(llm.complete(user_message("something else entirely"), max_tokens=3))
+    cut = llm._prefix[0]
+    assert 20 <= len(cut) < len(shared) and cut == shared[: len(cut)]  # cut down to what it shares, not recomputed
+    assert len(shared) not in prefill_lengths[computed:] and len(cut) not in prefill_lengths[computed:]
+    assert one.text == _plain_generate(tiny_chat_model, user_message("something else entirely"), 3)
+    other = asyncio.run(llm.complete([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}], max_tokens=3))
+    assert other.text == _plain_generate(tiny_chat_model, [{"role": "system", "content": "Be brief."},
+                                                           {"role": "user", "content": "Hi"}], 3)
 
 
 def test_concurrent_calls_share_forward_passes(tiny_chat_model, monkeypatch):
