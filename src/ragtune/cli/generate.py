@@ -26,8 +26,8 @@ def queries(
                                     "The key is never printed, logged or written."),
     questions_per_chunk: int = typer.Option(1, "--questions-per-chunk", "-n", help="Questions asked for per chunk."),
     samples: int = typer.Option(1, help="Independent LLM calls per chunk (set --temperature > 0 for variety)."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", help="Requests in flight to a server; prompts per "
-                                    "batch for the local model."),
+    concurrency: int | None = typer.Option(None, "--concurrency", "-c", help="Requests in flight to a server "
+                                           "(default 8); prompts per batch for the local model (default 32)."),
     max_tokens: int | None = typer.Option(None, help="Token budget of one reply (default: 40 per question asked)."),
     temperature: float = typer.Option(0.0, help="0 = greedy (deterministic); 0.7 gives more varied questions."),
     seed: int = typer.Option(42, help="Seed for sampling and for the train/val split."),

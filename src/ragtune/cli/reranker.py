@@ -43,15 +43,19 @@ def train_reranker(
     eval_steps: int = typer.Option(100, help="Validate and checkpoint every N steps; the best checkpoint is kept."),
     max_queries: int | None = typer.Option(None, help="Train on at most N queries (a quick trial)."),
     seed: int = typer.Option(42, help="Seed for split, negatives, initialisation and order."),
-    allow_regression: bool = typer.Option(False, help="Write model/ even if reranking loses to the retriever alone on validation."),
+    eval_dataset: str | None = typer.Option(None, "--eval-dataset", help="Real held-out queries (registry name such as "
+                                            "construction-faq, or a dataset file): evaluated after training, and they decide "
+                                            "whether model/ ships."),
+    allow_regression: bool = typer.Option(False, help="Write model/ even without a clear gain over the retriever alone."),
 ) -> None:
     """Fine-tune a cross-encoder reranker from a retrieval dataset (CrossEncoderTrainer).
 
     Each training query gets its positives, hard negatives mined from the retriever's ranking
     (minus positives, with the false-negative guard of `ragtune generate negatives`) and a few random
     negatives. Validation reranks the retriever's top K for held-out queries, as in use; the best
-    checkpoint is kept, and model/ is written only if reranking beats the retriever alone (otherwise
-    metrics.json says why). Rerun the same command to resume after an interruption.
+    checkpoint is kept, and model/ is written only if reranking clearly beats the retriever alone
+    (paired 95% CI of the ndcg@10 gain above zero) on the deciding data: --eval-dataset real queries
+    when given, else the synthetic validation split; otherwise metrics.json says why. Rerun the same command to resume after an interruption.
 
     Example: ragtune train reranker data/train.json --retriever minilm --teacher mpnet -o runs/rr
     Then: ragtune eval rerank data/test.json --retriever minilm --reranker runs/rr
@@ -62,10 +66,14 @@ def train_reranker(
                      num_negatives=num_negatives, random_negatives=random_negatives, skip_top=skip_top, margin=margin,
                      epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, top_k=top_k,
                      val_fraction=val_fraction, eval_steps=eval_steps, max_queries=max_queries, seed=seed,
-                     allow_regression=allow_regression)
+                     eval_dataset=eval_dataset, allow_regression=allow_regression)
     vs = m["val_vs_retriever"]
     console.print(f"validation ndcg@10: retriever {m['val']['retriever']['ndcg@10']:.4f} -> reranked "
                   f"{m['val']['reranked']['ndcg@10']:.4f} ({vs['delta']:+.4f}, 95% CI {vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f})")
+    if "eval" in m:
+        ev = m["eval"]["vs_retriever"]
+        console.print(f"{m['eval']['dataset']} ndcg@10: retriever {m['eval']['metrics']['retriever']['ndcg@10']:.4f} -> reranked "
+                      f"{m['eval']['metrics']['reranked']['ndcg@10']:.4f} ({ev['delta']:+.4f}, 95% CI {ev['ci95'][0]:+.4f}..{ev['ci95'][1]:+.4f})")
     console.print(f"score fusion chosen on validation: --fuse {m['fusion']['weight']:g} (ndcg@10 {m['fusion']['ndcg@10']:.4f})")
     console.print(("model: " + str(output / "model")) if m["shipped"]["ok"] else f"[red]no model shipped[/]: {m['shipped']['reason']}")
 

@@ -290,7 +290,8 @@ def distill(
     questions_per_chunk: int = typer.Option(1, "--questions-per-chunk", help="questions generated per chunk"),
     filter_questions: bool = typer.Option(True, "--filter/--no-filter", help="round-trip filter on generated questions"),
     max_tokens: int = typer.Option(256, "--max-tokens", help="longest teacher answer"),
-    concurrency: int = typer.Option(8, "--concurrency", help="teacher calls in flight / local batch size"),
+    concurrency: int | None = typer.Option(None, "--concurrency", help="teacher calls in flight to a server "
+                                           "(default 8) / prompts per batch of a local teacher (default 32)"),
     epochs: float = typer.Option(3.0, "--epochs", help="student SFT epochs"),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="student learning rate (default 2e-4)"),
     max_length: int = typer.Option(1024, "--max-length", help="longest student training sequence"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ragtune.errors import InputError
 
@@ -19,7 +19,8 @@ class QueryGenConfig(BaseModel):
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key (never logged)")
     questions_per_chunk: int = Field(1, ge=1, le=20, description="questions asked for in each prompt")
     samples: int = Field(1, ge=1, le=10, description="independent LLM calls per chunk (use temperature > 0 for variety)")
-    concurrency: int = Field(8, ge=1, le=512, description="requests in flight (server) / prompts per batch (local)")
+    concurrency: int | None = Field(None, ge=1, le=512, description="requests in flight (server; default 8) / prompts per "
+                                                                  "batch (local; default 32)")
     max_tokens: int | None = Field(None, ge=8, le=2048, description="token budget of one reply (default: 40 per question "
                                                                     "asked; questions are 5-20 words, and a local model "
                                                                     "spends most of its time on tokens nobody keeps)")
@@ -41,6 +42,14 @@ class QueryGenConfig(BaseModel):
     timeout: float = Field(60.0, gt=0, description="seconds before one request times out (server)")
     price_per_1k: float | None = Field(None, ge=0, description="price per 1000 tokens (in + out) for the cost line")
     text_field: str = Field("text", description="field holding the text in JSONL documents")
+
+    @model_validator(mode="after")
+    def _default_concurrency(self):
+        if self.concurrency is None:
+            from ragtune.llm import default_concurrency
+
+            self.concurrency = default_concurrency(self.llm)
+        return self
 
 
 def reply_tokens(cfg: QueryGenConfig) -> int:

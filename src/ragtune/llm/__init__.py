@@ -24,13 +24,23 @@ from ragtune.llm.retry import RetryPolicy
 
 __all__ = [
     "LLM", "Completion", "FatalLLMError", "Messages", "Outcome", "complete_many", "complete_sync", "user_message",
-    "FakeLLM", "LocalLLM", "default_local_model", "OpenAIProvider", "Recorder", "scrub", "RetryPolicy", "load_llm",
+    "FakeLLM", "LocalLLM", "default_local_model", "default_concurrency", "OpenAIProvider", "Recorder", "scrub", "RetryPolicy", "load_llm",
 ]
+
+
+LOCAL_BATCH = 32
+SERVER_CONCURRENCY = 8
+
+
+def default_concurrency(spec: str) -> int:
+    """Prompts per batch for the in-process model (32: batched CPU generation gains up to about
+    there; see bench/generate_throughput.py), requests in flight for a server (8)."""
+    return LOCAL_BATCH if spec.partition(":")[0] == "local" else SERVER_CONCURRENCY
 
 
 def load_llm(spec: str = "local", *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
              concurrency: int = 8, timeout: float = 60.0, retry: RetryPolicy | None = None,
-             batch_size: int = 16) -> LLM:
+             batch_size: int = LOCAL_BATCH) -> LLM:
     """`local` (best installed local model), `local:MODEL` (registry name or folder), or `openai:MODEL`.
 
     For `openai:` the key is read from the environment variable `api_key_env` (a local server

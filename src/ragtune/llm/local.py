@@ -41,7 +41,7 @@ class _Pending:
 class LocalLLM:
     """A transformers causal LM (a registry name, a local folder or a cached hub id) run in process."""
 
-    def __init__(self, model: str | None = None, batch_size: int = 16, threads: int | None = None):
+    def __init__(self, model: str | None = None, batch_size: int = 32, threads: int | None = None):
         self.spec = model or default_local_model()
         self.model = self.spec
         self.batch_size = batch_size

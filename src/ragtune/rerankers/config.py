@@ -38,7 +38,10 @@ class RerankerConfig(BaseModel):
     logging_steps: int = Field(10, ge=1, description="log the training loss every N optimizer steps")
     latency_queries: int = Field(20, ge=0, description="validation queries timed one by one for the per-query rerank latency")
     seed: int = Field(42, description="seed for the split, random negatives, initialisation and data order")
-    allow_regression: bool = Field(False, description="ship model/ even if reranking does not beat the retriever alone on validation")
+    eval_dataset: str | None = Field(None, description="real held-out queries (registry name or file) to evaluate on; when given, "
+                                                       "they decide whether model/ ships instead of the synthetic validation split")
+    allow_regression: bool = Field(False, description="ship model/ even if reranking is not clearly better than the retriever alone "
+                                                      "(paired 95% CI of the ndcg@10 gain not above zero) on the deciding data")
 
     def resolved_loss(self) -> Loss:
         """bce without a teacher, listnet (the teacher's distribution over candidates) with one."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class SFTConfig(BaseModel):
@@ -53,7 +53,8 @@ class DistillConfig(BaseModel):
     system: str = Field("You are a helpful assistant. Answer from the context; say so when it does not contain the answer.",
                         description="system message of every distilled chat")
     max_tokens: int = Field(256, ge=8, description="longest teacher answer in tokens")
-    concurrency: int = Field(8, ge=1, description="teacher calls in flight (server) / prompts per batch (local)")
+    concurrency: int | None = Field(None, ge=1, description="teacher calls in flight (server; default 8) / prompts per "
+                                                          "batch (local; default 32)")
     text_field: str = Field("text", description="field holding the text in JSONL documents")
     epochs: float = Field(3.0, gt=0, description="SFT epochs of the student")
     learning_rate: float | None = Field(None, description="student peak learning rate (default 2e-4, LoRA)")
@@ -62,3 +63,11 @@ class DistillConfig(BaseModel):
     max_length: int = Field(1024, ge=8, description="longest student training sequence in tokens")
     seed: int = Field(42, description="seed for the question split and training")
     allow_regression: bool = Field(False, description="keep the student even if its validation loss did not improve")
+
+    @model_validator(mode="after")
+    def _default_concurrency(self):
+        if self.concurrency is None:
+            from ragtune.llm import default_concurrency
+
+            self.concurrency = default_concurrency(self.teacher)
+        return self

@@ -91,7 +91,7 @@ def distill(config: DistillConfig, teacher=None, question_llm=None, embedder=Non
 
     run = Path(config.output)
     teacher = teacher or load_llm(config.teacher, base_url=config.base_url, api_key_env=config.api_key_env,
-                                  concurrency=config.concurrency)
+                                  concurrency=config.concurrency, batch_size=config.concurrency)
     embedder = embedder or load_embedder(config.retriever)
     gen = generate_queries([Path(d) for d in config.docs], run / "data" / "questions", llm=question_llm or teacher,
                            embedder=embedder, filter=config.filter, questions_per_chunk=config.questions_per_chunk,
