@@ -11,6 +11,8 @@ Question sources:
                     trying cleaning/filter levers fast, e.g. pre-generated files)
   --gen NAME=DIR    the output folder of `ragtune generate queries` run on the FAQ answers
                     (its journal's raw replies are re-parsed per lever)
+  --product NAME=DIR  the same folder's kept questions as they are (levers the product applies
+                    itself: --examples, --self-check, --questions-per-chunk, the prompt)
 Levers per source: raw (no cleaning), cleaned (ragtune's parser + cross-set dedup), cleaned +
 round-trip filter at top 20 and top 10 (reference embedder minilm).
 
@@ -30,6 +32,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 RESULTS = Path(__file__).parent / "results" / "gen_quality.json"
+HELD_OUT: set[str] = set()  # --examples-used: human questions removed from the test set
 
 
 def answers() -> list[str]:
@@ -53,6 +56,14 @@ def generated_replies(folder: str, docs: list[str]) -> list[tuple[int, str]]:
     by_chunk = {cid: index[t] for cid, t in corpus.items() if t in index}
     return [(by_chunk[r["chunk_id"]], r["reply"]) for r in read_jsonl_tolerant(Path(folder) / "journal.jsonl")
             if r.get("chunk_id") in by_chunk]
+
+
+def product_questions(folder: str, docs: list[str]) -> list[tuple[int, str]]:
+    """(answer index, question) as `generate queries` kept them (its own cleaning, filters, self-check)."""
+    data = json.loads((Path(folder) / "all.json").read_text())
+    index = {text: i for i, text in enumerate(docs)}
+    return [(index[data["corpus"][rel[0]]], data["queries"][qid]) for qid, rel in data["relevant_docs"].items()
+            if data["corpus"].get(rel[0]) in index]
 
 
 def clean(items: list[tuple[int, str]], docs: list[str], per_reply: int) -> list[tuple[int, str]]:
@@ -103,9 +114,13 @@ def score(model_spec: str | None) -> dict:
     from ragtune.evaluation.retrieval import evaluate_retrieval
 
     models = {"base": "minilm"} if model_spec is None else {"base": "minilm", "tuned": model_spec}
-    report = evaluate_retrieval(construction_faq(), models, bootstrap=1000)
+    test = construction_faq()
+    if HELD_OUT:  # human questions shown to the LLM as style examples never score
+        test = test.subset([qid for qid, q in test.queries.items() if q.strip() not in HELD_OUT], name=test.name)
+    report = evaluate_retrieval(test, models, bootstrap=1000)
     last = report["results"][-1]
-    row = {"ndcg@10": round(last["metrics"]["ndcg@10"], 4), "ci95": [round(x, 4) for x in last["ci95"]["ndcg@10"]]}
+    row = {"ndcg@10": round(last["metrics"]["ndcg@10"], 4), "ci95": [round(x, 4) for x in last["ci95"]["ndcg@10"]],
+           "test_queries": len(test.queries)}
     if "vs_first" in last:
         row["vs_base"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in last["vs_first"].items()
                           if k not in ("baseline", "metric")}
@@ -137,12 +152,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--raw", action="append", default=[], help="NAME=FILE of raw questions")
     ap.add_argument("--gen", action="append", default=[], help="NAME=DIR of a `generate queries` output")
+    ap.add_argument("--product", action="append", default=[], help="NAME=DIR of a `generate queries` output, its kept "
+                    "questions as they are (one lever: the product's own cleaning, filters and self-check)")
     ap.add_argument("--per-reply", type=int, default=1, help="questions kept per reply when cleaning")
     ap.add_argument("--only", action="append", help="run only levers ending with this (raw, cleaned, top20, top10)")
     ap.add_argument("--skip-base", action="store_true")
+    ap.add_argument("--examples-used", help="the --examples file given to `generate queries`: its human questions are "
+                    "removed from the test set of every row scored in this invocation (and its base row)")
     ap.add_argument("--combine", help="pool every source's questions into one source of this name "
                     "(the questions-per-chunk lever: more questions per answer)")
     a = ap.parse_args()
+    if a.examples_used:
+        from ragtune.generate.prompts import load_examples
+
+        HELD_OUT.update(load_examples(a.examples_used))
     docs = answers()
     rows = json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else []
     if not a.skip_base:
@@ -154,6 +177,11 @@ def main() -> None:
     sources += [(n, generated_replies(p, docs)) for n, p in (s.split("=", 1) for s in a.gen)]
     if a.combine:
         sources = [(a.combine, [it for _, items in sources for it in items])]
+    for name, folder in (s.split("=", 1) for s in a.product):
+        lever = f"{name} (as kept by generate queries)"
+        row = run_lever(lever, product_questions(folder, docs), docs)
+        rows = [r for r in (json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else rows) if r["lever"] != lever] + [row]
+        save(rows)
     for name, items in sources:
         for lever, chosen in levers(name, items, docs, a.per_reply, set(a.only) if a.only else None):
             row = run_lever(lever, chosen, docs)

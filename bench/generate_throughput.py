@@ -4,10 +4,13 @@
 `generate_queries` pipeline (prompting, async client, journal fsync per chunk, parsing) runs against
 it; chunks/s is compared with the ideal concurrency / delay. The server's own overhead is measured
 (handler time minus the sleep, and a zero-delay run).
-(2) The in-process local model on the same prompts: one at a time (batch 1, greedy) vs batched.
+(2) The in-process local model on the same prompts (the bundled template on the first N FAQ
+answers, shortest first as `generate queries` orders them): plain transformers `generate` one
+prompt at a time (greedy) vs `LocalLLM` batches (shared-prefix cache, static KV cache); output
+tokens/s of each, and whether the texts are identical.
 
     .venv/bin/python bench/generate_throughput.py --part server
-    .venv/bin/python bench/generate_throughput.py --part local --model smollm2-135m-instruct --prompts 32 --batch 16
+    .venv/bin/python bench/generate_throughput.py --part local --prompts 96 --batch 32 --max-tokens 40 --threads 2
 Writes bench/results/generate_throughput_<part>.json.
 """
 

@@ -76,8 +76,8 @@ def quality(args) -> dict:
     # the base and tuned held-out losses are computed by train_sft with the same function as
     # `ragtune eval sft` (ragtune.sft.evaluate.example_losses) over every validation chat
     config = SFTConfig(data=str(train_path), val=str(val_path), model="smollm2-135m-instruct", output=str(run),
-                       epochs=args.epochs, batch_size=8, lora_r=16, lora_alpha=32, learning_rate=args.lr,
-                       eval_each_epoch=False, logging_steps=1)
+                       epochs=args.epochs, batch_size=8, lora_r=args.lora_r, lora_alpha=args.lora_alpha, learning_rate=args.lr,
+                       eval_each_epoch=args.epochs >= 1, logging_steps=1)
     metrics = train_sft(config)
     examples = load_chat(val_path)[: args.generate]
     prompts, refs = zip(*[split_last_turn(e) for e in examples])
@@ -93,7 +93,7 @@ def quality(args) -> dict:
     rouge = {k: {"rouge_l": sum(v) / len(v), "ci95": list(bootstrap_ci(v))} for k, v in scores.items()}
     atomic_write_json(run / "eval" / "faq-val.rouge.json", rouge)
     return {"train_examples": metrics["train_examples"], "val_examples": metrics["val_examples"],
-            "epochs": args.epochs, "learning_rate": args.lr,
+            "epochs": args.epochs, "learning_rate": args.lr, "lora_r": args.lora_r, "lora_alpha": args.lora_alpha,
             "loss": {"base": metrics["base"]["val_loss"], "tuned": metrics["tuned"]["val_loss"],
                      "reduction": metrics["val_loss_reduction"]},
             "rouge_l": rouge, "rouge_examples": len(prompts), "max_new_tokens": args.max_new_tokens,
@@ -178,6 +178,8 @@ def main() -> None:
     p.add_argument("--only", choices=["quality", "speed"], default=None)
     p.add_argument("--epochs", type=float, default=3.0)
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lora-r", type=int, default=16)
+    p.add_argument("--lora-alpha", type=int, default=32)
     p.add_argument("--generate", type=int, default=101, help="held-out questions to answer for ROUGE-L")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--speed-limit", type=int, default=160, help="training chats per speed setup")

@@ -6,6 +6,7 @@ without touching this file.
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -81,3 +82,32 @@ def test_building_every_help_page_imports_no_heavy_library():
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"importing the CLI loaded: {proc.stdout.strip()}; import them inside functions"
+
+
+def test_prose_paragraphs_are_reflowed_and_examples_kept():
+    from ragtune.cli.common import reflow
+
+    doc = """Summary line.
+
+    A prose paragraph wrapped
+    in the source over
+    three lines.
+
+    Examples:
+      ragtune run -o runs/demo
+      ragtune run docs/ -o runs/mine
+    """
+    out = reflow(doc).split("\n\n")
+    assert out[0] == "Summary line."
+    assert out[1] == "A prose paragraph wrapped in the source over three lines."
+    assert out[2] == "Examples:\n  ragtune run -o runs/demo\n  ragtune run docs/ -o runs/mine"
+
+
+@pytest.mark.parametrize("path,command", ALL, ids=[" ".join(p) or "ragtune" for p, _ in ALL])
+def test_help_prose_is_not_broken_mid_sentence(path, command):
+    """Typer keeps single line breaks: a prose paragraph must be one line so the terminal wraps it."""
+    from ragtune.cli.common import _KEEP_LINES
+
+    for paragraph in inspect.cleandoc(command.help or "").split("\n\n"):
+        lines = paragraph.split("\n")
+        assert len(lines) == 1 or any(line.startswith(_KEEP_LINES) for line in lines), paragraph

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -58,3 +59,30 @@ def parse_ks(text: str) -> list[int]:
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+_KEEP_LINES = (" ", "-", "*", "ragtune ", "Example", "Then:", "Or:", "$ ")
+
+
+def reflow(doc: str | None) -> str | None:
+    """A docstring with its prose paragraphs on one line each, so `--help` wraps them to the terminal.
+
+    Typer keeps single line breaks, so source-wrapped prose would break mid-sentence; paragraphs
+    with examples, commands or bullets (a line starting with one of `_KEEP_LINES`) stay as written."""
+    if not doc:
+        return doc
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(p if any(line.startswith(_KEEP_LINES) for line in p.split("\n"))
+                       else " ".join(line.strip() for line in p.split("\n")) for p in paragraphs)
+
+
+def reflow_help(app: typer.Typer) -> None:
+    """Reflow the docstring help of every command in `app` and its sub-apps (see `reflow`)."""
+    for cmd in app.registered_commands:
+        if cmd.help is None and cmd.callback is not None:
+            cmd.callback.__doc__ = reflow(cmd.callback.__doc__)
+        elif cmd.help:
+            cmd.help = reflow(cmd.help)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)

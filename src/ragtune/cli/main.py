@@ -45,6 +45,10 @@ from ragtune.cli.reranker import export_app  # noqa: E402
 
 app.add_typer(export_app, name="export")
 
+from ragtune.cli.common import reflow_help  # noqa: E402
+
+reflow_help(app)
+
 
 def _version(value: bool) -> None:
     if value:
