@@ -76,3 +76,15 @@ def test_question_echoing_the_prompt_is_dropped():
     reply = "What is the meaning of 'a user would use'?\nWho decides on a bygglov in Sweden?"
     p = parse_reply(reply, PASSAGE, 2, instructions=instructions)
     assert p.kept == ["Who decides on a bygglov in Sweden?"] and p.drop_counts() == {"echoes_prompt": 1}
+
+
+def test_question_pointing_at_its_source_is_dropped():
+    passage = "ROT covers labour costs for repairs in a private home."
+    reply = ("What are the main points of the passage about tax fraud?\n"
+             "Which deduction is described in the text?\n"
+             "According to the document, who pays?\n"
+             "How much ROT can I deduct for labour?\n"
+             "What does ROT mean in the context of renovation?")
+    parsed = parse_reply(reply, passage, 5)
+    assert parsed.kept == ["How much ROT can I deduct for labour?", "What does ROT mean in the context of renovation?"]
+    assert parsed.drop_counts()["mentions_source"] == 3

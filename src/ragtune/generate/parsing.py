@@ -12,6 +12,10 @@ _PREFIX = re.compile(
 _PREAMBLE = re.compile(
     r"^(?:here (?:are|is)|sure|certainly|of course|okay|ok[,.!]|below (?:are|is)|the following|"
     r"i (?:have|hope|can)|these questions|passage|answer\b|note\b)", re.IGNORECASE)
+# a question that points at its source ("the main points of the passage") is not one a user would ask
+_MENTIONS_SOURCE = re.compile(
+    r"\b(?:the|this|that|above|given|following|provided)\s+(?:passage|text|excerpt|paragraph|snippet|document)s?\b"
+    r"|\b(?:according to|mentioned in|described in|stated in)\s+(?:the|this)\b", re.IGNORECASE)
 _QUESTION_WORDS = {
     "what", "how", "why", "when", "where", "which", "who", "whom", "whose", "can", "could", "do", "does",
     "did", "is", "are", "was", "were", "should", "would", "will", "may", "might", "must", "has", "have", "shall",
@@ -99,6 +103,8 @@ def classify(text: str, passage_words: list[str], limits: Limits) -> tuple[str |
         text = text.rstrip(" .!") + "?"
     else:
         return "not_a_question", text
+    if _MENTIONS_SOURCE.search(text):
+        return "mentions_source", text
     n = len(words(text))
     if n < limits.min_words:
         return "too_short", text
