@@ -8,6 +8,7 @@ from ragtune.data.retrieval import check, load_dataset
 from ragtune.errors import LLMError, NoUsableDataError
 from ragtune.generate import generate_queries
 from ragtune.generate.journal import Journal
+from ragtune.generate.queries import summary_lines
 from ragtune.llm import FakeLLM
 
 from .conftest import TOPICS, topic_reply
@@ -145,3 +146,17 @@ def test_self_check_keeps_only_answerable_questions_and_resumes(docs_folder, tmp
     again = FakeLLM()
     res = generate_queries(docs_folder, tmp_path / "o", llm=again, filter=False, self_check=True, questions_per_chunk=2)
     assert again.calls == [] and len(res.dataset.queries) == 5
+
+
+def test_a_judge_that_rejects_everything_is_called_out(docs_folder, tmp_path):
+    def reply(messages):
+        return "No." if messages[-1]["content"].startswith("Passage:") else topic_reply(messages)
+
+    with pytest.raises(NoUsableDataError, match="no question survived.*self-check rejected 10 of 10 questions"):
+        generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(default=reply), filter=False, self_check=True,
+                         questions_per_chunk=2)
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["dropped"]["self_check"] == 10 and summary["questions_kept"] == 0
+    assert any("self-check rejected 10 of 10" in w for w in summary["warnings"])
+    assert any(line.startswith("warning: the self-check rejected") for line in summary_lines({**summary, "train_queries": 0,
+                                                                                              "val_queries": 0}))

@@ -84,18 +84,25 @@ def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None =
     jobs = make_jobs(chunks, cfg, llm.model)
     stats = run_jobs(llm, jobs, journal, cfg, show_progress)
     questions, drops, dropped_rows = collect(jobs, journal, cfg)
+    warning = None
     if cfg.self_check and questions:
         questions, sc_rows = self_check(llm, questions, chunks, journal, cfg, stats, show_progress)
         drops["self_check"] = len(sc_rows)
+        warning = self_check_warning(len(sc_rows), len(sc_rows) + len(questions), llm.model)
         dropped_rows += sc_rows
     if cfg.filter and questions:
         questions, rt_rows = round_trip_filter(questions, chunks, embedder, cfg)
         drops["round_trip"] = len(rt_rows)
         dropped_rows += rt_rows
     summary = make_summary(chunks, questions, drops, stats, jobs, journal, cfg, time.perf_counter() - t0, read_note)
+    if warning:
+        summary["warnings"] = [warning]
     atomic_write_jsonl(out / "dropped.jsonl", dropped_rows)
     atomic_write_json(out / "summary.json", summary)  # rewritten below with the split sizes
-    dataset = build_dataset(chunks, questions, out.name, cfg, llm.model)
+    try:
+        dataset = build_dataset(chunks, questions, out.name, cfg, llm.model)
+    except NoUsableDataError as e:
+        raise NoUsableDataError(f"{e}; {warning}" if warning else str(e)) from None
     return write_outputs(dataset, summary, cfg, out)
 
 
@@ -225,6 +232,15 @@ def self_check(llm: LLM, questions: list[tuple[str, str]], chunks: list[Chunk], 
     return kept, rows
 
 
+def self_check_warning(rejected: int, checked: int, model: str) -> str | None:
+    """A loud note when the self-check rejects (nearly) everything: the judge, not the data, is the likely problem."""
+    if checked and rejected >= 0.9 * checked:
+        return (f"the self-check rejected {rejected} of {checked} questions: {model} may be too small to judge "
+                "answerability (SmolLM2-135M answers 'no' to nearly everything); rerun without --self-check or with "
+                "a stronger --llm")
+    return None
+
+
 def round_trip_filter(questions: list[tuple[str, str]], chunks: list[Chunk], embedder: Any, cfg: QueryGenConfig):
     """Keep a question only if its own chunk ranks in the top K of all chunks under the reference embedder."""
     from ragtune.evaluation.search import positive_ranks
@@ -295,7 +311,7 @@ def write_outputs(ds: RetrievalDataset, summary: dict, cfg: QueryGenConfig, out:
         save_split_record(train, val, out)
     else:
         train, val = ds, None
-        summary["warning"] = "one source document only: no validation split was made (train.json = all.json)"
+        summary.setdefault("warnings", []).append("one source document only: no validation split was made (train.json = all.json)")
         write_llamaindex(train, out / "train.json")
     summary["train_queries"], summary["val_queries"] = len(train.queries), len(val.queries) if val else 0
     ds.meta["summary"] = summary
@@ -324,6 +340,5 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if "cost" in summary:
         lines.append(f"cost: {summary['cost']}")
     lines += [f"error: {e}" for e in summary["errors"]]
-    if "warning" in summary:
-        lines.append(f"warning: {summary['warning']}")
+    lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return lines
