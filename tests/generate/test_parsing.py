@@ -84,7 +84,14 @@ def test_question_pointing_at_its_source_is_dropped():
              "Which deduction is described in the text?\n"
              "According to the document, who pays?\n"
              "How much ROT can I deduct for labour?\n"
-             "What does ROT mean in the context of renovation?")
-    parsed = parse_reply(reply, passage, 5)
-    assert parsed.kept == ["How much ROT can I deduct for labour?", "What does ROT mean in the context of renovation?"]
+             "What does ROT mean in the context of renovation?\n"
+             "What is the maximum height according to the Planning and Building Act?\n"
+             "Where do I send the documents for a building permit?\n"
+             "Can I sign the document electronically?\n"
+             "Is the work described in the contract deductible?")
+    parsed = parse_reply(reply, passage, 9)
+    assert parsed.kept == ["How much ROT can I deduct for labour?", "What does ROT mean in the context of renovation?",
+                           "What is the maximum height according to the Planning and Building Act?",
+                           "Where do I send the documents for a building permit?", "Can I sign the document electronically?",
+                           "Is the work described in the contract deductible?"]
     assert parsed.drop_counts()["mentions_source"] == 3

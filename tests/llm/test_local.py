@@ -66,7 +66,9 @@ def test_shared_prompt_prefix_is_computed_once_and_reused(tiny_chat_model, monke
     prefill_lengths = []
     real_forward = model.forward
     monkeypatch.setattr(model, "forward", lambda *a, **k: prefill_lengths.append(k["input_ids"].shape[1]) or real_forward(*a, **k))
-    asyncio.run(complete_many(llm, [user_message(f"question number {i}") for i in range(6)], concurrency=6, max_tokens=3))
+    prompts = [user_message(f"question number {i}") for i in range(6)]
+    outs = asyncio.run(complete_many(llm, prompts, concurrency=6, max_tokens=3))
+    assert [o.completion.text for o in sorted(outs, key=lambda o: o.index)] == [_plain_generate(tiny_chat_model, p, 3) for p in prompts]
     shared = llm._prefix[0]
     templated = tok(llm.template(user_message("question number 0")), add_special_tokens=False)["input_ids"]
     assert len(shared) >= 20 and list(shared) == templated[: len(shared)]
@@ -98,3 +100,25 @@ def test_missing_model_fails_callers_instead_of_hanging(tmp_path):
     llm = LocalLLM(str(tmp_path / "no-such-model"))
     with pytest.raises(InputError, match="does not exist"):
         asyncio.run(asyncio.wait_for(llm.complete(user_message("x")), timeout=30))
+
+
+def test_sliding_window_models_generate_without_prefix_sharing(tiny_chat_model, tmp_path):
+    """A sliding-window layer keeps only its window: copying such a cache as a prefix would be wrong, so
+    those models skip prefix sharing and still match plain generation."""
+    import json
+    import shutil
+
+    folder = tmp_path / "sliding"
+    shutil.copytree(tiny_chat_model, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg.update({"layer_types": ["sliding_attention", "full_attention"], "sliding_window": 8})
+    (folder / "config.json").write_text(json.dumps(cfg))
+    from transformers import AutoConfig
+
+    if getattr(AutoConfig.from_pretrained(str(folder)), "layer_types", None) != ["sliding_attention", "full_attention"]:
+        pytest.skip("this Llama config class has no per-layer attention types")
+    llm = LocalLLM(str(folder), batch_size=1)  # (a padded batch of this made-up Llama fails in transformers itself)
+    prompts = [user_message(t) for t in ["Hi there", "Tell me about roofs and permits", "Why?"]]
+    texts = [asyncio.run(llm.complete(p, max_tokens=6)).text for p in prompts]
+    assert llm._prefix is None and not llm._full_attention()
+    assert texts == [_plain_generate(folder, p, 6) for p in prompts]

@@ -106,13 +106,14 @@ def test_resume_continues_from_the_last_checkpoint(topic_dataset, topic_embedder
 def test_real_queries_decide_what_ships_when_given(topic_dataset, topic_embedder, tiny_cross_encoder, tmp_path):
     from ragtune.data.retrieval import save_dataset
 
-    real = save_dataset(topic_dataset.model_copy(update={"name": "real-questions"}), tmp_path / "real-questions.json")
+    real = save_dataset(topic_dataset.model_copy(update={"name": "real-questions"}), tmp_path / "val.json")
     run = tmp_path / "run"
     m = train_reranker(topic_dataset, run, retriever=topic_embedder, model=str(tiny_cross_encoder), learning_rate=1e-9,
                        eval_dataset=str(real), **FAST)
     assert m["shipped"]["decided_by"].startswith("eval dataset ") and not m["shipped"]["ok"]
     assert "REFUSED TO SHIP" in m["shipped"]["reason"] and "eval dataset" in m["shipped"]["reason"]
-    report = json.loads(next((run / "eval").glob("real*.json")).read_text())
+    report = json.loads((run / "eval" / "val-eval.json").read_text())  # named apart from the validation report
+    assert json.loads((run / "eval" / "val.json").read_text())["dataset"] != report["dataset"]
     assert report["task"] == "rerank" and report["num_queries"] == len(topic_dataset.queries)
     assert m["eval"]["metrics"]["retriever"]["ndcg@10"] == pytest.approx(1.0)
     assert m["eval"]["vs_retriever"]["delta"] < 0 and "real held-out queries" in (run / "card.md").read_text()
@@ -129,3 +130,10 @@ def test_only_a_clear_gain_ships():
     assert not unclear["ok"] and "not clearly better" in unclear["reason"] and unclear["decided_by"] == "validation split"
     assert "worse than no reranking" in _ship_decision(vs(-0.02, -0.04, -0.01), False)["reason"]
     assert _ship_decision(vs(-0.02, -0.04, -0.01), True)["ok"]
+
+
+def test_a_bad_eval_dataset_stops_before_training(topic_dataset, topic_embedder, tmp_path):
+    with pytest.raises(InputError):
+        train_reranker(topic_dataset, tmp_path / "run", retriever=topic_embedder, model="does-not-matter",
+                       eval_dataset=str(tmp_path / "missing.json"), **FAST)
+    assert not (tmp_path / "run").exists()

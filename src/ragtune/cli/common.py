@@ -61,7 +61,7 @@ def is_tty() -> bool:
     return sys.stdout.isatty()
 
 
-_KEEP_LINES = (" ", "-", "*", "ragtune ", "Example", "Then:", "Or:", "$ ")
+_KEEP_LINES = (" ", "- ", "* ", "ragtune ", "Example", "Then:", "Or:", "$ ")
 
 
 def reflow(doc: str | None) -> str | None:

@@ -101,8 +101,8 @@ def train_embedding(
     rerunning resumes. RUN/model/ is written only if the tuned model beats the base on the deciding
     data (--eval-dataset when given, else the validation split) and loads with SentenceTransformer(path).
 
-    Synthetic validation questions are often easy (see the printed median rank); real queries in
-    --eval-dataset are the honest judge.
+    Synthetic validation questions are often easy (see the printed median rank); real queries given
+    with --eval-dataset are the honest judge.
 
     Example: ragtune train embedding data/train.json -m minilm --teacher mpnet -o runs/emb
     """

@@ -138,8 +138,8 @@ def export_cohere_rerank(
     """Write Cohere's rerank fine-tuning JSONL: query, relevant_passages, hard_negatives.
 
     Rules are checked before writing: every query has at least one relevant passage and no passage is
-    both relevant and a hard negative (compared by text); every violation is listed. Without
-    --retriever the dataset's own hard negatives are used. (Cohere deprecated hosted fine-tuning in
+    both relevant and a hard negative (compared by text); every violation is listed. Without a
+    --retriever, the dataset's own hard negatives are used. (Cohere deprecated hosted fine-tuning in
     September 2025; the format remains a common interchange for rerank training data.)
 
     Example: ragtune export cohere-rerank data/train.json --retriever minilm -o cohere.jsonl

@@ -12,10 +12,14 @@ _PREFIX = re.compile(
 _PREAMBLE = re.compile(
     r"^(?:here (?:are|is)|sure|certainly|of course|okay|ok[,.!]|below (?:are|is)|the following|"
     r"i (?:have|hope|can)|these questions|passage|answer\b|note\b)", re.IGNORECASE)
-# a question that points at its source ("the main points of the passage") is not one a user would ask
+# a question that points at its source ("the main points of the passage") is not one a user would ask;
+# "the document(s)" or "the text" alone may be the user's own subject, so those need a pointing word
+_SOURCE = r"(?:passage|excerpt|paragraph|snippet)s?"
 _MENTIONS_SOURCE = re.compile(
-    r"\b(?:the|this|that|above|given|following|provided)\s+(?:passage|text|excerpt|paragraph|snippet|document)s?\b"
-    r"|\b(?:according to|mentioned in|described in|stated in)\s+(?:the|this)\b", re.IGNORECASE)
+    rf"\b(?:the|this|that|these|above|given|following|provided)\s+{_SOURCE}\b"
+    r"|\b(?:this|above|given|following|provided)\s+(?:text|document)\b"
+    rf"|\b(?:according to|mentioned in|described in|stated in|based on)\s+(?:the|this)\s+(?:{_SOURCE}|text|document)\b",
+    re.IGNORECASE)
 _QUESTION_WORDS = {
     "what", "how", "why", "when", "where", "which", "who", "whom", "whose", "can", "could", "do", "does",
     "did", "is", "are", "was", "were", "should", "would", "will", "may", "might", "must", "has", "have", "shall",

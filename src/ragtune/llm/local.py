@@ -110,7 +110,7 @@ class LocalLLM:
         The token prefix that every prompt shares (the chat template's system turn and the fixed
         instructions) is run once and its key/value cache reused across batches; each row's own
         suffix follows it, padded in the middle (masked, with positions counted from the mask), so
-        the text equals one-at-a-time generation while the shared part costs nothing per prompt.
+        greedy text equals one-at-a-time generation while the shared part costs nothing per prompt.
         """
         import torch
 
@@ -132,7 +132,8 @@ class LocalLLM:
         sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
         with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_tokens,
-                                 past_key_values=_static_cache(model, cache, len(rows), ids.shape[1] + max_tokens),
+                                 **({"past_key_values": _static_cache(model, cache, len(rows), ids.shape[1] + max_tokens)}
+                                    if self._full_attention() else {}),
                                  pad_token_id=tok.pad_token_id, eos_token_id=_stop_ids(tok, model), **sampling)
         new = out[:, ids.shape[1]:]
         return [self._completion(tok, model, row, len(r)) for row, r in zip(new, rows)]
@@ -141,6 +142,8 @@ class LocalLLM:
         """The token prefix to serve from the cache: the longest one all rows share (and the cached
         prefix, when there is one), leaving each row at least one token of its own; empty when it is
         shorter than MIN_SHARED_PREFIX or when a lone prompt has nothing cached to share."""
+        if not self._full_attention():
+            return []
         first = rows[0]
         n = min(len(r) for r in rows) - 1
         for r in rows[1:]:
@@ -160,16 +163,25 @@ class LocalLLM:
             return None
         known = self._prefix
         if known is not None and list(known[0][: len(shared)]) == shared:
+            cache = known[1]
             if len(known[0]) > len(shared):
-                cut = copy.deepcopy(known[1])
-                cut.crop(len(shared) - len(known[0]))  # a negative count removes tokens from the end
-                self._prefix = (tuple(shared), cut)
+                cache = copy.deepcopy(known[1])
+                cache.crop(len(shared) - len(known[0]))  # a negative count removes tokens from the end
         else:
             _, model = self.load()
             with torch.inference_mode():
-                out = model(input_ids=torch.tensor([shared]), use_cache=True, logits_to_keep=1)
-            self._prefix = (tuple(shared), out.past_key_values)
-        return self._prefix[1]
+                cache = model(input_ids=torch.tensor([shared]), use_cache=True, logits_to_keep=1).past_key_values
+        self._prefix = (tuple(shared), cache)
+        return cache
+
+    def _full_attention(self) -> bool:
+        """Prefix sharing and the static cache hold plain per-layer keys/values; models with sliding-window,
+        linear-attention or shared-KV layers generate without them (still batched, with transformers' own cache)."""
+        _, model = self.load()
+        cfg = model.config.get_text_config()
+        types = getattr(cfg, "layer_types", None) or ["full_attention"]
+        return (all(t == "full_attention" for t in types) and not getattr(cfg, "use_sliding_window", False)
+                and not getattr(cfg, "num_kv_shared_layers", 0))
 
     def _completion(self, tok, model, row, n_prompt: int) -> Completion:
         stops = set(_stop_ids(tok, model))

@@ -6,8 +6,9 @@
 Steps: validate the dataset (stop before any training on an error), split queries by source
 document, mine hard negatives with the retriever (false-negative guard), add random negatives,
 optionally relabel with an LLM or a teacher, train with validation (realistic rerank ndcg@10 of
-the retriever's top K) and keep the best checkpoint, then ship `RUN/model/` only if reranking beats
-the retriever alone on validation. Rerunning the same command resumes from the last checkpoint.
+the retriever's top K) and keep the best checkpoint, then ship `RUN/model/` only if reranking clearly
+beats the retriever alone (paired 95% CI above zero) on the deciding data: `eval_dataset` real
+queries when given, else the validation split. Rerunning the same command resumes from the last checkpoint.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def train_reranker(dataset: str | Path | RetrievalDataset, output: str | Path, *
     rdata.check_loss_and_teacher(cfg.resolved_loss(), cfg.teacher)
     ds = dataset if isinstance(dataset, RetrievalDataset) else load_dataset(dataset)
     check(ds, name)
+    evalset = load_dataset(cfg.eval_dataset) if cfg.eval_dataset else None  # a bad one stops us before training
+    if evalset is not None:
+        check(evalset, cfg.eval_dataset)
     run = Path(cfg.output)
     done = _finished(run, cfg)
     if done is not None:
@@ -53,7 +57,7 @@ def train_reranker(dataset: str | Path | RetrievalDataset, output: str | Path, *
     run.mkdir(parents=True, exist_ok=True)
     handler = _log_to(run / "log.txt")
     try:
-        return _run(ds, cfg, run, models)
+        return _run(ds, cfg, run, models, evalset)
     finally:
         for name in LOGGERS:
             logging.getLogger(name).removeHandler(handler)
@@ -64,7 +68,8 @@ def _spec_name(spec: str | Embedder) -> str:
     return spec.name if isinstance(spec, Embedder) else str(spec)
 
 
-def _run(ds: RetrievalDataset, cfg: RerankerConfig, run: Path, models: dict[str, Embedder | None]) -> dict[str, Any]:
+def _run(ds: RetrievalDataset, cfg: RerankerConfig, run: Path, models: dict[str, Embedder | None],
+         evalset: RetrievalDataset | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     atomic_write_json(run / "config.json", {**cfg.model_dump(), "loss": cfg.resolved_loss()})
     train_ds, val_ds = _split(ds, cfg)
@@ -77,7 +82,7 @@ def _run(ds: RetrievalDataset, cfg: RerankerConfig, run: Path, models: dict[str,
     trainer.train(resume_from_checkpoint=_last_checkpoint(run / "checkpoints"))
     curve = _curve(trainer.state.log_history)
     atomic_write_json(run / "curve.json", curve)
-    return _finish(run, cfg, val_ds, retr, trainer.model, data_stats, curve, time.perf_counter() - t0)
+    return _finish(run, cfg, val_ds, retr, trainer.model, data_stats, curve, time.perf_counter() - t0, evalset)
 
 
 def _split(ds: RetrievalDataset, cfg: RerankerConfig) -> tuple[RetrievalDataset, RetrievalDataset]:
@@ -187,7 +192,8 @@ def _curve(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for h in history if any(k in h for k in keep)]
 
 
-def _finish(run: Path, cfg: RerankerConfig, val_ds: RetrievalDataset, retr, model, data_stats: dict, curve: list, seconds: float) -> dict[str, Any]:
+def _finish(run: Path, cfg: RerankerConfig, val_ds: RetrievalDataset, retr, model, data_stats: dict, curve: list, seconds: float,
+            evalset: RetrievalDataset | None = None) -> dict[str, Any]:
     from ragtune.rerankers.evaluate import choose_fusion_weight, evaluate_rerank, retrieve_scored
 
     cache: dict = {}
@@ -197,11 +203,10 @@ def _finish(run: Path, cfg: RerankerConfig, val_ds: RetrievalDataset, retr, mode
     fusion = choose_fusion_weight(val_ds, *retrieve_scored(val_ds, retr, cfg.top_k), model, cache=cache)
     vs = _vs_retriever(report)
     deciding, source, eval_report = report, "validation split", None
-    if cfg.eval_dataset:
-        evalset = load_dataset(cfg.eval_dataset)
+    if evalset is not None:
         log.info("evaluating on %s (%d real queries): they decide what ships", evalset.name, len(evalset.queries))
         eval_report = evaluate_rerank(evalset, retr, model, top_k=cfg.top_k, latency_queries=0, reranker_name="reranker")
-        atomic_write_json(run / "eval" / f"{_file_name(evalset.name)}.json", eval_report)
+        atomic_write_json(run / "eval" / f"{_file_name(evalset.name)}.json", eval_report)  # never eval/val.json
         deciding, source = eval_report, f"eval dataset {evalset.name}"
     shipped = _ship_decision(_vs_retriever(deciding), cfg.allow_regression, source)
     if shipped["ok"]:
@@ -224,7 +229,8 @@ def _vs_retriever(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _file_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name) or "eval"
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).stem) or "eval"
+    return f"{stem}-eval" if stem == "val" else stem
 
 
 def _ship_decision(vs: dict[str, Any], allow_regression: bool, source: str = "validation split") -> dict[str, Any]:
