@@ -80,6 +80,9 @@ def test_shared_prompt_prefix_is_computed_once_and_reused(tiny_chat_model, monke
     assert 20 <= len(cut) < len(shared) and cut == shared[: len(cut)]  # cut down to what it shares, not recomputed
     assert len(shared) not in prefill_lengths[computed:] and len(cut) not in prefill_lengths[computed:]
     assert one.text == _plain_generate(tiny_chat_model, user_message("something else entirely"), 3)
+    again = asyncio.run(complete_many(llm, prompts[:3], concurrency=3, max_tokens=3))  # a batch grows it back
+    assert llm._prefix[0] == shared
+    assert [o.completion.text for o in sorted(again, key=lambda o: o.index)] == [o.completion.text for o in sorted(outs, key=lambda o: o.index)][:3]
     other = asyncio.run(llm.complete([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}], max_tokens=3))
     assert other.text == _plain_generate(tiny_chat_model, [{"role": "system", "content": "Be brief."},
                                                            {"role": "user", "content": "Hi"}], 3)

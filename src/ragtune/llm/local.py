@@ -139,21 +139,23 @@ class LocalLLM:
         return [self._completion(tok, model, row, len(r)) for row, r in zip(new, rows)]
 
     def _shared_prefix(self, rows: list[list[int]]) -> list[int]:
-        """The token prefix to serve from the cache: the longest one all rows share (and the cached
-        prefix, when there is one), leaving each row at least one token of its own; empty when it is
-        shorter than MIN_SHARED_PREFIX or when a lone prompt has nothing cached to share."""
+        """The token prefix to serve from the cache, leaving each row at least one token of its own.
+
+        A batch uses the longest prefix its rows share (the cached one is reused, cut or recomputed to
+        fit); a lone prompt uses what it shares with the cached prefix. Empty when that is shorter than
+        MIN_SHARED_PREFIX, or when the model's layers are not all plain full attention."""
         if not self._full_attention():
             return []
         first = rows[0]
         n = min(len(r) for r in rows) - 1
         for r in rows[1:]:
             n = next((i for i in range(n) if r[i] != first[i]), n)
-        if self._prefix is not None:
+        if len(rows) == 1:
+            if self._prefix is None:
+                return []
             known = self._prefix[0]
-            m = next((i for i in range(min(n, len(known))) if known[i] != first[i]), min(n, len(known)))
-            if m >= MIN_SHARED_PREFIX:
-                return first[:m]
-        return first[:n] if len(rows) > 1 and n >= MIN_SHARED_PREFIX else []
+            n = next((i for i in range(min(n, len(known))) if known[i] != first[i]), min(n, len(known)))
+        return first[:n] if n >= MIN_SHARED_PREFIX else []
 
     def _prefix_cache(self, shared: list[int]):
         """The key/value cache of `shared`: the cached one (cut to length), or computed and kept."""
