@@ -110,14 +110,12 @@ def plain_generate(llm, messages, max_tokens: int):
     """The baseline: plain transformers `generate` on one prompt (no batching, no prefix cache)."""
     import torch
 
-    from ragtune.llm.local import _stop_ids
-
     tok, model = llm.load()
     enc = tok([llm.template(messages)], return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
         out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
-                             eos_token_id=_stop_ids(tok, model))
-    return llm._completion(tok, model, out[0, enc["input_ids"].shape[1]:], enc["input_ids"].shape[1])
+                             eos_token_id=llm._stops)
+    return llm._completion(tok, out[0, enc["input_ids"].shape[1]:], enc["input_ids"].shape[1])
 
 
 def part_local(model: str, n: int, batch: int, max_tokens: int, threads: int, questions: int,

@@ -123,5 +123,5 @@ def test_sliding_window_models_generate_without_prefix_sharing(tiny_chat_model, 
     llm = LocalLLM(str(folder), batch_size=1)  # (a padded batch of this made-up Llama fails in transformers itself)
     prompts = [user_message(t) for t in ["Hi there", "Tell me about roofs and permits", "Why?"]]
     texts = [asyncio.run(llm.complete(p, max_tokens=6)).text for p in prompts]
-    assert llm._prefix is None and not llm._full_attention()
+    assert llm._prefix is None and not llm._plain_kv
     assert texts == [_plain_generate(folder, p, 6) for p in prompts]

@@ -39,7 +39,7 @@ def default_concurrency(spec: str) -> int:
 
 
 def load_llm(spec: str = "local", *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-             concurrency: int = 8, timeout: float = 60.0, retry: RetryPolicy | None = None,
+             concurrency: int = SERVER_CONCURRENCY, timeout: float = 60.0, retry: RetryPolicy | None = None,
              batch_size: int = LOCAL_BATCH) -> LLM:
     """`local` (best installed local model), `local:MODEL` (registry name or folder), or `openai:MODEL`.
 

@@ -51,12 +51,16 @@ class LocalLLM:
         self._pending: list[_Pending] = []
         self._runner: asyncio.Task | None = None
         self._prefix = None  # (shared token ids, their key/value cache)
+        self._stops: list[int] = []  # end-of-turn token ids, found once at load
+        self._plain_kv = False  # every layer plain full attention: prefix sharing and a static cache apply
 
     def load(self):
         """Load tokenizer and model once (float32, eval mode, left padding)."""
         with self._load_lock:
             if self._loaded is None:
-                self._loaded = _load(self.spec, self.threads)
+                tok, model = _load(self.spec, self.threads)
+                self._stops, self._plain_kv = _stop_ids(tok, model), _full_attention(model)
+                self._loaded = tok, model
         return self._loaded
 
     async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
@@ -133,10 +137,10 @@ class LocalLLM:
         with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_tokens,
                                  **({"past_key_values": _static_cache(model, cache, len(rows), ids.shape[1] + max_tokens)}
-                                    if self._full_attention() else {}),
-                                 pad_token_id=tok.pad_token_id, eos_token_id=_stop_ids(tok, model), **sampling)
+                                    if self._plain_kv else {}),
+                                 pad_token_id=tok.pad_token_id, eos_token_id=self._stops, **sampling)
         new = out[:, ids.shape[1]:]
-        return [self._completion(tok, model, row, len(r)) for row, r in zip(new, rows)]
+        return [self._completion(tok, row, len(r)) for row, r in zip(new, rows)]
 
     def _shared_prefix(self, rows: list[list[int]]) -> list[int]:
         """The token prefix to serve from the cache, leaving each row at least one token of its own.
@@ -144,7 +148,7 @@ class LocalLLM:
         A batch uses the longest prefix its rows share (the cached one is reused, cut or recomputed to
         fit); a lone prompt uses what it shares with the cached prefix. Empty when that is shorter than
         MIN_SHARED_PREFIX, or when the model's layers are not all plain full attention."""
-        if not self._full_attention():
+        if not self._plain_kv:
             return []
         first = rows[0]
         n = min(len(r) for r in rows) - 1
@@ -176,17 +180,8 @@ class LocalLLM:
         self._prefix = (tuple(shared), cache)
         return cache
 
-    def _full_attention(self) -> bool:
-        """Prefix sharing and the static cache hold plain per-layer keys/values; models with sliding-window,
-        linear-attention or shared-KV layers generate without them (still batched, with transformers' own cache)."""
-        _, model = self.load()
-        cfg = model.config.get_text_config()
-        types = getattr(cfg, "layer_types", None) or ["full_attention"]
-        return (all(t == "full_attention" for t in types) and not getattr(cfg, "use_sliding_window", False)
-                and not getattr(cfg, "num_kv_shared_layers", 0))
-
-    def _completion(self, tok, model, row, n_prompt: int) -> Completion:
-        stops = set(_stop_ids(tok, model))
+    def _completion(self, tok, row, n_prompt: int) -> Completion:
+        stops = set(self._stops)
         ids = row.tolist()
         cut = next((i for i, t in enumerate(ids) if t in stops), None)
         kept = ids[:cut] if cut is not None else ids
@@ -212,6 +207,15 @@ def _load(spec: str, threads: int | None):
         raise InputError(f"model {spec} has no chat template; ragtune needs an instruct/chat model.")
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
     return tok, model
+
+
+def _full_attention(model) -> bool:
+    """Prefix sharing and the static cache hold plain per-layer keys/values; models with sliding-window,
+    linear-attention or shared-KV layers generate without them (still batched, with transformers' own cache)."""
+    cfg = model.config.get_text_config()
+    types = getattr(cfg, "layer_types", None) or ["full_attention"]
+    return (all(t == "full_attention" for t in types) and not getattr(cfg, "use_sliding_window", False)
+            and not getattr(cfg, "num_kv_shared_layers", 0))
 
 
 def _static_cache(model, prefix, batch: int, length: int):
