@@ -39,25 +39,38 @@ RECIPES: dict[str, tuple[str, str, str, dict]] = {
                            "validation KL to the teacher, trained on the 80% split only", {"teacher": "mpnet", "epochs": 20, "pseudo_queries": False,
                                                               "refit_all": False, "select_epoch": True}),
     "adapter-kd-pseudo-norefit": ("adapter", "minilm", "as adapter-kd-norefit + answer sentences as pseudo-queries",
-                                  {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "refit_all": False, "select_epoch": True}),
+                                  {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "refit_all": False, "select_epoch": True}),
     "adapter-kd": ("adapter", "minilm", "as adapter-kd-norefit, then refit on train+val for the chosen epoch count",
                    {"teacher": "mpnet", "epochs": 20, "pseudo_queries": False, "select_epoch": True}),
     "adapter-kd-pseudo": ("adapter", "minilm", "as adapter-kd (refit) + answer sentences as unlabelled pseudo-queries",
-                          {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "select_epoch": True}),
+                          {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": True}),
     "adapter-kd-pseudo-fixed10": ("adapter", "minilm", "as adapter-kd-pseudo but exactly 10 epochs (the issue's probe "
                                   "recipe), no epoch selection; refit on train+val",
-                                  {"teacher": "mpnet", "epochs": 10, "pseudo_queries": True, "select_epoch": False}),
+                                  {"teacher": "mpnet", "epochs": 10, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": False}),
     "adapter-kd-pseudo-t0.1": ("adapter", "minilm", "as adapter-kd-pseudo, temperature 0.1",
-                               {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "temperature": 0.1}),
+                               {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1}),
     "adapter-kd-pseudo-t0.1-norefit": ("adapter", "minilm", "as adapter-kd-pseudo-norefit, temperature 0.1",
-                                       {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "temperature": 0.1,
+                                       {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1,
                                         "refit_all": False, "select_epoch": True}),
     "adapter-kd-pseudo-mlp-both-norefit": ("adapter", "minilm", "residual MLP adapter on queries and documents, KD + "
                                            "pseudo-queries, 80% split only",
-                                           {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "kind": "mlp",
+                                           {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp",
                                             "side": "both", "refit_all": False}),
     "adapter-kd-pseudo-mlp-both": ("adapter", "minilm", "residual MLP adapter on queries and documents, KD + pseudo-queries",
-                                   {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "kind": "mlp", "side": "both"}),
+                                   {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp", "side": "both"}),
+    "adapter-kd-spans": ("adapter", "minilm", "as adapter-kd-pseudo-fixed10 + 3 random 3-8 word spans of each sentence as "
+                         "pseudo-queries (lr 1e-3, 10 epochs, refit on train+val)",
+                         {"teacher": "mpnet", "epochs": 10, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3, "select_epoch": False}),
+    "adapter-kd-spans-lr3e-4": ("adapter", "minilm", "as adapter-kd-spans, lr 3e-4, 30 epochs",
+                                {"teacher": "mpnet", "epochs": 30, "lr": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
+                                 "select_epoch": False}),
+    "adapter-kd-spans-lr3e-4-both": ("adapter", "minilm", "as adapter-kd-spans-lr3e-4, documents adapted too (side both: "
+                                     "the index must be re-embedded)",
+                                     {"teacher": "mpnet", "epochs": 30, "lr": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
+                                      "select_epoch": False, "side": "both"}),
+    "adapter-kd-spans-mlp": ("adapter", "minilm", "as adapter-kd-spans, residual MLP (query side), 20 epochs",
+                             {"teacher": "mpnet", "epochs": 20, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3,
+                              "select_epoch": False, "kind": "mlp"}),
     "ft-mnrl": ("embedding", "minilm", "full fine-tune, MNRL, no-duplicates batches, 1 epoch, lr 2e-5, batch 16",
                 {"epochs": 1, "lr": 2e-5, "batch_size": 16}),
     "ft-kd-top5": ("embedding", "minilm", "full fine-tune, mpnet DistillKLDiv over positive + base top-4, T 0.05, 1 epoch, lr 2e-5",
@@ -95,12 +108,14 @@ def synthetic_dataset(folder: Path):
     return ds
 
 
-def run_recipe(name: str, data) -> dict:
+def run_recipe(name: str, data, seed: int | None = None) -> dict:
     from ragtune.data.retrieval import construction_faq
     from ragtune.embeddings.train import train_embedding
     from ragtune.embeddings.train_adapter import train_adapter
 
     job, model, desc, kw = RECIPES[name]
+    if seed is not None:  # another split of the synthetic data and another initialisation: the spread of a recipe
+        kw, name, desc = {**kw, "seed": seed}, f"{name}@seed{seed}", f"{desc}; seed {seed}"
     human = construction_faq()
     t0 = time.perf_counter()
     out = RUNS / name
@@ -111,7 +126,7 @@ def run_recipe(name: str, data) -> dict:
     rep = json.loads((out / "eval" / f"{human.name}.json").read_text())
     base, tuned = rep["results"]
     return {"recipe": name, "job": job, "model": model, "description": desc, "args": kw,
-            "command": f".venv/bin/python bench/embed_recipes.py {name}",
+            "command": f".venv/bin/python bench/embed_recipes.py {name.split('@')[0]}" + (f" --seed {seed}" if seed is not None else ""),
             "train_queries": m["data"]["train_queries"], "val_queries": m["data"]["val_queries"],
             "val_median_rank_base": m["validation_difficulty"]["base_median_rank"],
             "human_ndcg@10": {"base": base["metrics"]["ndcg@10"], "tuned": tuned["metrics"]["ndcg@10"]},
@@ -145,6 +160,8 @@ def main() -> None:
     ap.add_argument("recipes", nargs="*", help="recipe names (see --list)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--all-adapters", action="store_true")
+    ap.add_argument("--seed", type=int, default=None, help="override the recipe's seed (split + initialisation); the row is "
+                    "saved as RECIPE@seedN")
     ap.add_argument("--synthetic", default="/work/shared/data/faq-synthetic", help="folder of raw synthetic question files")
     args = ap.parse_args()
     if args.list:
@@ -156,7 +173,7 @@ def main() -> None:
     for name in names:
         if name not in RECIPES:
             sys.exit(f"unknown recipe {name!r}; see --list")
-        row = run_recipe(name, data)
+        row = run_recipe(name, data, args.seed)
         save(row)
         print(f"{name}: human ndcg@10 {row['human_ndcg@10']['tuned']:.4f} (base {row['human_ndcg@10']['base']:.4f}), "
               f"delta {row['delta']:+.4f} {row['delta_ci95']}, {row['seconds']} s", flush=True)

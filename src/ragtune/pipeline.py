@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ragtune.data.retrieval import RetrievalDataset
+from ragtune.embeddings.config import AdapterConfig
 from ragtune.io import atomic_write_json, atomic_write_text, publish_copy
 
 
@@ -38,7 +39,7 @@ class RunConfig(BaseModel):
                                                     "within ~20 minutes on a 2-core CPU.")
     finetune_lr: float = Field(2e-5, description="Learning rate of the full fine-tune.")
     adapter_kind: str = Field("linear", description="Adapter kind: 'linear' or 'mlp'.")
-    adapter_epochs: int = Field(10, description="Adapter epochs (milliseconds each on cached vectors).")
+    adapter_epochs: int = Field(AdapterConfig().epochs, description="Adapter epochs (milliseconds each on cached vectors).")
     val_fraction: float = Field(0.2, description="Share of source documents held out for validation.")
     seed: int = Field(42, description="Seed for generation sampling, split and training.")
 

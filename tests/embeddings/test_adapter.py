@@ -110,3 +110,23 @@ def test_fixed_epoch_count_without_selection(tmp_path):
                       teacher=keyword_embedder("teacher"), epochs=7, lr=0.05, select_epoch=False, pseudo_queries=False)
     assert m["best_epoch"] == 7 and m["best_epoch_by"] == "fixed epoch count"
     assert m["shipped_adapter"] == "refit on training + validation data for 7 epochs"
+
+
+def test_pseudo_queries_are_sentences_plus_short_seeded_spans_of_them():
+    from ragtune.embeddings.config import AdapterConfig
+    from ragtune.embeddings.train_adapter import pseudo_queries, sentence_spans
+
+    docs = ["Permits are needed for every extension of a house. A tiny one.", "Ask the municipality before you build a garage."]
+    sentences = ["Permits are needed for every extension of a house.", "Ask the municipality before you build a garage."]
+    spans = sentence_spans(sentences, per_sentence=4, seed=7)
+    assert spans == sentence_spans(sentences, per_sentence=4, seed=7)  # seeded: reruns hit the embedding cache
+    assert spans != sentence_spans(sentences, per_sentence=4, seed=8)
+    for span in spans:
+        assert 3 <= len(span.split()) <= 8
+        assert any(span in s for s in sentences)  # a contiguous window of one sentence, punctuation stripped
+        assert not span.endswith(".")
+    cfg = AdapterConfig(pseudo_spans=4, seed=7)
+    got = pseudo_queries(docs, cfg, exclude={sentences[1]})
+    assert got[:1] == sentences[:1]  # "A tiny one." has fewer than 4 words; an excluded real query is dropped
+    assert set(got[1:]) == set(spans) - {sentences[1]}
+    assert pseudo_queries(docs, cfg.model_copy(update={"pseudo_spans": 0})) == sentences

@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 from ragtune.cli.common import console, handle_errors
+from ragtune.embeddings.config import AdapterConfig
+
+_ADAPTER = AdapterConfig()
 
 
 def _dims(text: str) -> list[int]:
@@ -45,10 +48,11 @@ def train_adapter(
                                        "target (recommended: it is what makes adapters help)."),
     kind: str = typer.Option("linear", help="'linear' (identity-initialised matrix) or 'mlp' (residual MLP)."),
     side: str = typer.Option("query", help="'query' (no re-indexing) or 'both' (documents adapted too: re-embed the index)."),
-    epochs: int = typer.Option(10, help="Epochs over the cached vectors (milliseconds each)."),
-    lr: float = typer.Option(1e-3, help="AdamW learning rate."),
+    epochs: int = typer.Option(_ADAPTER.epochs, help="Epochs over the cached vectors (milliseconds each)."),
+    lr: float = typer.Option(_ADAPTER.lr, help="AdamW learning rate."),
     temperature: float = typer.Option(0.05, help="Softmax temperature of the teacher's and student's scores."),
     pseudo_queries: bool = typer.Option(True, help="With a teacher: also use document sentences as unlabelled queries."),
+    pseudo_spans: int = typer.Option(_ADAPTER.pseudo_spans, help="With pseudo-queries: also this many random 3-8 word spans per sentence (0 = off)."),
     select_epoch: bool | None = typer.Option(None, "--select-epoch/--fixed-epochs", help="Pick the best epoch on validation, "
                                              "or train exactly --epochs (default: fixed with a teacher, selected without)."),
     val_dataset: str | None = typer.Option(None, help="Validation set (default: split the data by source document)."),
@@ -70,7 +74,8 @@ def train_adapter(
 
     metrics = fit(dataset, embedder, output, teacher=teacher, kind=kind, side=side, val_dataset=val_dataset,
                   eval_dataset=eval_dataset, base_url=base_url, epochs=epochs, lr=lr, temperature=temperature,
-                  pseudo_queries=pseudo_queries, select_epoch=select_epoch, seed=seed)
+                  pseudo_queries=pseudo_queries, pseudo_spans=pseudo_spans, select_epoch=select_epoch,
+                  seed=seed)
     _show(output, metrics)
 
 

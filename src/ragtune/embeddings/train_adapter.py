@@ -35,6 +35,22 @@ def doc_sentences(texts: list[str], min_words: int = 4) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def sentence_spans(sentences: list[str], per_sentence: int, seed: int, shortest: int = 3, longest: int = 8) -> list[str]:
+    """Short word windows (3-8 words) cut at random from each sentence: unlabelled pseudo-queries that look like
+    real users' short, keyword-like questions more than whole sentences do (seeded, so reruns hit the cache)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in sentences:
+        words = s.split()
+        if len(words) <= shortest:
+            continue
+        for _ in range(per_sentence):
+            n = int(rng.integers(shortest, min(longest, len(words)) + 1))
+            start = int(rng.integers(0, len(words) - n + 1))
+            out.append(" ".join(words[start : start + n]).strip(".,;:()\"'"))
+    return [x for x in dict.fromkeys(out) if x]
+
+
 def targets(ds: RetrievalDataset, q_teacher: np.ndarray | None, d_teacher: np.ndarray | None, cfg: AdapterConfig) -> np.ndarray:
     """[n_queries, n_docs] target distribution: teacher softmax, labels, or their mix."""
     doc_pos = {d: i for i, d in enumerate(ds.corpus)}
@@ -220,11 +236,18 @@ def _training_arrays(train: RetrievalDataset, base: Embedder, teach: Embedder | 
         return q, d, targets(train, None, None, cfg), 0
     tq, td = teach.encode(queries, "query"), teach.encode(docs, "document")
     tgt = targets(train, tq, td, cfg)
-    pseudo = [s for s in doc_sentences(docs) if s not in set(queries)] if cfg.pseudo_queries else []
+    pseudo = pseudo_queries(docs, cfg, exclude=set(queries)) if cfg.pseudo_queries else []
     if pseudo:
         q = np.concatenate([q, base.encode(pseudo, "query")])
         tgt = np.concatenate([tgt, _softmax(teach.encode(pseudo, "query") @ td.T / cfg.temperature)])
     return q, d, tgt, len(pseudo)
+
+
+def pseudo_queries(docs: list[str], cfg: AdapterConfig, exclude: set[str] = frozenset()) -> list[str]:
+    """The documents' sentences plus `cfg.pseudo_spans` short spans of each (none that are also real queries)."""
+    sentences = doc_sentences(docs)
+    spans = sentence_spans(sentences, cfg.pseudo_spans, cfg.seed) if cfg.pseudo_spans else []
+    return [x for x in dict.fromkeys(sentences + spans) if x not in exclude]
 
 
 def _finish(run: Path, base: Embedder, adapter: Adapter, final: Adapter, curve, train, val, evalset, cfg, teach, base_url,
