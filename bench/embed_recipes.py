@@ -68,6 +68,10 @@ RECIPES: dict[str, tuple[str, str, str, dict]] = {
                                      "the index must be re-embedded)",
                                      {"teacher": "mpnet", "epochs": 30, "lr": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
                                       "select_epoch": False, "side": "both"}),
+    "adapter-kd-spans-lr3e-4-label0.2": ("adapter", "minilm", "as adapter-kd-spans-lr3e-4, target = 0.8 teacher + 0.2 the "
+                                         "synthetic question's own answer",
+                                         {"teacher": "mpnet", "epochs": 30, "lr": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
+                                          "select_epoch": False, "label_weight": 0.2}),
     "adapter-kd-spans-mlp": ("adapter", "minilm", "as adapter-kd-spans, residual MLP (query side), 20 epochs",
                              {"teacher": "mpnet", "epochs": 20, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3,
                               "select_epoch": False, "kind": "mlp"}),

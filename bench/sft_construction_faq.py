@@ -72,11 +72,11 @@ def quality(args) -> dict:
     from ragtune.sft.train import train_sft
 
     train_path, val_path = write_data()
-    run = WORK / "run"
+    run = WORK / (args.run_name or ("run-full" if args.full else "run"))
     # the base and tuned held-out losses are computed by train_sft with the same function as
     # `ragtune eval sft` (ragtune.sft.evaluate.example_losses) over every validation chat
     config = SFTConfig(data=str(train_path), val=str(val_path), model="smollm2-135m-instruct", output=str(run),
-                       epochs=args.epochs, batch_size=8, lora_r=args.lora_r, lora_alpha=args.lora_alpha, learning_rate=args.lr,
+                       epochs=args.epochs, batch_size=8, full=args.full, lora_r=args.lora_r, lora_alpha=args.lora_alpha, learning_rate=args.lr,
                        eval_each_epoch=args.epochs >= 1, logging_steps=1)
     metrics = train_sft(config)
     examples = load_chat(val_path)[: args.generate]
@@ -93,7 +93,8 @@ def quality(args) -> dict:
     rouge = {k: {"rouge_l": sum(v) / len(v), "ci95": list(bootstrap_ci(v))} for k, v in scores.items()}
     atomic_write_json(run / "eval" / "faq-val.rouge.json", rouge)
     return {"train_examples": metrics["train_examples"], "val_examples": metrics["val_examples"],
-            "epochs": args.epochs, "learning_rate": args.lr, "lora_r": args.lora_r, "lora_alpha": args.lora_alpha,
+            "epochs": args.epochs, "learning_rate": args.lr, "method": "full" if args.full else "lora",
+            **({} if args.full else {"lora_r": args.lora_r, "lora_alpha": args.lora_alpha}),
             "loss": {"base": metrics["base"]["val_loss"], "tuned": metrics["tuned"]["val_loss"],
                      "reduction": metrics["val_loss_reduction"]},
             "rouge_l": rouge, "rouge_examples": len(prompts), "max_new_tokens": args.max_new_tokens,
@@ -180,6 +181,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--lora-r", type=int, default=16)
     p.add_argument("--lora-alpha", type=int, default=32)
+    p.add_argument("--full", action="store_true", help="full fine-tune instead of LoRA")
+    p.add_argument("--run-name", default=None, help="run folder under runs/bench-sft-faq/ (default: run, or run-full)")
     p.add_argument("--generate", type=int, default=101, help="held-out questions to answer for ROUGE-L")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--speed-limit", type=int, default=160, help="training chats per speed setup")
@@ -191,6 +194,8 @@ def main() -> None:
         print(json.dumps(speed_one(args.speed_setup, WORK / "train.jsonl", args.limit)))
         return
     out_path = RESULTS / ("sft_construction_faq.json" if args.only is None else f"sft_construction_faq_{args.only}.json")
+    if args.full and args.only == "quality":
+        out_path = RESULTS / "sft_construction_faq_quality_full.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
     if args.only in (None, "quality"):
         results["quality"] = quality(args)
