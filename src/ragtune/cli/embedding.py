@@ -63,8 +63,10 @@ def train_adapter(
     """Fit a small adapter over a frozen (even black-box) embedder, on its cached vectors.
 
     Every distinct text is embedded once, ever (the cache is shared with `ragtune eval`), so epochs
-    cost milliseconds. The best epoch by validation ndcg@10 is kept, and RUN/model/ is written only if
-    the adapter beats the base (on --eval-dataset when given). Use it from Python with
+    cost milliseconds. With --teacher, the teacher's scores over the corpus are the targets, the
+    documents' sentences and short spans of them serve as extra unlabelled queries, and the adapter
+    trains a fixed --epochs; without one, the best epoch by validation ndcg@10 is kept. RUN/model/ is
+    written only if the adapter beats the base (on --eval-dataset when given). Use it from Python with
     `ragtune.embeddings.adapter.load_adapted("RUN/model")`, or in LlamaIndex with
     `ragtune.integrations.llamaindex.AdapterEmbedding`.
 
