@@ -116,7 +116,7 @@ def speed_one(setup: str, train_path: Path, limit: int) -> dict:
     from ragtune.data.chat import load_chat
     from ragtune.sft.config import SFTConfig
     from ragtune.sft.models import load_model, load_tokenizer
-    from ragtune.sft.train import to_dataset, trl_args, with_lora
+    from ragtune.sft.train import to_dataset, trl_args, with_checkpointing, with_lora
 
     torch.manual_seed(0)
     examples = load_chat(train_path)[:limit]
@@ -139,10 +139,11 @@ def speed_one(setup: str, train_path: Path, limit: int) -> dict:
     else:
         config = SFTConfig(data=str(train_path), output=str(out), epochs=1, packing=setup == "ragtune-packing",
                            max_length=1024)
+        ds = to_dataset(examples, tok, 1024)
+        config = with_checkpointing(config, [len(x) for x in ds["input_ids"]])  # as `ragtune train sft` decides it
         args = trl_args(config, out, has_val=False)
         args.save_strategy = "no"
-        trainer = SFTTrainer(model=with_lora(model, config), args=args, train_dataset=to_dataset(examples, tok, 1024),
-                             processing_class=tok)
+        trainer = SFTTrainer(model=with_lora(model, config), args=args, train_dataset=ds, processing_class=tok)
         notes = {"bf16": args.bf16, "gradient_checkpointing": args.gradient_checkpointing,
                  "batch_size": args.per_device_train_batch_size, "padding_free": args.padding_free,
                  "packing": args.packing}

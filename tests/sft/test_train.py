@@ -121,3 +121,21 @@ def test_a_folder_of_another_configuration_is_refused_even_before_it_finished(tm
     assert _finished(run, first) is None  # same config, no metrics yet: resume
     with pytest.raises(InputError, match="different configuration"):
         _finished(run, first.model_copy(update={"model": "b"}))
+
+
+def test_gradient_checkpointing_is_on_only_when_the_longest_batch_is_big():
+    from ragtune.sft.config import SFTConfig
+    from ragtune.sft.train import CHECKPOINT_TOKENS, with_checkpointing
+
+    cfg = SFTConfig(data="chats.jsonl", output="run", batch_size=4)
+    short = [300] * 40
+    long = [300] * 40 + [CHECKPOINT_TOKENS // 4 + 1] * 4  # the four longest together exceed the threshold
+    assert with_checkpointing(cfg, short).gradient_checkpointing is False
+    assert with_checkpointing(cfg, long).gradient_checkpointing is True
+    assert with_checkpointing(cfg, [CHECKPOINT_TOKENS // 4] * 4).gradient_checkpointing is False  # exactly at it: off
+    # an explicit choice is kept either way
+    assert with_checkpointing(cfg.model_copy(update={"gradient_checkpointing": False}), long).gradient_checkpointing is False
+    assert with_checkpointing(cfg.model_copy(update={"gradient_checkpointing": True}), short).gradient_checkpointing is True
+    # packed rows are max_length tokens each, whatever the examples' lengths
+    packed = cfg.model_copy(update={"packing": True, "max_length": CHECKPOINT_TOKENS + 1})
+    assert with_checkpointing(packed, short).gradient_checkpointing is True

@@ -137,7 +137,9 @@ def train_sft(
     max_length: int = typer.Option(1024, "--max-length", help="truncate examples to this many tokens"),
     packing: bool = typer.Option(False, "--packing", help="pack examples into rows of --max-length tokens (padding-free)"),
     padding_free: bool = typer.Option(True, "--padding-free/--padded", help="flatten each batch instead of padding it"),
-    gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing", help="save memory, ~30% slower"),
+    gradient_checkpointing: Optional[bool] = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing",
+                                                          help="recompute activations to save memory (default: on when "
+                                                          "a batch can hold more than 4096 tokens)"),
     seed: int = typer.Option(42, "--seed", help="seed for split, init and data order"),
     allow_regression: bool = typer.Option(False, "--allow-regression", help="write model/ even if validation loss got worse"),
 ) -> None:

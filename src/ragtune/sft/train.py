@@ -173,6 +173,22 @@ def trl_args(config: SFTConfig, run: Path, has_val: bool):
     )
 
 
+CHECKPOINT_TOKENS = 4096
+
+
+def with_checkpointing(config: SFTConfig, lengths: list[int]) -> SFTConfig:
+    """The config with gradient checkpointing decided: as given, or (None) on when the longest possible
+    batch holds more than CHECKPOINT_TOKENS tokens. Activations cost ~1.5 MB per token in float32 for
+    SmolLM2-135M; measured on 900-token distillation chats, batch 8: peak memory 12.7 -> 7.0 GB, time +4%."""
+    if config.gradient_checkpointing is not None:
+        return config
+    per_batch = config.max_length if config.packing else sum(sorted(lengths, reverse=True)[: config.batch_size])
+    on = per_batch > CHECKPOINT_TOKENS
+    log.info("gradient checkpointing %s: the longest batch holds %d tokens (threshold %d)", "on" if on else "off",
+             per_batch, CHECKPOINT_TOKENS)
+    return config.model_copy(update={"gradient_checkpointing": on})
+
+
 def last_checkpoint(run: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -205,6 +221,7 @@ def _train(config: SFTConfig, run: Path, callbacks: list) -> dict[str, Any]:
     train, val = prepare_data(config, run, tok)
     train_ds = to_dataset(train, tok, config.max_length)
     val_ds = to_dataset(val, tok, config.max_length) if val else None
+    config = with_checkpointing(config, [len(x) for x in train_ds["input_ids"]])
     model = load_model(config.model)
     base_loss = _cached_base_loss(run, lambda: mean_loss(example_losses(model, tok, val, config.max_length)) if val else None)
     model = with_lora(model, config)
@@ -260,6 +277,7 @@ def _metrics(config, n_train, n_val, base_loss, tuned_loss, tokens, seconds, tra
         "train_tokens_per_second": tokens / seconds if seconds > 0 else None,
         "train_seconds": seconds, "peak_memory_mb": _peak_memory_mb(),
         "train_loss": trainer_metrics.get("train_loss"),
+        "gradient_checkpointing": config.gradient_checkpointing,
     }
     if base_loss and tuned_loss is not None:
         out["val_loss_reduction"] = 1 - tuned_loss / base_loss
