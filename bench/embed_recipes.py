@@ -34,30 +34,30 @@ RUNS = Path(__file__).parent.parent / "runs" / "embed_recipes"
 # name -> (job, model, description, keyword arguments of the product API)
 RECIPES: dict[str, tuple[str, str, str, dict]] = {
     "adapter-labels": ("adapter", "minilm", "linear query adapter, synthetic labels only (no teacher), best of 20 epochs "
-                       "by validation ndcg@10, 80% split only", {"epochs": 20, "refit_all": False}),
+                       "by validation ndcg@10, 80% split only", {"lr": 1e-3, "epochs": 20, "refit_all": False}),
     "adapter-kd-norefit": ("adapter", "minilm", "linear query adapter, mpnet softmax over corpus (T 0.05), best of 20 epochs by "
-                           "validation KL to the teacher, trained on the 80% split only", {"teacher": "mpnet", "epochs": 20, "pseudo_queries": False,
+                           "validation KL to the teacher, trained on the 80% split only", {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": False,
                                                               "refit_all": False, "select_epoch": True}),
     "adapter-kd-pseudo-norefit": ("adapter", "minilm", "as adapter-kd-norefit + answer sentences as pseudo-queries",
-                                  {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "refit_all": False, "select_epoch": True}),
+                                  {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "refit_all": False, "select_epoch": True}),
     "adapter-kd": ("adapter", "minilm", "as adapter-kd-norefit, then refit on train+val for the chosen epoch count",
-                   {"teacher": "mpnet", "epochs": 20, "pseudo_queries": False, "select_epoch": True}),
+                   {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": False, "select_epoch": True}),
     "adapter-kd-pseudo": ("adapter", "minilm", "as adapter-kd (refit) + answer sentences as unlabelled pseudo-queries",
-                          {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": True}),
+                          {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": True}),
     "adapter-kd-pseudo-fixed10": ("adapter", "minilm", "as adapter-kd-pseudo but exactly 10 epochs (the issue's probe "
                                   "recipe), no epoch selection; refit on train+val",
-                                  {"teacher": "mpnet", "epochs": 10, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": False}),
+                                  {"lr": 1e-3, "teacher": "mpnet", "epochs": 10, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": False}),
     "adapter-kd-pseudo-t0.1": ("adapter", "minilm", "as adapter-kd-pseudo, temperature 0.1",
-                               {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1}),
+                               {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1}),
     "adapter-kd-pseudo-t0.1-norefit": ("adapter", "minilm", "as adapter-kd-pseudo-norefit, temperature 0.1",
-                                       {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1,
+                                       {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1,
                                         "refit_all": False, "select_epoch": True}),
     "adapter-kd-pseudo-mlp-both-norefit": ("adapter", "minilm", "residual MLP adapter on queries and documents, KD + "
                                            "pseudo-queries, 80% split only",
-                                           {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp",
+                                           {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp",
                                             "side": "both", "refit_all": False}),
     "adapter-kd-pseudo-mlp-both": ("adapter", "minilm", "residual MLP adapter on queries and documents, KD + pseudo-queries",
-                                   {"teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp", "side": "both"}),
+                                   {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp", "side": "both"}),
     "adapter-kd-spans": ("adapter", "minilm", "as adapter-kd-pseudo-fixed10 + 3 random 3-8 word spans of each sentence as "
                          "pseudo-queries (lr 1e-3, 10 epochs, refit on train+val)",
                          {"teacher": "mpnet", "epochs": 10, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3, "select_epoch": False}),

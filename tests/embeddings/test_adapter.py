@@ -130,3 +130,29 @@ def test_pseudo_queries_are_sentences_plus_short_seeded_spans_of_them():
     assert got[:1] == sentences[:1]  # "A tiny one." has fewer than 4 words; an excluded real query is dropped
     assert set(got[1:]) == set(spans) - {sentences[1]}
     assert pseudo_queries(docs, cfg.model_copy(update={"pseudo_spans": 0})) == sentences
+
+
+def test_cli_defaults_are_the_config_defaults():
+    """The CLI spells its defaults out (importing the config would slow `--help`); they must not drift."""
+    import inspect
+
+    from ragtune.cli.embedding import train_adapter as cli_adapter
+    from ragtune.cli.run import run as cli_run
+    from ragtune.embeddings.config import AdapterConfig
+    from ragtune.pipeline import RunConfig
+
+    cfg, params = AdapterConfig(), inspect.signature(cli_adapter).parameters
+    for name in ("epochs", "lr", "pseudo_spans", "pseudo_queries", "temperature", "kind", "side", "seed"):
+        assert params[name].default.default == getattr(cfg, name), name
+    assert inspect.signature(cli_run).parameters["adapter_epochs"].default.default == RunConfig().adapter_epochs == cfg.epochs
+
+
+def test_spans_skip_punctuation_only_tokens_and_are_never_short():
+    from ragtune.embeddings.train_adapter import sentence_spans
+
+    spans = sentence_spans(["See page 12 - and ( the rules ) for % or more ."], per_sentence=30, seed=0)
+    assert spans
+    for span in spans:
+        words = span.split()
+        assert len(words) >= 3 and span == span.strip()
+        assert all(any(c.isalnum() for c in w) for w in words), span

@@ -112,6 +112,7 @@ def test_a_folder_of_another_configuration_is_refused_even_before_it_finished(tm
 
     from ragtune.errors import InputError
     from ragtune.sft.config import SFTConfig
+    from ragtune.errors import InputError
     from ragtune.sft.train import _finished
 
     run = tmp_path / "run"
@@ -123,19 +124,45 @@ def test_a_folder_of_another_configuration_is_refused_even_before_it_finished(tm
         _finished(run, first.model_copy(update={"model": "b"}))
 
 
-def test_gradient_checkpointing_is_on_only_when_the_longest_batch_is_big():
+def test_gradient_checkpointing_is_on_only_when_the_largest_batch_is_big():
     from ragtune.sft.config import SFTConfig
-    from ragtune.sft.train import CHECKPOINT_TOKENS, with_checkpointing
+    from ragtune.sft.train import CHECKPOINT_TOKENS, batch_tokens, with_checkpointing
 
     cfg = SFTConfig(data="chats.jsonl", output="run", batch_size=4)
     short = [300] * 40
     long = [300] * 40 + [CHECKPOINT_TOKENS // 4 + 1] * 4  # the four longest together exceed the threshold
+    assert batch_tokens(cfg, long) == CHECKPOINT_TOKENS + 4
     assert with_checkpointing(cfg, short).gradient_checkpointing is False
     assert with_checkpointing(cfg, long).gradient_checkpointing is True
     assert with_checkpointing(cfg, [CHECKPOINT_TOKENS // 4] * 4).gradient_checkpointing is False  # exactly at it: off
     # an explicit choice is kept either way
     assert with_checkpointing(cfg.model_copy(update={"gradient_checkpointing": False}), long).gradient_checkpointing is False
     assert with_checkpointing(cfg.model_copy(update={"gradient_checkpointing": True}), short).gradient_checkpointing is True
-    # packed rows are max_length tokens each, whatever the examples' lengths
-    packed = cfg.model_copy(update={"packing": True, "max_length": CHECKPOINT_TOKENS + 1})
-    assert with_checkpointing(packed, short).gradient_checkpointing is True
+    # padded: batch_size rows as long as the longest example
+    padded = cfg.model_copy(update={"padding_free": False})
+    assert batch_tokens(padded, [CHECKPOINT_TOKENS // 4 + 1] + [10] * 10) == CHECKPOINT_TOKENS + 4
+    assert batch_tokens(cfg, [CHECKPOINT_TOKENS // 4 + 1] + [10] * 10) == CHECKPOINT_TOKENS // 4 + 31
+    # packed: rows of up to max_length tokens, never more tokens than the data holds
+    packed = cfg.model_copy(update={"packing": True, "max_length": 1024})
+    assert batch_tokens(packed, short) == 4 * 1024 and with_checkpointing(packed, short).gradient_checkpointing is True
+    assert batch_tokens(packed, [300] * 3) == 900
+
+
+def test_a_run_resumes_across_a_gradient_checkpointing_change(tmp_path):
+    """Checkpointing trades memory for time and does not change what is learnt: a run started with the
+    old default (off) or the new one (auto) is resumed, not refused, when only that setting differs."""
+    import json
+
+    from ragtune.sft.config import SFTConfig
+    from ragtune.errors import InputError
+    from ragtune.sft.train import _finished
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    old = SFTConfig(data="chats.jsonl", output=str(run), gradient_checkpointing=False)
+    (run / "config.json").write_text(json.dumps(old.model_dump()))
+    (run / "metrics.json").write_text(json.dumps({"task": "sft"}))
+    assert _finished(run, old.model_copy(update={"gradient_checkpointing": None})) == {"task": "sft"}
+    assert _finished(run, old.model_copy(update={"gradient_checkpointing": True})) == {"task": "sft"}
+    with pytest.raises(InputError):
+        _finished(run, old.model_copy(update={"epochs": 5.0}))

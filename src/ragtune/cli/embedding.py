@@ -7,9 +7,6 @@ from pathlib import Path
 import typer
 
 from ragtune.cli.common import console, handle_errors
-from ragtune.embeddings.config import AdapterConfig
-
-_ADAPTER = AdapterConfig()
 
 
 def _dims(text: str) -> list[int]:
@@ -48,11 +45,11 @@ def train_adapter(
                                        "target (recommended: it is what makes adapters help)."),
     kind: str = typer.Option("linear", help="'linear' (identity-initialised matrix) or 'mlp' (residual MLP)."),
     side: str = typer.Option("query", help="'query' (no re-indexing) or 'both' (documents adapted too: re-embed the index)."),
-    epochs: int = typer.Option(_ADAPTER.epochs, help="Epochs over the cached vectors (milliseconds each)."),
-    lr: float = typer.Option(_ADAPTER.lr, help="AdamW learning rate."),
+    epochs: int = typer.Option(30, help="Epochs over the cached vectors (milliseconds each)."),
+    lr: float = typer.Option(3e-4, help="AdamW learning rate."),
     temperature: float = typer.Option(0.05, help="Softmax temperature of the teacher's and student's scores."),
     pseudo_queries: bool = typer.Option(True, help="With a teacher: also use document sentences as unlabelled queries."),
-    pseudo_spans: int = typer.Option(_ADAPTER.pseudo_spans, help="With pseudo-queries: also this many random 3-8 word spans per sentence (0 = off)."),
+    pseudo_spans: int = typer.Option(3, help="With pseudo-queries: also this many random 3-8 word spans per sentence (0 = off; each is embedded once by the embedder and the teacher)."),
     select_epoch: bool | None = typer.Option(None, "--select-epoch/--fixed-epochs", help="Pick the best epoch on validation, "
                                              "or train exactly --epochs (default: fixed with a teacher, selected without)."),
     val_dataset: str | None = typer.Option(None, help="Validation set (default: split the data by source document)."),

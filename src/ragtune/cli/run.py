@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from ragtune.cli.common import console, handle_errors
-from ragtune.embeddings.config import AdapterConfig
 
 
 @handle_errors
@@ -24,7 +23,7 @@ def run(
     max_chunks: int = typer.Option(0, help="Use at most this many chunks (0 = all)."),
     finetune: bool = typer.Option(True, help="Run the full fine-tune stage (the adapter stage always runs)."),
     finetune_max_steps: int = typer.Option(60, help="Step budget of the full fine-tune (-1 = no cap)."),
-    adapter_epochs: int = typer.Option(AdapterConfig().epochs, help="Adapter epochs (cheap: they train on cached vectors, no model calls)."),
+    adapter_epochs: int = typer.Option(30, help="Adapter epochs (cheap: they train on cached vectors, no model calls)."),
     seed: int = typer.Option(42, help="Seed for sampling, split and training."),
 ) -> None:
     """Chunk -> generate queries -> split by document -> evaluate base -> fine-tune -> adapter -> evaluate all -> report.

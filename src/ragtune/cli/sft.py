@@ -139,7 +139,7 @@ def train_sft(
     padding_free: bool = typer.Option(True, "--padding-free/--padded", help="flatten each batch instead of padding it"),
     gradient_checkpointing: Optional[bool] = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing",
                                                           help="recompute activations to save memory (default: on when "
-                                                          "a batch can hold more than 4096 tokens)"),
+                                                          "a batch can hold more than 2048 tokens)"),
     seed: int = typer.Option(42, "--seed", help="seed for split, init and data order"),
     allow_regression: bool = typer.Option(False, "--allow-regression", help="write model/ even if validation loss got worse"),
 ) -> None:

@@ -37,18 +37,19 @@ def doc_sentences(texts: list[str], min_words: int = 4) -> list[str]:
 
 def sentence_spans(sentences: list[str], per_sentence: int, seed: int, shortest: int = 3, longest: int = 8) -> list[str]:
     """Short word windows (3-8 words) cut at random from each sentence: unlabelled pseudo-queries that look like
-    real users' short, keyword-like questions more than whole sentences do (seeded, so reruns hit the cache)."""
+    real users' short, keyword-like questions more than whole sentences do (seeded, so reruns hit the cache).
+    Words are whitespace tokens with at least one letter or digit; punctuation at a span's ends is dropped."""
     rng = np.random.default_rng(seed)
     out = []
     for s in sentences:
-        words = s.split()
+        words = [w for w in s.split() if any(c.isalnum() for c in w)]
         if len(words) <= shortest:
             continue
         for _ in range(per_sentence):
             n = int(rng.integers(shortest, min(longest, len(words)) + 1))
             start = int(rng.integers(0, len(words) - n + 1))
-            out.append(" ".join(words[start : start + n]).strip(".,;:()\"'"))
-    return [x for x in dict.fromkeys(out) if x]
+            out.append(" ".join(words[start : start + n]).strip(".,;:!?()[]\"'"))
+    return list(dict.fromkeys(x for x in out if len(x.split()) >= shortest))
 
 
 def targets(ds: RetrievalDataset, q_teacher: np.ndarray | None, d_teacher: np.ndarray | None, cfg: AdapterConfig) -> np.ndarray:

@@ -26,8 +26,8 @@ class SFTConfig(BaseModel):
     packing: bool = Field(False, description="pack several examples into one row of max_length tokens, padding-free (no cross-example attention)")
     padding_free: bool = Field(True, description="concatenate a batch into one row with position ids instead of padding it")
     gradient_checkpointing: bool | None = Field(None, description="recompute activations to save memory; default (None): on "
-                                                "when the longest batch holds more than 4096 tokens (distillation chats of ~900 "
-                                                "tokens, batch 8: peak memory 12.7 -> 7.0 GB for 4% more time)")
+                                                "when the largest batch holds more than 2048 tokens (ragtune distill's chats, "
+                                                "batch 8: peak memory 12.7 -> 7.0 GB for 4% more time)")
     warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0, description="share of steps with linear warm-up")
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
     seed: int = Field(42, description="seed for the split, initialization and data order")
