@@ -3,10 +3,10 @@
     HF_HUB_OFFLINE=1 .venv/bin/python bench/sft_construction_faq.py            # quality + speed
     HF_HUB_OFFLINE=1 .venv/bin/python bench/sft_construction_faq.py --only speed
 
-Committed results (2 shared CPU cores, load average 10-15, so compute-starved) came from
-    ... --only quality --epochs 0.3 --lr 1e-3 --generate 12 --max-new-tokens 96
-    ... --only speed --speed-limit 16
-and live in bench/results/sft_construction_faq_{quality,speed}.json and sft_construction_faq_samples.md.
+Committed results: quality (LoRA) from `--only quality --epochs 2 --lr 1e-3 --generate 30 --max-new-tokens 96`
+and (full fine-tune) `... --full --epochs 2 --lr 1e-4` (bench/results/sft_construction_faq_quality{,_full}.json);
+speed from `--only speed --speed-limit 160` on a quiet 2-core CPU (bench/results/sft_construction_faq_speed.json):
+TRL defaults 90 tokens/s, ragtune 125 (1.38x), ragtune with packing 34 (0.38x, 11.6 GB peak).
 
 Quality: the 503 FAQ Q/A pairs become support chats (system + question + answer), split 80/20 by
 question (identical questions stay on one side). SmolLM2-135M-Instruct + LoRA is trained with

@@ -23,7 +23,9 @@ class SFTConfig(BaseModel):
     batch_size: int = Field(8, ge=1, description="examples per optimizer step per device (before accumulation)")
     grad_accum: int = Field(1, ge=1, description="gradient accumulation steps")
     max_length: int = Field(1024, ge=8, description="longest sequence in tokens; longer examples are truncated from the end")
-    packing: bool = Field(False, description="pack several examples into one row of max_length tokens, padding-free (no cross-example attention)")
+    packing: bool = Field(False, description="pack several examples into one row of max_length tokens, padding-free (no cross-example attention); "
+                                            "meant for GPUs: on a 2-core CPU it measured 0.38x the tokens/s of TRL's defaults and 11.6 GB "
+                                            "peak (bench/sft_construction_faq.py --only speed)")
     padding_free: bool = Field(True, description="concatenate a batch into one row with position ids instead of padding it")
     gradient_checkpointing: bool | None = Field(None, description="recompute activations to save memory; default (None): on "
                                                 "when the largest batch holds more than 2048 tokens (ragtune distill's chats, "
