@@ -49,7 +49,8 @@ def train_adapter(
     lr: float = typer.Option(3e-4, help="AdamW learning rate."),
     temperature: float = typer.Option(0.05, help="Softmax temperature of the teacher's and student's scores."),
     pseudo_queries: bool = typer.Option(True, help="With a teacher: also use document sentences as unlabelled queries."),
-    pseudo_spans: int = typer.Option(3, help="With pseudo-queries: also this many random 3-8 word spans per sentence (0 = off; each is embedded once by the embedder and the teacher)."),
+    pseudo_spans: int = typer.Option(3, help="With pseudo-queries: also this many random 3-8 word spans per sentence "
+                                     "(0 = off; each is embedded once by the embedder and the teacher)."),
     select_epoch: bool | None = typer.Option(None, "--select-epoch/--fixed-epochs", help="Pick the best epoch on validation, "
                                              "or train exactly --epochs (default: fixed with a teacher, selected without)."),
     val_dataset: str | None = typer.Option(None, help="Validation set (default: split the data by source document)."),

@@ -33,7 +33,7 @@ class AdapterConfig(BaseModel):
                                              "(short, keyword-like queries, closer to real users' questions; 0 = off). "
                                              "Each is embedded once by the embedder and the teacher. On construction-faq, "
                                              "with lr 3e-4 for 30 epochs, the adapter reached human-question ndcg@10 "
-                                             "0.769-0.771 over 3 seeds (bench/embed_recipes.py).")
+                                             "0.771-0.777 over 3 seeds, against 0.764 with sentences only (bench/embed_recipes.py).")
     select_epoch: bool | None = Field(None, description="Keep the best epoch on validation (KL to the teacher, else ndcg@10); "
                                       "off = train exactly `epochs` epochs (the ship rule still applies). Default (None): on "
                                       "without a teacher, off with one -- on construction-faq, selecting by validation KL "
