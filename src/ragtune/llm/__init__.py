@@ -17,7 +17,7 @@ import os
 from ragtune.errors import InputError
 from ragtune.llm.base import LLM, Completion, FatalLLMError, Messages, Outcome, complete_many, complete_sync, user_message
 from ragtune.llm.fake import FakeLLM
-from ragtune.llm.local import LocalLLM, default_local_model
+from ragtune.llm.local import LOCAL_BATCH, LocalLLM, default_local_model
 from ragtune.llm.openai_provider import OpenAIProvider
 from ragtune.llm.recorder import Recorder, scrub
 from ragtune.llm.retry import RetryPolicy
@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 
-LOCAL_BATCH = 32
 SERVER_CONCURRENCY = 8
 
 
