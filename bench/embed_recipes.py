@@ -75,6 +75,11 @@ RECIPES: dict[str, tuple[str, str, str, dict]] = {
     "adapter-kd-spans-mlp": ("adapter", "minilm", "as adapter-kd-spans, residual MLP (query side), 20 epochs",
                              {"teacher": "mpnet", "epochs": 20, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3,
                               "select_epoch": False, "kind": "mlp"}),
+    "mpnet-adapter-labels": ("adapter", "mpnet", "linear query adapter over mpnet, synthetic labels only (no stronger "
+                             "teacher is installed), best of 20 epochs by validation ndcg@10, 80% split only",
+                             {"lr": 1e-3, "epochs": 20, "refit_all": False}),
+    "mpnet-adapter-labels-lr3e-4": ("adapter", "mpnet", "as mpnet-adapter-labels, lr 3e-4, refit on train+val for the chosen "
+                                    "epoch count", {"lr": 3e-4, "epochs": 30, "select_epoch": True}),
     "ft-mnrl": ("embedding", "minilm", "full fine-tune, MNRL, no-duplicates batches, 1 epoch, lr 2e-5, batch 16",
                 {"epochs": 1, "lr": 2e-5, "batch_size": 16}),
     "ft-kd-top5": ("embedding", "minilm", "full fine-tune, mpnet DistillKLDiv over positive + base top-4, T 0.05, 1 epoch, lr 2e-5",
@@ -169,8 +174,10 @@ def main() -> None:
     ap.add_argument("--synthetic", default="/work/shared/data/faq-synthetic", help="folder of raw synthetic question files")
     args = ap.parse_args()
     if args.list:
+        done = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         for k, (job, model, desc, _) in RECIPES.items():
-            print(f"{k:28} {job:9} {model:7} {desc}")
+            score = f"{done[k]['human_ndcg@10']['tuned']:.4f}" if k in done else "not run"
+            print(f"{k:34} {job:9} {model:7} {score:>7}  {desc}")
         return
     names = args.recipes + ([k for k, v in RECIPES.items() if v[0] == "adapter"] if args.all_adapters else [])
     data = synthetic_dataset(Path(args.synthetic)) if names else None

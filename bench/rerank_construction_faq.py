@@ -74,6 +74,7 @@ def main() -> None:
     ap.add_argument("--eval-steps", type=int, default=40)
     ap.add_argument("--val-top-k", type=int, default=10)
     ap.add_argument("--max-queries", type=int, default=None)
+    ap.add_argument("--pseudo-queries", type=int, default=0, help="unlabelled sentence/span pseudo-queries (needs --teacher)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", default="runs")
     args = ap.parse_args()
@@ -91,7 +92,8 @@ def main() -> None:
     metrics = train_reranker(ds, run, retriever=args.retriever, model="minilm", teacher=args.teacher, loss=args.loss,
                              epochs=args.epochs, num_negatives=args.num_negatives, random_negatives=args.random_negatives,
                              batch_size=args.batch_size, learning_rate=args.lr, max_length=args.max_length,
-                             eval_steps=args.eval_steps, top_k=args.val_top_k, max_queries=args.max_queries, allow_regression=True)
+                             eval_steps=args.eval_steps, top_k=args.val_top_k, max_queries=args.max_queries,
+                             pseudo_queries=args.pseudo_queries, allow_regression=True)
     train_s = time.perf_counter() - t0
     print(f"trained in {train_s:.0f}s; shipped: {metrics['shipped']}", flush=True)
     reranker = load_reranker(run / "model", max_length=args.max_length)

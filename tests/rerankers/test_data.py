@@ -71,3 +71,30 @@ def test_llm_labels_turn_a_judged_negative_positive_and_are_journalled(guard_cas
     silent = FakeLLM()  # would raise if asked anything
     rdata.label_with_llm(again, guard_case.corpus, silent, tmp_path / "j.jsonl")
     assert again[0].gold == [1.0, 1.0, 0.0] and silent.calls == []
+
+
+def test_pseudo_groups_are_cut_from_training_documents_with_the_retrievers_candidates(topic_dataset, topic_embedder):
+    from ragtune.rerankers.evaluate import retrieve
+
+    groups = rdata.pseudo_groups(topic_dataset, topic_embedder, count=20, candidates=3, random_negatives=2, seed=7)
+    assert len(groups) == 20 and len({g.query for g in groups}) == 20
+    assert not {g.query for g in groups} & set(topic_dataset.queries.values())
+    probe = RetrievalDataset(queries={g.qid: g.query for g in groups}, corpus=topic_dataset.corpus, relevant_docs={})
+    for g, top in zip(groups, retrieve(probe, topic_embedder, 3)):
+        assert g.doc_ids[:3] == top and len(g.doc_ids) == len(set(g.doc_ids)) == 5
+        source = [d for d, lab in zip(g.doc_ids, g.gold) if lab == 1.0]
+        assert len(source) <= 1
+        if source:  # the text was cut from the passage labelled 1
+            def plain(text):
+                return " ".join(text.replace(":", "").replace(".", "").split())
+
+            assert plain(g.query) in plain(topic_dataset.corpus[source[0]])
+    # seeded: the same call gives the same groups; the count is capped by what the documents hold
+    assert [g.to_json() for g in groups] == [g.to_json() for g in rdata.pseudo_groups(topic_dataset, topic_embedder, 20, 3, 2, seed=7)]
+    assert len(rdata.pseudo_groups(topic_dataset, topic_embedder, 10_000, 3, 0)) < 10_000
+
+
+def test_pseudo_queries_need_a_teacher():
+    with pytest.raises(InputError, match="--teacher"):
+        rdata.check_loss_and_teacher("listnet", None, pseudo_queries=5)
+    rdata.check_loss_and_teacher("listnet", "mpnet", pseudo_queries=5)

@@ -42,6 +42,9 @@ def train_reranker(
     val_fraction: float = typer.Option(0.1, help="Share of source documents whose queries are held out for validation."),
     eval_steps: int = typer.Option(100, help="Validate and checkpoint every N steps; the best checkpoint is kept."),
     max_queries: int | None = typer.Option(None, help="Train on at most N queries (a quick trial)."),
+    pseudo_queries: int = typer.Option(0, help="With --teacher: add N unlabelled pseudo-queries cut from the training "
+                                               "documents (sentences and short spans), the teacher scoring the retriever's "
+                                               "top candidates for each. 0 = none."),
     seed: int = typer.Option(42, help="Seed for split, negatives, initialisation and order."),
     eval_dataset: str | None = typer.Option(None, "--eval-dataset", help="Real held-out queries (registry name such as "
                                             "construction-faq, or a dataset file): evaluated after training, and they decide "
@@ -65,7 +68,7 @@ def train_reranker(
     m = run_training(dataset, output, retriever=retriever, model=model, teacher=teacher, label_with=label_with, loss=loss,
                      num_negatives=num_negatives, random_negatives=random_negatives, skip_top=skip_top, margin=margin,
                      epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, top_k=top_k,
-                     val_fraction=val_fraction, eval_steps=eval_steps, max_queries=max_queries, seed=seed,
+                     val_fraction=val_fraction, eval_steps=eval_steps, max_queries=max_queries, pseudo_queries=pseudo_queries, seed=seed,
                      eval_dataset=eval_dataset, allow_regression=allow_regression)
     vs = m["val_vs_retriever"]
     console.print(f"validation ndcg@10: retriever {m['val']['retriever']['ndcg@10']:.4f} -> reranked "

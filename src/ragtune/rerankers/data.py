@@ -57,6 +57,37 @@ def build_groups(mined: RetrievalDataset, random_negatives: int = 1, seed: int =
     return groups
 
 
+def pseudo_groups(train_ds: RetrievalDataset, retriever: Embedder, count: int, candidates: int, random_negatives: int = 1,
+                  spans_per_sentence: int = 3, seed: int = 42) -> list[Group]:
+    """`count` unlabelled pseudo-queries from the training documents (their sentences and short spans of them, as the
+    adapter uses), each with the retriever's top `candidates` passages plus random ones: the candidates a reranker sees
+    in use. A teacher must label them; `gold` marks only the passage the text was cut from."""
+    from ragtune.embeddings.train_adapter import doc_sentences, sentence_spans
+    from ragtune.rerankers.evaluate import retrieve
+
+    real = set(train_ds.queries.values())
+    source: dict[str, str] = {}
+    for i, (did, text) in enumerate(train_ds.corpus.items()):
+        sentences = doc_sentences([text])
+        for x in sentences + (sentence_spans(sentences, spans_per_sentence, seed + i) if spans_per_sentence else []):
+            if x not in real:
+                source.setdefault(x, did)
+    texts = sorted(source)
+    random.Random(seed).shuffle(texts)
+    texts = texts[:count]
+    pseudo = RetrievalDataset(queries={f"pseudo-{i}": t for i, t in enumerate(texts)}, corpus=train_ds.corpus,
+                              relevant_docs={f"pseudo-{i}": [source[t]] for i, t in enumerate(texts)}, name="pseudo-queries")
+    ranked = retrieve(pseudo, retriever, candidates)
+    rng = random.Random(seed + 1)
+    doc_ids = list(train_ds.corpus)
+    groups = []
+    for (qid, text), top in zip(pseudo.queries.items(), ranked):
+        extra = [d for d in rng.sample(doc_ids, min(len(doc_ids), random_negatives + len(top))) if d not in top]
+        ids = top + extra[:random_negatives]
+        groups.append(Group(qid, text, ids, [1.0 if d == source[text] else 0.0 for d in ids]))
+    return groups
+
+
 def add_teacher_scores(groups: list[Group], corpus: dict[str, str], teacher: Embedder, batch_size: int = 64) -> None:
     """Fill each group's `teacher` with the teacher model's query-passage cosine scores."""
     q = teacher.encode([g.query for g in groups], kind="query", batch_size=batch_size)
@@ -144,8 +175,10 @@ def _listwise_labels(g: Group, loss: str, temperature: float) -> list[float]:
     return list(g.gold)
 
 
-def check_loss_and_teacher(loss: str, teacher: str | None) -> None:
+def check_loss_and_teacher(loss: str, teacher: str | None, pseudo_queries: int = 0) -> None:
     """Teacher scores feed listnet (a distribution) and mse (regression); bce and lambda use 0/1 labels."""
+    if pseudo_queries and not teacher:
+        raise InputError("--pseudo-queries are unlabelled, so a teacher must score their candidates: give --teacher MODEL (e.g. mpnet).")
     if teacher and loss in ("bce", "lambda"):
         raise InputError(f"--loss {loss} trains on 0/1 labels, so --teacher would be ignored; "
                          "use --loss listnet (teacher's distribution over candidates) or --loss mse (teacher's scores).")

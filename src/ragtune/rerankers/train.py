@@ -44,7 +44,7 @@ def train_reranker(dataset: str | Path | RetrievalDataset, output: str | Path, *
                                    teacher=_spec_name(teacher) if teacher else None, label_with=label_with, loss=loss, **overrides)
     models = {"retriever": retriever if isinstance(retriever, Embedder) else load_embedder(cfg.retriever),
               "teacher": teacher if isinstance(teacher, Embedder) else load_embedder(cfg.teacher) if cfg.teacher else None}
-    rdata.check_loss_and_teacher(cfg.resolved_loss(), cfg.teacher)
+    rdata.check_loss_and_teacher(cfg.resolved_loss(), cfg.teacher, cfg.pseudo_queries)
     ds = dataset if isinstance(dataset, RetrievalDataset) else load_dataset(dataset)
     check(ds, name)
     evalset = load_dataset(cfg.eval_dataset) if cfg.eval_dataset else None  # a bad one stops us before training
@@ -107,6 +107,10 @@ def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr: Embe
         mined.hard_negatives = {}
     groups = rdata.build_groups(mined, cfg.random_negatives, cfg.seed)
     stats = {"mining": mine_stats}
+    if cfg.pseudo_queries:
+        pseudo = rdata.pseudo_groups(train_ds, retr, cfg.pseudo_queries, cfg.num_negatives + 1, cfg.random_negatives, seed=cfg.seed)
+        stats["pseudo_queries"] = len(pseudo)
+        groups += pseudo
     if cfg.label_with:
         from ragtune.llm import load_llm
 
