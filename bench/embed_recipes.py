@@ -75,6 +75,9 @@ RECIPES: dict[str, tuple[str, str, str, dict]] = {
     "adapter-kd-spans-mlp": ("adapter", "minilm", "as adapter-kd-spans, residual MLP (query side), 20 epochs",
                              {"teacher": "mpnet", "epochs": 20, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3,
                               "select_epoch": False, "kind": "mlp"}),
+    "adapter-kd-spans-mlp-both": ("adapter", "minilm", "as adapter-kd-spans-mlp, documents adapted too (side both)",
+                                  {"teacher": "mpnet", "epochs": 20, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3,
+                                   "select_epoch": False, "kind": "mlp", "side": "both"}),
     "mpnet-adapter-labels": ("adapter", "mpnet", "linear query adapter over mpnet, synthetic labels only (no stronger "
                              "teacher is installed), best of 20 epochs by validation ndcg@10, 80% split only",
                              {"lr": 1e-3, "epochs": 20, "refit_all": False}),
@@ -164,6 +167,19 @@ def print_table() -> None:
               f" {'/'.join(map(str, r['wins_losses_ties'])):>11} {r['val_median_rank_base']:8.0f} {r['seconds']:6.0f}")
 
 
+def markdown_table() -> str:
+    """Every measured row as a markdown table (what bench/RESULTS.md shows), in recipe-list order."""
+    rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    order = {k: i for i, k in enumerate(RECIPES)}
+    lines = ["| recipe | model | what | human ndcg@10 (base) | delta [95% CI] | W/L/T | shipped | s |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows.values(), key=lambda r: (order.get(r["recipe"].split("@")[0], len(order)), r["recipe"])):
+        d, ci, h = r["delta"], r["delta_ci95"], r["human_ndcg@10"]
+        lines.append(f"| `{r['recipe']}` | {r['model']} | {r['description']} | {h['tuned']:.4f} ({h['base']:.4f}) | "
+                     f"{d:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}] | {'/'.join(map(str, r['wins_losses_ties']))} | "
+                     f"{'yes' if r.get('shipped') else 'no'} | {r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("recipes", nargs="*", help="recipe names (see --list)")
@@ -172,7 +188,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=None, help="override the recipe's seed (split + initialisation); the row is "
                     "saved as RECIPE@seedN")
     ap.add_argument("--synthetic", default="/work/shared/data/faq-synthetic", help="folder of raw synthetic question files")
+    ap.add_argument("--markdown", action="store_true", help="print every measured row as a markdown table and exit")
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown_table())
+        return
     if args.list:
         done = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         for k, (job, model, desc, _) in RECIPES.items():

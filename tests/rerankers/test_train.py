@@ -137,3 +137,20 @@ def test_a_bad_eval_dataset_stops_before_training(topic_dataset, topic_embedder,
         train_reranker(topic_dataset, tmp_path / "run", retriever=topic_embedder, model="does-not-matter",
                        eval_dataset=str(tmp_path / "missing.json"), **FAST)
     assert not (tmp_path / "run").exists()
+
+
+def test_pseudo_queries_join_training_labelled_by_the_teacher_only_from_training_documents(topic_dataset, topic_embedder,
+                                                                                           tiny_cross_encoder, tmp_path):
+    run = tmp_path / "run"
+    m = train_reranker(topic_dataset, run, retriever=topic_embedder, teacher=topic_embedder, model=str(tiny_cross_encoder),
+                       pseudo_queries=6, allow_regression=True, **FAST)
+    groups = [json.loads(x) for x in (run / "data" / "groups.jsonl").read_text().splitlines()]
+    pseudo = [g for g in groups if g["qid"].startswith("pseudo-")]
+    assert m["data"]["pseudo_queries"] == len(pseudo) == 6 and m["data"]["queries"] == len(groups)
+    val_docs = {d for ds in json.loads((run / "data" / "val.json").read_text())["relevant_docs"].values() for d in ds}
+    assert val_docs
+    assert all(g["teacher"] and len(g["teacher"]) == len(g["doc_ids"]) for g in pseudo)
+    assert not val_docs & {d for g in pseudo for d in g["doc_ids"]}  # validation documents never enter training
+    with pytest.raises(InputError, match="--teacher"):
+        train_reranker(topic_dataset, tmp_path / "no-teacher", retriever=topic_embedder, model=str(tiny_cross_encoder),
+                       loss="listnet", pseudo_queries=6, **FAST)
