@@ -156,3 +156,22 @@ def test_spans_skip_punctuation_only_tokens_and_are_never_short():
         words = span.split()
         assert len(words) >= 3 and span == span.strip()
         assert all(any(c.isalnum() for c in w) for w in words), span
+
+
+def test_an_adapter_folder_or_its_run_folder_loads_as_an_embedder(tmp_path, tiny_st_dir):
+    import torch
+
+    from ragtune.embeddings.encoder import load_embedder
+
+    a = Adapter("linear", "query", 32, seed=1)
+    with torch.no_grad():
+        for p in a.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    save_adapter(a, tmp_path / "run" / "model", {"spec": str(tiny_st_dir)})
+    base = load_embedder(str(tiny_st_dir))
+    want = a.apply_numpy(base.encode(["roof window"], kind="query"), "query")
+    for spec in (tmp_path / "run" / "model", tmp_path / "run"):
+        emb = load_embedder(str(spec))
+        assert emb.fingerprint != base.fingerprint
+        np.testing.assert_allclose(emb.encode(["roof window"], kind="query"), want, atol=1e-5)
+        np.testing.assert_allclose(emb.encode(["roof window"], kind="document"), base.encode(["roof window"], kind="document"), atol=1e-6)

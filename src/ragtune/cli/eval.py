@@ -16,7 +16,7 @@ app = typer.Typer(help="Evaluate models with real metrics, 95% confidence interv
 def eval_retrieval(
     dataset: str = typer.Argument(..., help="Registry name (construction-faq), LlamaIndex JSON file, BEIR folder or ragtune .jsonl."),
     model: list[str] = typer.Option(..., "--model", "-m", help="Embedding model: registry name (minilm, mpnet), local folder, "
-                                    "cached hub id, or openai:MODEL. Repeat to compare; the first is the baseline. "
+                                    "adapter run folder, cached hub id, or openai:MODEL. Repeat to compare; the first is the baseline. "
                                     "LABEL=SPEC sets a label."),
     k: str = typer.Option("1,3,5,10", "--k", help="Cut-offs for hit@k, recall@k, mrr@k, ndcg@k, map@k (10 is always added)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the evaluation report (DESIGN.md shape) to this file."),

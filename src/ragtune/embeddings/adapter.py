@@ -135,7 +135,7 @@ def adapted_embedder(base: Embedder, adapter: Adapter | str | Path, name: str | 
             raise InputError(f"adapter expects {adapter.dim}-d vectors but {base.name} gives {vecs.shape[1]}-d ones.")
         return adapter.apply_numpy(vecs, kind)
 
-    emb = Embedder(name or f"{base.name}+adapter", f"{base.fingerprint}-ad{weights_hash(adapter)}", raw_encode)
+    emb = Embedder(name or f"{base.name}+adapter", f"{base.fingerprint}-ad{weights_hash(adapter)}", raw_encode, key_by_kind=True)
     emb.base = base  # type: ignore[attr-defined]
     emb.adapter = adapter  # type: ignore[attr-defined]
     return emb

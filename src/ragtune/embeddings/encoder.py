@@ -30,11 +30,14 @@ class Embedder:
     adds the cache, normalisation and the stable `fingerprint` that keys the cache.
     """
 
-    def __init__(self, name: str, fingerprint: str, raw_encode: Callable[..., np.ndarray], prompts: dict[str, str] | None = None):
+    def __init__(self, name: str, fingerprint: str, raw_encode: Callable[..., np.ndarray], prompts: dict[str, str] | None = None,
+                 key_by_kind: bool = False):
         self.name = name
         self.fingerprint = fingerprint
         self._raw_encode = raw_encode
         self._prompts = prompts or {}
+        # True when queries and documents of the same text get different vectors without a prompt (a query-side adapter)
+        self._key_by_kind = key_by_kind
         self._cache: EmbeddingCache | None = None
         self.last_stats = {"cached": 0, "encoded": 0}
 
@@ -47,7 +50,7 @@ class Embedder:
     def encode(self, texts: Sequence[str], kind: Kind = "document", batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         """Embed `texts` as queries or documents; cached vectors are reused, new ones stored."""
         texts = list(texts)
-        prompt = self._prompts.get(kind, "")
+        prompt = self._prompts.get(kind, "") + (f"\x00{kind}" if self._key_by_kind else "")
         keys = [text_key(t, prompt) for t in texts]
         found = self.cache.get_many(keys)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
@@ -75,9 +78,21 @@ def load_embedder(spec: str, base_url: str | None = None, api_key_env: str = "OP
     spec = str(spec)
     if spec.startswith("openai:"):
         return openai_embedder(spec.split(":", 1)[1], base_url=base_url, api_key_env=api_key_env)
+    adapter = _adapter_folder(Path(spec))
+    if adapter is not None:  # `ragtune train adapter` output: the adapter over the base embedder it names
+        from ragtune.embeddings.adapter import load_adapted
+
+        return load_adapted(adapter, base_url=base_url)
     from ragtune.assets import resolve_model
 
     return sentence_transformer_embedder(resolve_model(spec), name=spec, device=device)
+
+
+def _adapter_folder(path: Path) -> Path | None:
+    """An adapter folder (holds adapter.json), given itself or its run folder."""
+    from ragtune.embeddings.adapter import CONFIG
+
+    return next((p for p in (path, path / "model") if (p / CONFIG).is_file()), None)
 
 
 def sentence_transformer_embedder(path: Path, name: str | None = None, device: str | None = None) -> Embedder:
