@@ -197,6 +197,8 @@ def main() -> None:
     out_path = RESULTS / ("sft_construction_faq.json" if args.only is None else f"sft_construction_faq_{args.only}.json")
     if args.full and args.only == "quality":
         out_path = RESULTS / "sft_construction_faq_quality_full.json"
+    if args.run_name and args.only == "quality":  # a named recipe keeps its own file
+        out_path = RESULTS / f"sft_construction_faq_quality_{args.run_name}.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
     if args.only in (None, "quality"):
         results["quality"] = quality(args)
