@@ -163,6 +163,7 @@ def test_an_adapter_folder_or_its_run_folder_loads_as_an_embedder(tmp_path, tiny
 
     from ragtune.embeddings.encoder import load_embedder
 
+    torch.manual_seed(0)
     a = Adapter("linear", "query", 32, seed=1)
     with torch.no_grad():
         for p in a.parameters():
@@ -175,3 +176,18 @@ def test_an_adapter_folder_or_its_run_folder_loads_as_an_embedder(tmp_path, tiny
         assert emb.fingerprint != base.fingerprint
         np.testing.assert_allclose(emb.encode(["roof window"], kind="query"), want, atol=1e-5)
         np.testing.assert_allclose(emb.encode(["roof window"], kind="document"), base.encode(["roof window"], kind="document"), atol=1e-6)
+    assert load_embedder(str(tmp_path / "run")).name == str(tmp_path / "run")  # reports name the adapter, not "base+adapter"
+
+
+def test_a_registry_name_wins_over_a_same_named_adapter_folder_and_a_self_based_adapter_is_refused(tmp_path, monkeypatch):
+    from ragtune.embeddings.adapter import load_adapted
+    from ragtune.embeddings.encoder import load_embedder
+    from ragtune.errors import InputError
+
+    monkeypatch.chdir(tmp_path)
+    save_adapter(Adapter("linear", "query", 384, seed=1), tmp_path / "minilm" / "model", {"spec": "minilm"})
+    emb = load_embedder("minilm")  # the registry model (loaded lazily), not ./minilm, and no endless recursion
+    assert emb.name == "minilm" and not hasattr(emb, "adapter")
+    save_adapter(Adapter("linear", "query", 8, seed=1), tmp_path / "loop" / "model", {"spec": str(tmp_path / "loop")})
+    with pytest.raises(InputError, match="itself"):
+        load_adapted(tmp_path / "loop" / "model")

@@ -98,3 +98,25 @@ def test_pseudo_queries_need_a_teacher():
     with pytest.raises(InputError, match="--teacher"):
         rdata.check_loss_and_teacher("listnet", None, pseudo_queries=5)
     rdata.check_loss_and_teacher("listnet", "mpnet", pseudo_queries=5)
+
+
+def test_pseudo_groups_exclude_held_out_queries_label_their_source_and_follow_the_seed(topic_dataset, topic_embedder):
+    ds = topic_dataset.model_copy(deep=True)
+    # a sentence that is a real query (case and spacing aside), one that an evaluation query repeats, and one in
+    # fence-1 full of other topics' words, so the retriever ranks other passages above its source
+    ds.corpus["roof-0"] += " what about the  ROOF height?"
+    ds.corpus["stairs-0"] += " Stairs need a handrail on both sides."
+    ds.corpus["fence-1"] += " A garage roof costs more to insure."
+    ds.corpus["garage-2"], ds.doc_source["garage-2"] = "The garage roof.", "garage-2"  # the retriever's best match for it
+    pool = rdata.pseudo_groups(ds, topic_embedder, 10_000, candidates=3, random_negatives=0, seed=7,
+                               exclude={"stairs need a handrail on both sides."})
+    texts = {g.query for g in pool}
+    assert "what about the  ROOF height?" not in texts and "Stairs need a handrail on both sides." not in texts
+    assert "A garage roof costs more to insure." in texts
+    assert all(rdata._plain(t) not in {rdata._plain(q) for q in ds.queries.values()} for t in texts)
+    odd = [g for g in pool if "garage roof" in g.query.lower()]
+    assert odd and all(g.doc_ids[0] != "fence-1" for g in odd)  # the retriever's first pick is not the source...
+    for g in odd:  # ...yet only the source, when among the candidates, is labelled 1
+        assert [d for d, lab in zip(g.doc_ids, g.gold) if lab == 1.0] == (["fence-1"] if "fence-1" in g.doc_ids else [])
+    other_seed = rdata.pseudo_groups(ds, topic_embedder, 10, candidates=3, random_negatives=0, seed=8)
+    assert [g.query for g in other_seed] != [g.query for g in pool[:10]]

@@ -145,7 +145,7 @@ def test_pseudo_queries_join_training_labelled_by_the_teacher_only_from_training
     m = train_reranker(topic_dataset, run, retriever=topic_embedder, teacher=topic_embedder, model=str(tiny_cross_encoder),
                        pseudo_queries=6, allow_regression=True, **FAST)
     groups = [json.loads(x) for x in (run / "data" / "groups.jsonl").read_text().splitlines()]
-    pseudo = [g for g in groups if g["qid"].startswith("pseudo-")]
+    pseudo = [g for g in groups if g["qid"].startswith("pseudo:")]
     assert m["data"]["pseudo_queries"] == len(pseudo) == 6 and m["data"]["queries"] == len(groups)
     val_docs = {d for ds in json.loads((run / "data" / "val.json").read_text())["relevant_docs"].values() for d in ds}
     assert val_docs

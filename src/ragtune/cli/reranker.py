@@ -42,9 +42,10 @@ def train_reranker(
     val_fraction: float = typer.Option(0.1, help="Share of source documents whose queries are held out for validation."),
     eval_steps: int = typer.Option(100, help="Validate and checkpoint every N steps; the best checkpoint is kept."),
     max_queries: int | None = typer.Option(None, help="Train on at most N queries (a quick trial)."),
-    pseudo_queries: int = typer.Option(0, help="With --teacher: add N unlabelled pseudo-queries cut from the training "
-                                               "documents (sentences and short spans), the teacher scoring the retriever's "
-                                               "top candidates for each. 0 = none."),
+    pseudo_queries: int = typer.Option(0, help="Requires --teacher: add up to N unlabelled pseudo-queries (the training "
+                                               "documents' sentences plus 3 spans of 3-8 words of each); candidates are the "
+                                               "retriever's top --num-negatives+1 plus --random-negatives random passages, "
+                                               "scored by the teacher. 0 = none."),
     seed: int = typer.Option(42, help="Seed for split, negatives, initialisation and order."),
     eval_dataset: str | None = typer.Option(None, "--eval-dataset", help="Real held-out queries (registry name such as "
                                             "construction-faq, or a dataset file): evaluated after training, and they decide "
@@ -84,7 +85,8 @@ def train_reranker(
 @handle_errors
 def eval_rerank(
     dataset: str = typer.Argument(..., help="Registry name (construction-faq), LlamaIndex JSON file, BEIR folder or ragtune .jsonl."),
-    retriever: str = typer.Option(..., "--retriever", help="First-stage embedding model: registry name, folder, cached hub id."),
+    retriever: str = typer.Option(..., "--retriever", help="First-stage embedding model: registry name, folder, adapter run "
+                                                           "folder, cached hub id."),
     reranker: str = typer.Option(..., "--reranker", help="CrossEncoder folder, or a `ragtune train reranker` run folder."),
     top_k: int = typer.Option(30, "--top-k", help="Candidates retrieved and reranked per query."),
     k: str = typer.Option("1,3,5,10", "--k", help="Cut-offs for the metrics (10 and --top-k are always added)."),

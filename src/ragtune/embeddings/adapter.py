@@ -141,7 +141,8 @@ def adapted_embedder(base: Embedder, adapter: Adapter | str | Path, name: str | 
     return emb
 
 
-def load_adapted(folder: str | Path, base_url: str | None = None) -> Embedder:
+def load_adapted(folder: str | Path, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", device: str | None = None,
+                 name: str | None = None) -> Embedder:
     """The adapted embedder described by an adapter folder (its base is read from adapter.json)."""
     from ragtune.embeddings.encoder import load_embedder
 
@@ -149,4 +150,9 @@ def load_adapted(folder: str | Path, base_url: str | None = None) -> Embedder:
     spec = (cfg.get("base") or {}).get("spec")
     if not spec:
         raise InputError(f"{folder}/{CONFIG} does not name its base embedder; use adapted_embedder(base, folder).")
-    return adapted_embedder(load_embedder(spec, base_url=base_url or cfg["base"].get("base_url")), adapter)
+    here = Path(folder).resolve()
+    base_path = Path(str(spec).strip()).expanduser()
+    if base_path.exists() and here in (base_path.resolve(), (base_path / "model").resolve()):
+        raise InputError(f"{folder}/{CONFIG} names the adapter itself ({spec}) as its base embedder.")
+    base = load_embedder(spec, base_url=base_url or cfg["base"].get("base_url"), api_key_env=api_key_env, device=device)
+    return adapted_embedder(base, adapter, name=name)

@@ -72,18 +72,20 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 def load_embedder(spec: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", device: str | None = None) -> Embedder:
-    """Any embedder by spec: registry name, local folder, cached hub id, or `openai:MODEL`."""
+    """Any embedder by spec: registry name, local folder, adapter folder (or its run folder), cached hub id, or
+    `openai:MODEL`. Registry names win over same-named local folders."""
     if isinstance(spec, Embedder):
         return spec
     spec = str(spec)
     if spec.startswith("openai:"):
         return openai_embedder(spec.split(":", 1)[1], base_url=base_url, api_key_env=api_key_env)
-    adapter = _adapter_folder(Path(spec))
+    from ragtune.assets import get_asset, resolve_model
+
+    adapter = None if get_asset(spec.strip()) is not None else _adapter_folder(Path(spec.strip()).expanduser())
     if adapter is not None:  # `ragtune train adapter` output: the adapter over the base embedder it names
         from ragtune.embeddings.adapter import load_adapted
 
-        return load_adapted(adapter, base_url=base_url)
-    from ragtune.assets import resolve_model
+        return load_adapted(adapter, base_url=base_url, api_key_env=api_key_env, device=device, name=spec)
 
     return sentence_transformer_embedder(resolve_model(spec), name=spec, device=device)
 

@@ -25,9 +25,10 @@ class RerankerConfig(BaseModel):
     skip_top: int = Field(0, ge=0, description="ignore the retriever's top N non-positive hits when mining (they are the likeliest false negatives)")
     margin: float = Field(0.95, gt=0.0, description="false-negative guard: drop a candidate whose retriever score exceeds margin x the positive's score")
     mine_depth: int = Field(50, ge=1, description="how deep into the retriever's ranking to look for hard negatives")
-    pseudo_queries: int = Field(0, ge=0, description="with a teacher: also train on this many unlabelled pseudo-queries (sentences of the "
-                                                     "training documents and 3 short spans of each), candidates = the retriever's top "
-                                                     "num_negatives+1 plus random ones, labelled by the teacher only; 0 = none")
+    pseudo_queries: int = Field(0, ge=0, description="requires a teacher: add up to N unlabelled pseudo-queries (the training documents' "
+                                                     "sentences plus 3 spans of 3-8 words of each); candidates = the retriever's "
+                                                     "top num_negatives+1 plus random_negatives random passages, scored by the teacher "
+                                                     "(never by the LLM judge); 0 = none")
     teacher_temperature: float = Field(0.05, gt=0.0, description="teacher scores are divided by this before listwise losses (sharper with smaller values)")
     top_k: int = Field(30, ge=1, description="candidates retrieved per query and reranked in validation (the realistic setting)")
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="share of source documents whose queries are held out for validation")

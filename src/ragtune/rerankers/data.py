@@ -57,26 +57,32 @@ def build_groups(mined: RetrievalDataset, random_negatives: int = 1, seed: int =
     return groups
 
 
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
 def pseudo_groups(train_ds: RetrievalDataset, retriever: Embedder, count: int, candidates: int, random_negatives: int = 1,
-                  spans_per_sentence: int = 3, seed: int = 42) -> list[Group]:
-    """`count` unlabelled pseudo-queries from the training documents (their sentences and short spans of them, as the
-    adapter uses), each with the retriever's top `candidates` passages plus random ones: the candidates a reranker sees
-    in use. A teacher must label them; `gold` marks only the passage the text was cut from."""
+                  spans_per_sentence: int = 3, seed: int = 42, exclude: set[str] = frozenset()) -> list[Group]:
+    """Up to `count` unlabelled pseudo-queries from the training documents (their sentences and short spans of them, as
+    the adapter uses), each with the retriever's top `candidates` passages plus random ones: the candidates a reranker
+    sees in use. A teacher must label them; `gold` marks only the passage the text was cut from. No pseudo-query equals
+    (case and spacing aside) a training query or any text in `exclude` (validation and evaluation queries)."""
     from ragtune.embeddings.train_adapter import doc_sentences, sentence_spans
     from ragtune.rerankers.evaluate import retrieve
 
-    real = set(train_ds.queries.values())
+    real = {_plain(x) for x in (*train_ds.queries.values(), *exclude)}
     source: dict[str, str] = {}
     for i, (did, text) in enumerate(train_ds.corpus.items()):
         sentences = doc_sentences([text])
         for x in sentences + (sentence_spans(sentences, spans_per_sentence, seed + i) if spans_per_sentence else []):
-            if x not in real:
+            if _plain(x) not in real:
                 source.setdefault(x, did)
     texts = sorted(source)
     random.Random(seed).shuffle(texts)
     texts = texts[:count]
-    pseudo = RetrievalDataset(queries={f"pseudo-{i}": t for i, t in enumerate(texts)}, corpus=train_ds.corpus,
-                              relevant_docs={f"pseudo-{i}": [source[t]] for i, t in enumerate(texts)}, name="pseudo-queries")
+    ids = [f"pseudo:{i}" for i in range(len(texts))]  # ':' keeps them apart from ragtune's generated query ids
+    pseudo = RetrievalDataset(queries=dict(zip(ids, texts)), corpus=train_ds.corpus,
+                              relevant_docs={q: [source[t]] for q, t in zip(ids, texts)}, name="pseudo-queries")
     ranked = retrieve(pseudo, retriever, candidates)
     rng = random.Random(seed + 1)
     doc_ids = list(train_ds.corpus)

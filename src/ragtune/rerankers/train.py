@@ -75,7 +75,8 @@ def _run(ds: RetrievalDataset, cfg: RerankerConfig, run: Path, models: dict[str,
     train_ds, val_ds = _split(ds, cfg)
     save_split_record(train_ds, val_ds, run / "data")
     retr = models["retriever"]
-    groups, data_stats = _training_groups(train_ds, cfg, retr, models["teacher"], run)
+    held_out = set(ds.queries.values()) | (set(evalset.queries.values()) if evalset is not None else set())
+    groups, data_stats = _training_groups(train_ds, cfg, retr, models["teacher"], run, held_out)
     val_candidates = _val_candidates(val_ds, retr, cfg.top_k)
     model, trainer = _trainer(cfg, groups, train_ds.corpus, rdata.rerank_samples(val_ds, val_candidates), run / "checkpoints")
     log.info("training %s on %d queries (%d pairs), loss %s", cfg.model, len(groups), data_stats["pairs"], cfg.resolved_loss())
@@ -98,7 +99,10 @@ def _split(ds: RetrievalDataset, cfg: RerankerConfig) -> tuple[RetrievalDataset,
     return train_ds, val_ds
 
 
-def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr: Embedder, teacher: Embedder | None, run: Path) -> tuple[list[rdata.Group], dict[str, Any]]:
+def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr: Embedder, teacher: Embedder | None, run: Path,
+                     exclude: set[str] = frozenset()) -> tuple[list[rdata.Group], dict[str, Any]]:
+    """Real queries' groups (positives, mined and random negatives), then any pseudo-queries; `exclude` = texts of every
+    query the run validates or evaluates on, which a pseudo-query may never be."""
     from ragtune.generate.negatives import mine_hard_negatives
 
     mined, mine_stats = mine_hard_negatives(train_ds, retr, num_negatives=max(1, cfg.num_negatives), skip_top=cfg.skip_top,
@@ -107,14 +111,15 @@ def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr: Embe
         mined.hard_negatives = {}
     groups = rdata.build_groups(mined, cfg.random_negatives, cfg.seed)
     stats = {"mining": mine_stats}
-    if cfg.pseudo_queries:
-        pseudo = rdata.pseudo_groups(train_ds, retr, cfg.pseudo_queries, cfg.num_negatives + 1, cfg.random_negatives, seed=cfg.seed)
-        stats["pseudo_queries"] = len(pseudo)
-        groups += pseudo
     if cfg.label_with:
         from ragtune.llm import load_llm
 
         stats["llm_labels"] = rdata.label_with_llm(groups, train_ds.corpus, load_llm(cfg.label_with), run / "data" / "llm_labels.jsonl")
+    if cfg.pseudo_queries:  # teacher-labelled only (the LLM judge above sees real queries alone)
+        pseudo = rdata.pseudo_groups(train_ds, retr, cfg.pseudo_queries, cfg.num_negatives + 1, cfg.random_negatives,
+                                     seed=cfg.seed, exclude=exclude)
+        stats["pseudo_queries"] = len(pseudo)
+        groups += pseudo
     if teacher is not None:
         rdata.add_teacher_scores(groups, train_ds.corpus, teacher)
     atomic_write_jsonl(run / "data" / "groups.jsonl", [g.to_json() for g in groups])
@@ -260,7 +265,10 @@ def model_card(cfg: RerankerConfig, metrics: dict[str, Any]) -> str:
         "# ragtune reranker (cross-encoder)", "",
         f"- base: `{cfg.model}`; loss: `{metrics['loss']}`; teacher: `{cfg.teacher}`; LLM labels: `{cfg.label_with}`",
         f"- training data: `{cfg.dataset}`, {metrics['data']['queries']} queries, {metrics['data']['pairs']} pairs "
-        f"(positives + {cfg.num_negatives} hard negatives mined with `{cfg.retriever}` + {cfg.random_negatives} random)",
+        f"(positives + {cfg.num_negatives} hard negatives mined with `{cfg.retriever}` + {cfg.random_negatives} random)"
+        + (f", of which {metrics['data']['pseudo_queries']} are unlabelled pseudo-queries cut from the training documents "
+           f"(candidates: `{cfg.retriever}`'s top {cfg.num_negatives + 1} + {cfg.random_negatives} random, scored by `{cfg.teacher}`)"
+           if metrics["data"].get("pseudo_queries") else ""),
         f"- validation: realistic rerank of `{cfg.retriever}`'s top {cfg.top_k} on held-out source documents",
         "", "| | ndcg@10 | mrr@10 |", "|---|---|---|",
     ]
