@@ -171,10 +171,12 @@ def markdown_table() -> str:
     """Every measured row as a markdown table (what bench/RESULTS.md shows), in recipe-list order."""
     rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     order = {k: i for i, k in enumerate(RECIPES)}
-    lines = ["| recipe | model | what | human ndcg@10 (base) | delta [95% CI] | W/L/T | shipped | s |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| recipe | model | what | human ndcg@10 (base) | delta [95% CI] | W/L/T | shipped | wall s |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows.values(), key=lambda r: (order.get(r["recipe"].split("@")[0], len(order)), r["recipe"])):
         d, ci, h = r["delta"], r["delta_ci95"], r["human_ndcg@10"]
-        lines.append(f"| `{r['recipe']}` | {r['model']} | {r['description']} | {h['tuned']:.4f} ({h['base']:.4f}) | "
+        base_name, _, seed = r["recipe"].partition("@")
+        what = RECIPES[base_name][2] + (f"; {seed.replace('seed', 'seed ')}" if seed else "") if base_name in RECIPES else r["description"]
+        lines.append(f"| `{r['recipe']}` | {r['model']} | {what} | {h['tuned']:.4f} ({h['base']:.4f}) | "
                      f"{d:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}] | {'/'.join(map(str, r['wins_losses_ties']))} | "
                      f"{'yes' if r.get('shipped') else 'no'} | {r['seconds']:.0f} |")
     return "\n".join(lines)

@@ -102,7 +102,7 @@ def main() -> None:
           f"(val ndcg@10 {fusion['ndcg@10']:.4f})", flush=True)
     out = {"bench": "rerank_construction_faq", "name": args.name, "training_data": ds.meta["source"],
            "training_queries": len(ds.queries), "test": "construction-faq 503 human questions (never trained on)",
-           "args": vars(args), "train_seconds": round(train_s, 1), "train_metrics": metrics, "fusion_from_validation": fusion, "tests": {},
+           "args": vars(args), "train_seconds": metrics.get("seconds", round(train_s, 1)), "train_metrics": metrics, "fusion_from_validation": fusion, "tests": {},
            "note": "CPU shared by ~5 engineers on 2 cores: timings are contended"}
     path = RESULTS / f"rerank_{args.name}.json"
     if path.exists():  # keep earlier test results of the same trained run

@@ -198,7 +198,7 @@ def main() -> None:
     if args.full and args.only == "quality":
         out_path = RESULTS / "sft_construction_faq_quality_full.json"
     if args.run_name and args.only == "quality":  # a named recipe keeps its own file
-        out_path = RESULTS / f"sft_construction_faq_quality_{args.run_name}.json"
+        out_path = RESULTS / f"sft_construction_faq_quality_{'full_' if args.full else ''}{args.run_name}.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
     if args.only in (None, "quality"):
         results["quality"] = quality(args)
