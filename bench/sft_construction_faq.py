@@ -183,7 +183,8 @@ def main() -> None:
     p.add_argument("--lora-r", type=int, default=16)
     p.add_argument("--lora-alpha", type=int, default=32)
     p.add_argument("--full", action="store_true", help="full fine-tune instead of LoRA")
-    p.add_argument("--run-name", default=None, help="run folder under runs/bench-sft-faq/ (default: run, or run-full)")
+    p.add_argument("--run-name", default=None, help="run folder under runs/bench-sft-faq/ (default: run, or run-full); with "
+                   "--only quality the result goes to bench/results/sft_construction_faq_quality_<run-name>.json")
     p.add_argument("--generate", type=int, default=101, help="held-out questions to answer for ROUGE-L")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--speed-limit", type=int, default=160, help="training chats per speed setup")
@@ -198,7 +199,7 @@ def main() -> None:
     if args.full and args.only == "quality":
         out_path = RESULTS / "sft_construction_faq_quality_full.json"
     if args.run_name and args.only == "quality":  # a named recipe keeps its own file
-        out_path = RESULTS / f"sft_construction_faq_quality_{'full_' if args.full else ''}{args.run_name}.json"
+        out_path = RESULTS / f"sft_construction_faq_quality_{args.run_name}.json"  # name a full fine-tune's run so it says so
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
     if args.only in (None, "quality"):
         results["quality"] = quality(args)
