@@ -113,7 +113,7 @@ def test_pseudo_groups_exclude_held_out_queries_label_their_source_and_follow_th
     texts = {g.query for g in pool}
     assert "what about the  ROOF height?" not in texts and "Stairs need a handrail on both sides." not in texts
     assert "A garage roof costs more to insure." in texts
-    assert all(rdata._plain(t) not in {rdata._plain(q) for q in ds.queries.values()} for t in texts)
+    assert all(rdata.plain_text(t) not in {rdata.plain_text(q) for q in ds.queries.values()} for t in texts)
     odd = [g for g in pool if "garage roof" in g.query.lower()]
     assert odd and all(g.doc_ids[0] != "fence-1" for g in odd)  # the retriever's first pick is not the source...
     for g in odd:  # ...yet only the source, when among the candidates, is labelled 1

@@ -44,7 +44,7 @@ class ChatExample:
 
     def key(self) -> str:
         """A hash of the normalized conversation, equal for exact duplicates."""
-        text = "\x1e".join(f"{m['role']}\x1f{_norm(m.get('content'))}" for m in self.messages)
+        text = "\x1e".join(f"{m['role']}\x1f{plain_text(m.get('content'))}" for m in self.messages)
         return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
     def to_row(self) -> dict[str, Any]:
@@ -69,7 +69,8 @@ class ChatReport:
         return [p for p in self.problems if p.severity == "warning"]
 
 
-def _norm(text: Any) -> str:
+def plain_text(text: Any) -> str:
+    """Lower-cased text with runs of whitespace collapsed: the form in which duplicates are compared."""
     return " ".join(str(text or "").lower().split())
 
 

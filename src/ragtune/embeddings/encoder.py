@@ -76,12 +76,12 @@ def load_embedder(spec: str, base_url: str | None = None, api_key_env: str = "OP
     `openai:MODEL`. Registry names win over same-named local folders."""
     if isinstance(spec, Embedder):
         return spec
-    spec = str(spec)
+    spec = str(spec).strip()
     if spec.startswith("openai:"):
         return openai_embedder(spec.split(":", 1)[1], base_url=base_url, api_key_env=api_key_env)
     from ragtune.assets import get_asset, resolve_model
 
-    adapter = None if get_asset(spec.strip()) is not None else _adapter_folder(Path(spec.strip()).expanduser())
+    adapter = None if get_asset(spec) is not None else _adapter_folder(Path(spec).expanduser())
     if adapter is not None:  # `ragtune train adapter` output: the adapter over the base embedder it names
         from ragtune.embeddings.adapter import load_adapted
 

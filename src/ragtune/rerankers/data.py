@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ragtune.data.chat import plain_text
 from ragtune.data.retrieval import RetrievalDataset
 from ragtune.embeddings.encoder import Embedder
 from ragtune.errors import InputError
@@ -57,10 +58,6 @@ def build_groups(mined: RetrievalDataset, random_negatives: int = 1, seed: int =
     return groups
 
 
-def _plain(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 def pseudo_groups(train_ds: RetrievalDataset, retriever: Embedder, count: int, candidates: int, random_negatives: int = 1,
                   spans_per_sentence: int = 3, seed: int = 42, exclude: set[str] = frozenset()) -> list[Group]:
     """Up to `count` unlabelled pseudo-queries from the training documents (their sentences and short spans of them, as
@@ -70,12 +67,12 @@ def pseudo_groups(train_ds: RetrievalDataset, retriever: Embedder, count: int, c
     from ragtune.embeddings.train_adapter import doc_sentences, sentence_spans
     from ragtune.rerankers.evaluate import retrieve
 
-    real = {_plain(x) for x in (*train_ds.queries.values(), *exclude)}
+    real = {plain_text(x) for x in (*train_ds.queries.values(), *exclude)}
     source: dict[str, str] = {}
     for i, (did, text) in enumerate(train_ds.corpus.items()):
         sentences = doc_sentences([text])
         for x in sentences + (sentence_spans(sentences, spans_per_sentence, seed + i) if spans_per_sentence else []):
-            if _plain(x) not in real:
+            if plain_text(x) not in real:
                 source.setdefault(x, did)
     texts = sorted(source)
     random.Random(seed).shuffle(texts)
