@@ -188,6 +188,8 @@ def test_a_registry_name_wins_over_a_same_named_adapter_folder_and_a_self_based_
     save_adapter(Adapter("linear", "query", 384, seed=1), tmp_path / "minilm" / "model", {"spec": "minilm"})
     emb = load_embedder("minilm")  # the registry model (loaded lazily), not ./minilm, and no endless recursion
     assert emb.name == "minilm" and not hasattr(emb, "adapter")
+    adapted = load_embedder(str(tmp_path / "minilm"))  # the folder itself: an adapter over the registry minilm, not a loop
+    assert adapted.adapter is not None and adapted.base.name == "minilm"
     save_adapter(Adapter("linear", "query", 8, seed=1), tmp_path / "loop" / "model", {"spec": str(tmp_path / "loop")})
     with pytest.raises(InputError, match="itself"):
         load_adapted(tmp_path / "loop" / "model")

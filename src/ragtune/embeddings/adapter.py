@@ -144,15 +144,14 @@ def adapted_embedder(base: Embedder, adapter: Adapter | str | Path, name: str | 
 def load_adapted(folder: str | Path, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", device: str | None = None,
                  name: str | None = None) -> Embedder:
     """The adapted embedder described by an adapter folder (its base is read from adapter.json)."""
-    from ragtune.embeddings.encoder import load_embedder
+    from ragtune.embeddings.encoder import adapter_folder, load_embedder
 
     adapter, cfg = load_adapter(folder)
     spec = (cfg.get("base") or {}).get("spec")
     if not spec:
         raise InputError(f"{folder}/{CONFIG} does not name its base embedder; use adapted_embedder(base, folder).")
-    here = Path(folder).resolve()
-    base_path = Path(str(spec).strip()).expanduser()
-    if base_path.exists() and here in (base_path.resolve(), (base_path / "model").resolve()):
+    base_adapter = adapter_folder(spec)
+    if base_adapter is not None and base_adapter.resolve() == Path(folder).resolve():
         raise InputError(f"{folder}/{CONFIG} names the adapter itself ({spec}) as its base embedder.")
     base = load_embedder(spec, base_url=base_url or cfg["base"].get("base_url"), api_key_env=api_key_env, device=device)
     return adapted_embedder(base, adapter, name=name)

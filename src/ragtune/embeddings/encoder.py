@@ -79,9 +79,9 @@ def load_embedder(spec: str, base_url: str | None = None, api_key_env: str = "OP
     spec = str(spec).strip()
     if spec.startswith("openai:"):
         return openai_embedder(spec.split(":", 1)[1], base_url=base_url, api_key_env=api_key_env)
-    from ragtune.assets import get_asset, resolve_model
+    from ragtune.assets import resolve_model
 
-    adapter = None if get_asset(spec) is not None else _adapter_folder(Path(spec).expanduser())
+    adapter = adapter_folder(spec)
     if adapter is not None:  # `ragtune train adapter` output: the adapter over the base embedder it names
         from ragtune.embeddings.adapter import load_adapted
 
@@ -90,10 +90,16 @@ def load_embedder(spec: str, base_url: str | None = None, api_key_env: str = "OP
     return sentence_transformer_embedder(resolve_model(spec), name=spec, device=device)
 
 
-def _adapter_folder(path: Path) -> Path | None:
-    """An adapter folder (holds adapter.json), given itself or its run folder."""
+def adapter_folder(spec: str) -> Path | None:
+    """The adapter folder (holds adapter.json) a spec names, itself or as its run folder; None for anything else,
+    including a registry name, which wins over a same-named local folder."""
+    from ragtune.assets import get_asset
     from ragtune.embeddings.adapter import CONFIG
 
+    spec = str(spec).strip()
+    if get_asset(spec) is not None:
+        return None
+    path = Path(spec).expanduser()
     return next((p for p in (path, path / "model") if (p / CONFIG).is_file()), None)
 
 

@@ -51,9 +51,7 @@ def build_groups(mined: RetrievalDataset, random_negatives: int = 1, seed: int =
     for qid, text in mined.queries.items():
         pos = list(dict.fromkeys(mined.relevant_docs.get(qid, [])))
         neg = [d for d in mined.hard_negatives.get(qid, []) if d not in pos]
-        taken = set(pos) | set(neg)
-        extra = [d for d in rng.sample(doc_ids, min(len(doc_ids), random_negatives + len(taken))) if d not in taken]
-        neg += extra[:random_negatives]
+        neg += _random_others(rng, doc_ids, set(pos) | set(neg), random_negatives)
         groups.append(Group(qid, text, pos + neg, [1.0] * len(pos) + [0.0] * len(neg)))
     return groups
 
@@ -85,10 +83,14 @@ def pseudo_groups(train_ds: RetrievalDataset, retriever: Embedder, count: int, c
     doc_ids = list(train_ds.corpus)
     groups = []
     for (qid, text), top in zip(pseudo.queries.items(), ranked):
-        extra = [d for d in rng.sample(doc_ids, min(len(doc_ids), random_negatives + len(top))) if d not in top]
-        ids = top + extra[:random_negatives]
+        ids = top + _random_others(rng, doc_ids, set(top), random_negatives)
         groups.append(Group(qid, text, ids, [1.0 if d == source[text] else 0.0 for d in ids]))
     return groups
+
+
+def _random_others(rng: random.Random, doc_ids: list[str], taken: set[str], n: int) -> list[str]:
+    """Up to n random doc ids outside `taken` (easy negatives)."""
+    return [d for d in rng.sample(doc_ids, min(len(doc_ids), n + len(taken))) if d not in taken][:n]
 
 
 def add_teacher_scores(groups: list[Group], corpus: dict[str, str], teacher: Embedder, batch_size: int = 64) -> None:
