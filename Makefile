@@ -45,6 +45,7 @@ demo: $(STAMP)
 	$(BIN)/ragtune run -o runs/demo
 
 test: $(DEV_STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q tests
 
 clean-venv:

@@ -54,9 +54,10 @@ def worker(model: str, data: str, out: str) -> None:
 
     from ragtune.embeddings.train import train_embedding
 
-    m = train_embedding(data, model, out, epochs=2, batch_size=8, lr=1e-3, seed=7)
+    m = train_embedding(dataset=data, model=model, output=out, epochs=2, batch_size=8, learning_rate=1e-3, seed=7)
+    decision = getattr(m, "decision", None)  # rank 0 alone decides; the other ranks get no decision
     info = {"rank": int(os.environ.get("RANK", 0)), "world_size": dist.get_world_size() if dist.is_initialized() else 1,
-            "backend": dist.get_backend() if dist.is_initialized() else None, "shipped": m.get("decision", {}).get("shipped")}
+            "backend": dist.get_backend() if dist.is_initialized() else None, "shipped": decision.shipped if decision else None}
     Path(out, f"rank{info['rank']}.json").write_text(json.dumps(info))
 
 

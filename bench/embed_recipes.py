@@ -34,66 +34,66 @@ RUNS = Path(__file__).parent.parent / "runs" / "embed_recipes"
 # name -> (job, model, description, keyword arguments of the product API)
 RECIPES: dict[str, tuple[str, str, str, dict]] = {
     "adapter-labels": ("adapter", "minilm", "linear query adapter, synthetic labels only (no teacher), best of 20 epochs "
-                       "by validation ndcg@10, 80% split only", {"lr": 1e-3, "epochs": 20, "refit_all": False}),
+                       "by validation ndcg@10, 80% split only", {"learning_rate": 1e-3, "epochs": 20, "refit_all": False}),
     "adapter-kd-norefit": ("adapter", "minilm", "linear query adapter, mpnet softmax over corpus (T 0.05), best of 20 epochs by "
-                           "validation KL to the teacher, trained on the 80% split only", {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": False,
+                           "validation KL to the teacher, trained on the 80% split only", {"learning_rate": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": False,
                                                               "refit_all": False, "select_epoch": True}),
     "adapter-kd-pseudo-norefit": ("adapter", "minilm", "as adapter-kd-norefit + answer sentences as pseudo-queries",
-                                  {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "refit_all": False, "select_epoch": True}),
+                                  {"learning_rate": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "refit_all": False, "select_epoch": True}),
     "adapter-kd": ("adapter", "minilm", "as adapter-kd-norefit, then refit on train+val for the chosen epoch count",
-                   {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": False, "select_epoch": True}),
+                   {"learning_rate": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": False, "select_epoch": True}),
     "adapter-kd-pseudo": ("adapter", "minilm", "as adapter-kd (refit) + answer sentences as unlabelled pseudo-queries",
-                          {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": True}),
+                          {"learning_rate": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": True}),
     "adapter-kd-pseudo-fixed10": ("adapter", "minilm", "as adapter-kd-pseudo but exactly 10 epochs (the issue's probe "
                                   "recipe), no epoch selection; refit on train+val",
-                                  {"lr": 1e-3, "teacher": "mpnet", "epochs": 10, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": False}),
+                                  {"learning_rate": 1e-3, "teacher": "mpnet", "epochs": 10, "pseudo_queries": True, "pseudo_spans": 0, "select_epoch": False}),
     "adapter-kd-pseudo-t0.1": ("adapter", "minilm", "as adapter-kd-pseudo, temperature 0.1",
-                               {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1}),
+                               {"learning_rate": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1}),
     "adapter-kd-pseudo-t0.1-norefit": ("adapter", "minilm", "as adapter-kd-pseudo-norefit, temperature 0.1",
-                                       {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1,
+                                       {"learning_rate": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "temperature": 0.1,
                                         "refit_all": False, "select_epoch": True}),
     "adapter-kd-pseudo-mlp-both-norefit": ("adapter", "minilm", "residual MLP adapter on queries and documents, KD + "
                                            "pseudo-queries, 80% split only",
-                                           {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp",
+                                           {"learning_rate": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp",
                                             "side": "both", "refit_all": False}),
     "adapter-kd-pseudo-mlp-both": ("adapter", "minilm", "residual MLP adapter on queries and documents, KD + pseudo-queries",
-                                   {"lr": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp", "side": "both"}),
+                                   {"learning_rate": 1e-3, "teacher": "mpnet", "epochs": 20, "pseudo_queries": True, "pseudo_spans": 0, "kind": "mlp", "side": "both"}),
     "adapter-kd-spans": ("adapter", "minilm", "as adapter-kd-pseudo-fixed10 + 3 random 3-8 word spans of each sentence as "
                          "pseudo-queries (lr 1e-3, 10 epochs, refit on train+val)",
-                         {"teacher": "mpnet", "epochs": 10, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3, "select_epoch": False}),
+                         {"teacher": "mpnet", "epochs": 10, "learning_rate": 1e-3, "pseudo_queries": True, "pseudo_spans": 3, "select_epoch": False}),
     "adapter-kd-spans-lr3e-4": ("adapter", "minilm", "as adapter-kd-spans, lr 3e-4, 30 epochs",
-                                {"teacher": "mpnet", "epochs": 30, "lr": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
+                                {"teacher": "mpnet", "epochs": 30, "learning_rate": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
                                  "select_epoch": False}),
     "adapter-kd-spans-lr3e-4-both": ("adapter", "minilm", "as adapter-kd-spans-lr3e-4, documents adapted too (side both: "
                                      "the index must be re-embedded)",
-                                     {"teacher": "mpnet", "epochs": 30, "lr": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
+                                     {"teacher": "mpnet", "epochs": 30, "learning_rate": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
                                       "select_epoch": False, "side": "both"}),
     "adapter-kd-spans-lr3e-4-label0.2": ("adapter", "minilm", "as adapter-kd-spans-lr3e-4, target = 0.8 teacher + 0.2 the "
                                          "synthetic question's own answer",
-                                         {"teacher": "mpnet", "epochs": 30, "lr": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
+                                         {"teacher": "mpnet", "epochs": 30, "learning_rate": 3e-4, "pseudo_queries": True, "pseudo_spans": 3,
                                           "select_epoch": False, "label_weight": 0.2}),
     "adapter-kd-spans-mlp": ("adapter", "minilm", "as adapter-kd-spans, residual MLP (query side), 20 epochs",
-                             {"teacher": "mpnet", "epochs": 20, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3,
+                             {"teacher": "mpnet", "epochs": 20, "learning_rate": 1e-3, "pseudo_queries": True, "pseudo_spans": 3,
                               "select_epoch": False, "kind": "mlp"}),
     "adapter-kd-spans-mlp-both": ("adapter", "minilm", "as adapter-kd-spans-mlp, documents adapted too (side both)",
-                                  {"teacher": "mpnet", "epochs": 20, "lr": 1e-3, "pseudo_queries": True, "pseudo_spans": 3,
+                                  {"teacher": "mpnet", "epochs": 20, "learning_rate": 1e-3, "pseudo_queries": True, "pseudo_spans": 3,
                                    "select_epoch": False, "kind": "mlp", "side": "both"}),
     "mpnet-adapter-labels": ("adapter", "mpnet", "linear query adapter over mpnet, synthetic labels only (no stronger "
                              "teacher is installed), best of 20 epochs by validation ndcg@10, 80% split only",
-                             {"lr": 1e-3, "epochs": 20, "refit_all": False}),
+                             {"learning_rate": 1e-3, "epochs": 20, "refit_all": False}),
     "mpnet-adapter-labels-lr3e-4": ("adapter", "mpnet", "as mpnet-adapter-labels, lr 3e-4, refit on train+val for the chosen "
-                                    "epoch count", {"lr": 3e-4, "epochs": 30, "select_epoch": True}),
+                                    "epoch count", {"learning_rate": 3e-4, "epochs": 30, "select_epoch": True}),
     "ft-mnrl": ("embedding", "minilm", "full fine-tune, MNRL, no-duplicates batches, 1 epoch, lr 2e-5, batch 16",
-                {"epochs": 1, "lr": 2e-5, "batch_size": 16}),
+                {"epochs": 1, "learning_rate": 2e-5, "batch_size": 16}),
     "ft-kd-top5": ("embedding", "minilm", "full fine-tune, mpnet DistillKLDiv over positive + base top-4, T 0.05, 1 epoch, lr 2e-5",
-                   {"teacher": "mpnet", "teacher_top_n": 5, "epochs": 1, "lr": 2e-5, "batch_size": 16}),
+                   {"teacher": "mpnet", "teacher_top_n": 5, "epochs": 1, "learning_rate": 2e-5, "batch_size": 16}),
     "ft-kd-top5-merge": ("embedding", "minilm", "as ft-kd-top5, then 50/50 weight average with the base",
-                         {"teacher": "mpnet", "teacher_top_n": 5, "epochs": 1, "lr": 2e-5, "batch_size": 16,
+                         {"teacher": "mpnet", "teacher_top_n": 5, "epochs": 1, "learning_rate": 2e-5, "batch_size": 16,
                           "merge_with_base": 0.5}),
     "ft-margin-mse": ("embedding", "minilm", "full fine-tune, mpnet MarginMSE (positive vs base's hardest), 1 epoch, lr 2e-5",
-                      {"teacher": "mpnet", "distill_loss": "margin_mse", "epochs": 1, "lr": 2e-5, "batch_size": 16}),
+                      {"teacher": "mpnet", "distill_loss": "margin_mse", "epochs": 1, "learning_rate": 2e-5, "batch_size": 16}),
     "ft-mpnet-mnrl": ("embedding", "mpnet", "mpnet full fine-tune, MNRL, 1 epoch, lr 2e-5 (no stronger teacher installed)",
-                      {"epochs": 1, "lr": 2e-5, "batch_size": 16}),
+                      {"epochs": 1, "learning_rate": 2e-5, "batch_size": 16}),
 }
 
 
@@ -132,21 +132,21 @@ def run_recipe(name: str, data, seed: int | None = None) -> dict:
     t0 = time.perf_counter()
     out = RUNS / name
     if job == "adapter":
-        m = train_adapter(data, model, out, eval_dataset=human, **kw)
+        m = train_adapter(dataset=data, model=model, output=out, eval_dataset=human, **kw)
     else:
-        m = train_embedding(data, model, out, eval_dataset=human, **kw)
+        m = train_embedding(dataset=data, model=model, output=out, eval_dataset=human, **kw)
     rep = json.loads((out / "eval" / f"{human.name}.json").read_text())
     base, tuned = rep["results"]
     return {"recipe": name, "job": job, "model": model, "description": desc, "args": kw,
             "command": f".venv/bin/python bench/embed_recipes.py {name.split('@')[0]}" + (f" --seed {seed}" if seed is not None else ""),
-            "train_queries": m["data"]["train_queries"], "val_queries": m["data"]["val_queries"],
-            "val_median_rank_base": m["validation_difficulty"]["base_median_rank"],
+            "train_queries": m.data["train_queries"], "val_queries": m.data["val_queries"],
+            "val_median_rank_base": m.validation_difficulty["base_median_rank"],
             "human_ndcg@10": {"base": base["metrics"]["ndcg@10"], "tuned": tuned["metrics"]["ndcg@10"]},
             "human_mrr@10": tuned["metrics"]["mrr@10"], "human_hit@10": tuned["metrics"]["hit@10"],
             "ci95_tuned": tuned["ci95"]["ndcg@10"], "delta": tuned["vs_first"]["delta"], "delta_ci95": tuned["vs_first"]["ci95"],
             "wins_losses_ties": [tuned["vs_first"][k] for k in ("wins", "losses", "ties")],
-            "val_ndcg@10": m["models"]["val"], "shipped": m["decision"]["shipped"],
-            "seconds": round(time.perf_counter() - t0, 1), "train_seconds": m["seconds"].get("train_s")}
+            "val_ndcg@10": m.models["val"], "shipped": m.decision.shipped,
+            "seconds": round(time.perf_counter() - t0, 1), "train_seconds": m.seconds.get("train_s")}
 
 
 def save(row: dict) -> None:

@@ -67,18 +67,20 @@ def ragtune(train, val, run: Path) -> tuple[float, float]:
     """(examples/s as the trainer reports it, examples/s with the in-training validation time taken out)."""
     from ragtune.embeddings.train import train_embedding
 
-    m = train_embedding(train, "minilm", run, val_dataset=val, epochs=1, batch_size=16, lr=2e-5, seed=42)
-    rate = m["train_samples_per_second"]
+    m = train_embedding(dataset=train, model="minilm", output=run, val_dataset=val, epochs=1, batch_size=16, learning_rate=2e-5,
+                        seed=42)
+    rate = m.train_samples_per_second
     seconds = len(train.queries) / rate
-    return rate, len(train.queries) / max(1e-9, seconds - m["validation_seconds_during_training"])
+    return rate, len(train.queries) / max(1e-9, seconds - m.validation_seconds_during_training)
 
 
 def adapter_epochs(epochs: int = 10) -> dict:
     """Seconds for `epochs` adapter epochs on warm cached vectors (minilm student, mpnet teacher)."""
-    from ragtune.embeddings.config import AdapterConfig
-    from ragtune.embeddings.encoder import load_embedder
-    from ragtune.embeddings.train_adapter import _softmax, doc_sentences, fit_adapter
     from ragtune.data.retrieval import faq_records
+    from ragtune.embedders import load_embedder
+    from ragtune.embeddings.config import AdapterConfig
+    from ragtune.embeddings.train_adapter import _softmax, fit_adapter
+    from ragtune.generate.pseudo import doc_sentences
 
     docs = [r["a"] for r in faq_records()]
     queries = doc_sentences(docs)
@@ -88,7 +90,7 @@ def adapter_epochs(epochs: int = 10) -> dict:
     tq, td = t.encode(queries, "query"), t.encode(docs, "document")
     t_cache = time.perf_counter() - t0
     target = _softmax(tq @ td.T / 0.05)
-    cfg = AdapterConfig(epochs=epochs)
+    cfg = AdapterConfig(dataset="faq-sentences", output="unused", epochs=epochs)
     t1 = time.perf_counter()
     fit_adapter(q, d, target, (q[:200], d, [set() for _ in range(200)]), cfg)
     return {"queries": len(queries), "docs": len(docs), "epochs": epochs, "cache_read_s": round(t_cache, 2),

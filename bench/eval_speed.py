@@ -30,7 +30,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from ragtune.data.retrieval import construction_faq
-    from ragtune.embeddings.encoder import load_embedder
+    from ragtune.embedders import load_embedder
     from ragtune.evaluation.retrieval import evaluate_retrieval
 
     ds = construction_faq()
@@ -73,7 +73,7 @@ def main() -> None:
 def large_corpus(model_spec: str, n: int, faq) -> dict:
     """N distinct chunks made of 2-4 FAQ sentences each; the FAQ answers stay in as the positives."""
     from ragtune.data.retrieval import RetrievalDataset
-    from ragtune.embeddings.encoder import load_embedder
+    from ragtune.embedders import load_embedder
     from ragtune.evaluation.retrieval import evaluate_retrieval
 
     rng = random.Random(0)
@@ -91,7 +91,7 @@ def large_corpus(model_spec: str, n: int, faq) -> dict:
         evaluate_retrieval(ds, {"m": load_embedder(model_spec)}, bootstrap=1000)
         cached = time.perf_counter() - t
     return {"num_docs": len(corpus), "num_queries": len(ds.queries), "cold_eval_s": cold, "cached_eval_s": cached,
-            "ndcg@10": rep["results"][0]["metrics"]["ndcg@10"]}
+            "ndcg@10": rep.results[0].metrics["ndcg@10"]}
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def clean(items: list[tuple[int, str]], docs: list[str], per_reply: int) -> list
 
 
 def round_trip(items: list[tuple[int, str]], docs: list[str], k: int) -> list[tuple[int, str]]:
-    from ragtune.embeddings import load_embedder
+    from ragtune.embedders import load_embedder
     from ragtune.evaluation.search import positive_ranks
 
     emb = load_embedder("minilm")
@@ -111,18 +111,21 @@ def finetune(pairs: list[tuple[str, str]], out: Path, seed: int = 42) -> Path:
 
 def score(model_spec: str | None) -> dict:
     from ragtune.data.retrieval import construction_faq
+    from ragtune.embedders import load_embedder
     from ragtune.evaluation.retrieval import evaluate_retrieval
 
-    models = {"base": "minilm"} if model_spec is None else {"base": "minilm", "tuned": model_spec}
+    models = {"base": load_embedder("minilm")}
+    if model_spec is not None:
+        models["tuned"] = load_embedder(model_spec)
     test = construction_faq()
     if HELD_OUT:  # human questions shown to the LLM as style examples never score
         test = test.subset([qid for qid, q in test.queries.items() if q.strip() not in HELD_OUT], name=test.name)
     report = evaluate_retrieval(test, models, bootstrap=1000)
-    last = report["results"][-1]
-    row = {"ndcg@10": round(last["metrics"]["ndcg@10"], 4), "ci95": [round(x, 4) for x in last["ci95"]["ndcg@10"]],
+    last = report.results[-1]
+    row = {"ndcg@10": round(last.metrics["ndcg@10"], 4), "ci95": [round(x, 4) for x in last.ci95["ndcg@10"]],
            "test_queries": len(test.queries)}
-    if "vs_first" in last:
-        row["vs_base"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in last["vs_first"].items()
+    if last.vs_first is not None:
+        row["vs_base"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in last.vs_first.model_dump().items()
                           if k not in ("baseline", "metric")}
     return row
 

@@ -50,8 +50,8 @@ def synthetic_dataset(files: list[str]):
 def validation_fusion(run: Path, args, reranker) -> dict:
     """Runs trained before fusion existed: choose the weight on the run's own validation split."""
     from ragtune.data.retrieval import load_dataset
-    from ragtune.embeddings.encoder import load_embedder
-    from ragtune.rerankers.evaluate import choose_fusion_weight, retrieve_scored
+    from ragtune.embedders import load_embedder
+    from ragtune.evaluation.rerank import choose_fusion_weight, retrieve_scored
 
     val = load_dataset(run / "data" / "val.json")
     return choose_fusion_weight(val, *retrieve_scored(val, load_embedder(args.retriever), 30), reranker)  # K as on the test
@@ -83,19 +83,21 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from ragtune.data.retrieval import construction_faq
-    from ragtune.rerankers.evaluate import evaluate_rerank, load_reranker
+    from ragtune.embedders import load_embedder
+    from ragtune.evaluation.rerank import evaluate_rerank
+    from ragtune.rerankers.models import load_reranker
     from ragtune.rerankers.train import train_reranker
 
     ds = synthetic_dataset(args.files.split(","))
     run = Path(args.runs) / f"rerank-{args.name}"
     t0 = time.perf_counter()
-    metrics = train_reranker(ds, run, retriever=args.retriever, model="minilm", teacher=args.teacher, loss=args.loss,
+    metrics = train_reranker(dataset=ds, output=run, retriever=args.retriever, model="minilm", teacher=args.teacher, loss=args.loss,
                              epochs=args.epochs, num_negatives=args.num_negatives, random_negatives=args.random_negatives,
                              batch_size=args.batch_size, learning_rate=args.lr, max_length=args.max_length,
                              eval_steps=args.eval_steps, top_k=args.val_top_k, max_queries=args.max_queries,
-                             pseudo_queries=args.pseudo_queries, allow_regression=True)
+                             pseudo_queries=args.pseudo_queries, allow_regression=True).model_dump()
     train_s = time.perf_counter() - t0
-    print(f"trained in {train_s:.0f}s; shipped: {metrics['shipped']}", flush=True)
+    print(f"trained in {train_s:.0f}s; shipped: {metrics['decision']}", flush=True)
     reranker = load_reranker(run / "model", max_length=args.max_length)
     fusion = metrics.get("fusion") or validation_fusion(run, args, reranker)
     print(f"fusion weight chosen on validation (synthetic held-out queries): {fusion['weight']} "
@@ -113,8 +115,8 @@ def main() -> None:
             print(f"[{spec}] already evaluated in {path}")
             continue
         t1 = time.perf_counter()
-        report = evaluate_rerank(construction_faq(), spec, reranker, top_k=30, reranker_name=f"reranker-{args.name}",
-                                 latency_queries=30, cache=cache, fuse=fusion["weight"])
+        report = evaluate_rerank(construction_faq(), load_embedder(spec), reranker, top_k=30, reranker_name=f"reranker-{args.name}",
+                                 latency_queries=30, cache=cache, fuse=fusion["weight"]).model_dump(exclude_none=True)
         report.pop("per_query")
         out["tests"][spec] = report
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,12 +28,14 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from ragtune.data.retrieval import construction_faq
-    from ragtune.rerankers.evaluate import evaluate_rerank, load_reranker
+    from ragtune.embedders import load_embedder
+    from ragtune.evaluation.rerank import evaluate_rerank
+    from ragtune.rerankers.models import load_reranker
 
     t0 = time.perf_counter()
     name = Path(args.run).name
-    report = evaluate_rerank(construction_faq(), args.retriever, load_reranker(args.run, max_length=args.max_length),
-                             top_k=args.top_k, oracle=False, latency_queries=0, reranker_name=name)
+    report = evaluate_rerank(construction_faq(), load_embedder(args.retriever), load_reranker(args.run, max_length=args.max_length),
+                             top_k=args.top_k, oracle=False, latency_queries=0, reranker_name=name).model_dump(exclude_none=True)
     report.pop("per_query")
     report["seconds"]["total"] = round(time.perf_counter() - t0, 1)
     report["note"] = "CPU shared by ~5 engineers on 2 cores: timings are contended"

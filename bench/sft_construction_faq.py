@@ -63,22 +63,23 @@ def write_data() -> tuple[Path, Path]:
 
 def quality(args) -> dict:
     """Train on the 80% split, then held-out loss (all val chats) and ROUGE-L (first N val chats)."""
+    from ragtune.assets import load_tokenizer
     from ragtune.data.chat import load_chat
-    from ragtune.io import atomic_write_json
-    from ragtune.sft.config import SFTConfig
     from ragtune.evaluation.metrics import bootstrap_ci
-    from ragtune.sft.evaluate import generate, rouge_l, split_last_turn, write_side_by_side
-    from ragtune.sft.models import load_model, load_tokenizer
+    from ragtune.evaluation.sft import generate, rouge_l, split_last_turn, write_side_by_side
+    from ragtune.io import atomic_write_json
+    from ragtune.llm.models import load_causal_lm as load_model
+    from ragtune.sft.config import SFTConfig
     from ragtune.sft.train import train_sft
 
     train_path, val_path = write_data()
     run = WORK / (args.run_name or ("run-full" if args.full else "run"))
     # the base and tuned held-out losses are computed by train_sft with the same function as
-    # `ragtune eval sft` (ragtune.sft.evaluate.example_losses) over every validation chat
-    config = SFTConfig(data=str(train_path), val=str(val_path), model="smollm2-135m-instruct", output=str(run),
+    # `ragtune eval sft` (ragtune.evaluation.sft.example_losses) over every validation chat
+    config = SFTConfig(dataset=str(train_path), val_dataset=str(val_path), model="smollm2-135m-instruct", output=str(run),
                        epochs=args.epochs, batch_size=8, full=args.full, lora_r=args.lora_r, lora_alpha=args.lora_alpha, learning_rate=args.lr,
                        eval_each_epoch=args.epochs >= 1, logging_steps=1)
-    metrics = train_sft(config)
+    metrics = train_sft(config).model_dump()
     examples = load_chat(val_path)[: args.generate]
     prompts, refs = zip(*[split_last_turn(e) for e in examples])
     answers, scores = {}, {}
@@ -113,9 +114,10 @@ def speed_one(setup: str, train_path: Path, limit: int) -> dict:
     from peft import LoraConfig
     from trl import SFTConfig as TRLConfig, SFTTrainer
 
+    from ragtune.assets import load_tokenizer
     from ragtune.data.chat import load_chat
+    from ragtune.llm.models import load_causal_lm as load_model
     from ragtune.sft.config import SFTConfig
-    from ragtune.sft.models import load_model, load_tokenizer
     from ragtune.sft.train import to_dataset, trl_args, with_checkpointing, with_lora
 
     torch.manual_seed(0)
@@ -137,7 +139,7 @@ def speed_one(setup: str, train_path: Path, limit: int) -> dict:
         notes = {"bf16": args.bf16, "gradient_checkpointing": args.gradient_checkpointing,
                  "batch_size": args.per_device_train_batch_size, "learning_rate": args.learning_rate}
     else:
-        config = SFTConfig(data=str(train_path), output=str(out), epochs=1, packing=setup == "ragtune-packing",
+        config = SFTConfig(dataset=str(train_path), output=str(out), epochs=1, packing=setup == "ragtune-packing",
                            max_length=1024)
         ds = to_dataset(examples, tok, 1024)
         config = with_checkpointing(config, [len(x) for x in ds["input_ids"]])  # as `ragtune train sft` decides it

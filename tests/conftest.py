@@ -14,36 +14,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAGTUNE_HOME", str(Path(__file__).resolve().parent.parent / ".cache" / "ragtune-test"))
 
 
-class KeywordEmbedder:
-    """A deterministic fake embedder: one dimension per keyword, 1 if the keyword occurs in the text.
+@pytest.fixture
+def keyword_embedder():
+    """Factory: keyword_embedder(["a", "b"]) -> a FakeEmbedder, one dimension per keyword (substring match).
 
     Metrics of a dataset embedded this way can be worked out by hand.
     """
+    from ragtune.embedders import FakeEmbedder
 
-    def __init__(self, keywords: list[str]):
-        self.keywords = [k.lower() for k in keywords]
-        self.name = "keywords"
-        self.fingerprint = "kw-" + "-".join(self.keywords)
-
-    def raw_encode(self, texts, kind="document", batch_size=64, show_progress=False):
-        import numpy as np
-
-        out = np.zeros((len(texts), len(self.keywords) + 1), dtype=np.float32)
-        for i, t in enumerate(texts):
-            words = t.lower()
-            for j, k in enumerate(self.keywords):
-                out[i, j] = 1.0 if k in words else 0.0
-            out[i, -1] = 1e-3  # so an empty match still has a direction
-        return out
-
-
-@pytest.fixture
-def keyword_embedder():
-    """Factory: keyword_embedder(["a", "b"]) -> a ragtune Embedder over KeywordEmbedder (cache in tmp)."""
-    from ragtune.embeddings.encoder import Embedder
-
-    def make(keywords: list[str]) -> Embedder:
-        kw = KeywordEmbedder(keywords)
-        return Embedder(kw.name, kw.fingerprint, kw.raw_encode)
-
-    return make
+    return lambda keywords: FakeEmbedder(keywords, name="keywords")

@@ -1,16 +1,21 @@
-"""The offline asset registry: name -> local path, with clear errors.
+"""The offline asset registry and model specs: name, folder or run folder -> local path, with clear errors.
 
-Models and datasets ship inside pip packages (see DESIGN.md). Some need a one-time preparation
+Models and datasets ship inside pip packages (see docs/architecture.md). Some need a one-time preparation
 (unzip a split archive, join a split GGUF, convert a GGUF to a transformers folder); prepared
 copies live under `RAGTUNE_HOME` (default `~/.cache/ragtune`) and are built under a file lock in a
 temp folder that is renamed into place, so two processes or an interruption never leave a broken
 copy.
+
+`resolve_model` turns a registry name, a folder or a cached hub id into a model folder; `model_folder`
+also accepts a run folder (its `model/`) and `base_of` finds the base model behind a LoRA adapter;
+`load_tokenizer` is the one tokenizer loader every job uses.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import zipfile
@@ -19,6 +24,7 @@ from pathlib import Path
 
 from ragtune.errors import AssetError, InputError, OfflineError
 from ragtune.io import atomic_dir
+from ragtune.records import read_decision
 
 QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 QWEN_SIZE = 491_400_064
@@ -266,8 +272,6 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
 def _drop_gguf_quantization(config_path: Path) -> None:
     """The saved weights are plain float32; a leftover GGUF `quantization_config` would make
     transformers treat the folder as quantized (and refuse to train it)."""
-    import json
-
     config = json.loads(config_path.read_text(encoding="utf-8"))
     if config.pop("quantization_config", None) is not None:
         config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -324,6 +328,69 @@ def _cached_hub_model(repo_id: str) -> Path:
             f"this machine is offline so it cannot be downloaded. Use a registry name ({', '.join(model_names())}; "
             "see `ragtune assets`), or point to a local copy with a folder path."
         ) from None
+
+
+BASE_FILE = "ragtune_base.json"  # written next to a LoRA adapter: which base model spec it was trained on
+
+
+def model_folder(spec: str | Path) -> Path:
+    """A model spec resolved to a local folder; a run folder means its `model/` (a run that shipped none says why)."""
+    path = Path(str(spec)).expanduser()
+    if path.is_dir() and not _is_model(path) and (path / "model").is_dir():
+        return (path / "model").resolve()
+    if path.is_dir() and not _is_model(path) and (path / "metrics.json").exists():
+        decision = read_decision(path)
+        raise InputError(f"run {path} has no model/ to load: {decision.reason if decision else 'the run did not finish'}")
+    return resolve_model(str(spec))
+
+
+def _is_model(path: Path) -> bool:
+    """A transformers model folder (config.json with a model_type) or a PEFT adapter folder.
+
+    A run folder also has a config.json (the run's configuration), which is not a model config.
+    """
+    if is_lora_adapter(path):
+        return True
+    config = path / "config.json"
+    try:
+        return config.exists() and "model_type" in json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
+def is_lora_adapter(folder: Path) -> bool:
+    """A PEFT adapter folder (adapter_config.json), e.g. the model/ of a LoRA `train sft` run."""
+    return (folder / "adapter_config.json").exists()
+
+
+def base_of(spec: str | Path) -> Path:
+    """The full-model folder behind a spec: the base model of a LoRA adapter, else the model itself."""
+    folder = model_folder(spec)
+    if not is_lora_adapter(folder):
+        return folder
+    if (folder / BASE_FILE).exists():
+        return resolve_model(json.loads((folder / BASE_FILE).read_text(encoding="utf-8"))["base_model"])
+    base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    if not base:
+        raise InputError(f"adapter {folder} names no base model (adapter_config.json base_model_name_or_path).")
+    return resolve_model(base)
+
+
+def load_tokenizer(spec: str | Path):
+    """The tokenizer of any model spec: registry name, model folder, LoRA adapter or run folder (the tokenizer
+    saved with the model, else its base's). A missing pad token is set to the EOS token."""
+    from transformers import AutoTokenizer
+
+    folder = model_folder(spec)
+    source = folder if (folder / "tokenizer_config.json").exists() else base_of(spec)
+    try:
+        tok = AutoTokenizer.from_pretrained(str(source))
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot load a tokenizer from {str(source)!r} (for {str(spec)!r}): {str(e).splitlines()[0]}. "
+                         "Give a model folder that contains tokenizer files, or a registry name like minilm.") from None
+    if tok.pad_token is None and tok.eos_token is not None:
+        tok.pad_token = tok.eos_token
+    return tok
 
 
 def model_names() -> list[str]:

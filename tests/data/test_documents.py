@@ -442,8 +442,8 @@ def test_blank_stretches_make_no_empty_chunks(bpe_tok):
 
 
 def test_a_folder_without_a_tokenizer_is_an_input_error(tmp_path):
-    from ragtune.data.documents import load_tokenizer
+    from ragtune.data.documents import chunking_tokenizer
 
     (tmp_path / "config.json").write_text("{}", encoding="utf-8")
     with pytest.raises(InputError, match="cannot load a tokenizer from"):
-        load_tokenizer(str(tmp_path))
+        chunking_tokenizer(str(tmp_path))

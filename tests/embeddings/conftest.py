@@ -1,4 +1,4 @@
-"""Fixtures for embedding tests: a keyword one-hot fake embedder (metrics checkable by hand), a
+"""Fixtures for embedding tests: the keyword one-hot FakeEmbedder (metrics checkable by hand), a
 learnable keyword dataset, and a tiny sentence-transformers model (BERT, 2 layers, hidden 32) built
 from config around the REAL MiniLM tokenizer."""
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ragtune.data.retrieval import RetrievalDataset
-from ragtune.embeddings.encoder import Embedder
+from ragtune.embedders import FakeEmbedder
 
 KEYWORDS = ["roof", "window", "permit", "garage", "fence", "kitchen", "heating", "balcony"]
 
@@ -22,19 +22,9 @@ def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGTUNE_HOME", str(tmp_path / "home"))
 
 
-def keyword_embedder(name: str, query_shift: int = 0, doc_shift: int = 0) -> Embedder:
-    """One-hot bag of KEYWORDS; keyword i lands on dimension (i + shift) % V, per side (a shift makes it wrong)."""
-
-    def raw(texts, kind, batch_size, show_progress):
-        shift = query_shift if kind == "query" else doc_shift
-        out = np.zeros((len(texts), len(KEYWORDS)), dtype=np.float32)
-        for r, t in enumerate(texts):
-            for i, kw in enumerate(KEYWORDS):
-                if kw in t.split():
-                    out[r, (i + shift) % len(KEYWORDS)] = 1.0
-        return out + 1e-3  # never an all-zero vector
-
-    return Embedder(name, f"kw-{name}-{query_shift}-{doc_shift}", raw)
+def keyword_embedder(name: str, query_shift: int = 0, doc_shift: int = 0) -> FakeEmbedder:
+    """One-hot bag of KEYWORDS (whole words); keyword i lands on dimension (i + shift) % V, per side (a shift makes it wrong)."""
+    return FakeEmbedder(KEYWORDS, name=name, match="word", query_shift=query_shift, doc_shift=doc_shift)
 
 
 def keyword_dataset(name: str = "kw") -> RetrievalDataset:

@@ -8,12 +8,16 @@ import json
 import numpy as np
 import pytest
 
-from ragtune.embeddings.adapter import Adapter, adapted_embedder, load_adapter, save_adapter
+from ragtune.embedders import Adapter, adapted_embedder, load_adapter, save_adapter
 from ragtune.embeddings.train_adapter import train_adapter
 from ragtune.errors import DataValidationError
-from ragtune.evaluation.retrieval import evaluate_retrieval, headline
+from ragtune.evaluation.retrieval import evaluate_retrieval
 
-from .conftest import keyword_dataset, keyword_embedder
+
+def headline(report, label: str) -> float:
+    return report.result(label).metrics["ndcg@10"]
+
+from .conftest import KEYWORDS, keyword_dataset, keyword_embedder
 
 
 @pytest.mark.parametrize("kind", ["linear", "mlp"])
@@ -28,20 +32,21 @@ def test_adapter_is_identity_at_init(kind):
 def test_save_load_round_trip_and_wrapper_fingerprint(tmp_path):
     import torch
 
-    a = Adapter("mlp", "query", 8, hidden=4, seed=1)
+    dim = len(KEYWORDS) + 1  # the fake embedder's keyword dimensions plus its bias dimension
+    a = Adapter("mlp", "query", dim, hidden=4, seed=1)
     with torch.no_grad():
         for p in a.parameters():
             p.add_(torch.randn_like(p) * 0.3)
     save_adapter(a, tmp_path / "ad", {"spec": "kw"})
     b, cfg = load_adapter(tmp_path / "ad")
     assert cfg["kind"] == "mlp" and cfg["side"] == "query" and cfg["base"]["spec"] == "kw"
-    x = np.eye(8, dtype=np.float32)
+    x = np.eye(dim, dtype=np.float32)
     np.testing.assert_allclose(a.apply_numpy(x, "query"), b.apply_numpy(x, "query"), atol=1e-6)
     np.testing.assert_allclose(b.apply_numpy(x, "document"), x)  # query-only adapter leaves documents alone
     base = keyword_embedder("base")
     wrapped = adapted_embedder(base, b)
     assert wrapped.fingerprint.startswith(base.fingerprint) and wrapped.fingerprint != base.fingerprint
-    assert adapted_embedder(base, Adapter("mlp", "query", 8, hidden=4)).fingerprint != wrapped.fingerprint
+    assert adapted_embedder(base, Adapter("mlp", "query", dim, hidden=4)).fingerprint != wrapped.fingerprint
     q = wrapped.encode(["roof window"], kind="query")
     np.testing.assert_allclose(q, b.apply_numpy(base.encode(["roof window"], kind="query"), "query"), atol=1e-6)
 
@@ -52,14 +57,14 @@ def test_teacher_distillation_fixes_a_wrong_base_and_ships(tmp_path):
     teacher = keyword_embedder("teacher")
     before = headline(evaluate_retrieval(ds, {"base": base}), "base")
     assert before < 0.2
-    m = train_adapter(ds, base, tmp_path / "run", teacher=teacher, epochs=60, lr=0.05, pseudo_queries=False, select_epoch=True)
-    assert m["decision"]["shipped"] and m["decision"]["decided_by"] == "validation split"
-    val = m["models"]["val"]
+    m = train_adapter(dataset=ds, model=base, output=tmp_path / "run", teacher=teacher, epochs=60, learning_rate=0.05, pseudo_queries=False, select_epoch=True)
+    assert m.decision.shipped and m.decision.decided_by == "validation split"
+    val = m.models["val"]
     assert val["adapter"]["ndcg@10"] > 0.9 > val["base"]["ndcg@10"]
-    assert m["best_epoch"] > 0 and m["curve"][0]["epoch"] == 0
-    assert m["best_epoch_by"] == "validation KL to the teacher"
-    assert m["shipped_adapter"].startswith("refit on training + validation data")
-    assert m["curve"][m["best_epoch"]]["val_kl_to_teacher"] == min(r["val_kl_to_teacher"] for r in m["curve"])
+    assert m.best_epoch > 0 and m.curve[0]["epoch"] == 0
+    assert m.best_epoch_by == "validation KL to the teacher"
+    assert m.shipped_adapter.startswith("refit on training + validation data")
+    assert m.curve[m.best_epoch]["val_kl_to_teacher"] == min(r["val_kl_to_teacher"] for r in m.curve)
     run = tmp_path / "run"
     for f in ("config.json", "metrics.json", "card.md", "log.txt", "eval/val.json", "data/train.json", "data/val.json",
               "model/adapter.safetensors", "model/adapter.json"):
@@ -72,16 +77,16 @@ def test_teacher_distillation_fixes_a_wrong_base_and_ships(tmp_path):
 
 
 def test_labels_only_adapter_learns_too(tmp_path):
-    m = train_adapter(keyword_dataset(), keyword_embedder("base", query_shift=1), tmp_path / "run", epochs=60, lr=0.05)
-    assert m["models"]["val"]["adapter"]["ndcg@10"] > m["models"]["val"]["base"]["ndcg@10"] + 0.3
-    assert m["best_epoch_by"] == "validation ndcg@10"
+    m = train_adapter(dataset=keyword_dataset(), model=keyword_embedder("base", query_shift=1), output=tmp_path / "run", epochs=60, learning_rate=0.05)
+    assert m.models["val"]["adapter"]["ndcg@10"] > m.models["val"]["base"]["ndcg@10"] + 0.3
+    assert m.best_epoch_by == "validation ndcg@10"
 
 
 def test_never_ships_when_it_cannot_beat_the_base(tmp_path):
     perfect = keyword_embedder("perfect")
-    m = train_adapter(keyword_dataset(), perfect, tmp_path / "run", teacher=perfect, epochs=5, kind="mlp", side="both")
-    assert not m["decision"]["shipped"]
-    assert "REFUSED" in m["decision"]["reason"]
+    m = train_adapter(dataset=keyword_dataset(), model=perfect, output=tmp_path / "run", teacher=perfect, epochs=5, kind="mlp", side="both")
+    assert not m.decision.shipped
+    assert "REFUSED" in m.decision.reason
     assert not (tmp_path / "run" / "model").exists()
     assert "REFUSED" in (tmp_path / "run" / "card.md").read_text()
 
@@ -89,10 +94,10 @@ def test_never_ships_when_it_cannot_beat_the_base(tmp_path):
 def test_eval_dataset_decides_the_ship(tmp_path):
     ds = keyword_dataset()
     base = keyword_embedder("base", query_shift=1)
-    m = train_adapter(ds, base, tmp_path / "run", teacher=keyword_embedder("teacher"), epochs=40, lr=0.05,
+    m = train_adapter(dataset=ds, model=base, output=tmp_path / "run", teacher=keyword_embedder("teacher"), epochs=40, learning_rate=0.05,
                       eval_dataset=keyword_dataset("real"))
-    assert m["decision"]["decided_by"] == "eval-dataset" and m["decision"]["decision_dataset"] == "real"
-    assert m["best_epoch_by"] == "fixed epoch count" and m["best_epoch"] == 40  # the default with a teacher
+    assert m.decision.decided_by == "eval dataset" and m.decision.dataset == "real"
+    assert m.best_epoch_by == "fixed epoch count" and m.best_epoch == 40  # the default with a teacher
     assert (tmp_path / "run" / "eval" / "real.json").exists()
 
 
@@ -100,21 +105,20 @@ def test_invalid_dataset_stops_before_training(tmp_path):
     ds = keyword_dataset()
     ds.relevant_docs["q01"] = ["no-such-doc"]
     with pytest.raises(DataValidationError) as e:
-        train_adapter(ds, keyword_embedder("base"), tmp_path / "run")
+        train_adapter(dataset=ds, model=keyword_embedder("base"), output=tmp_path / "run")
     assert "no-such-doc" in str(e.value)
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_fixed_epoch_count_without_selection(tmp_path):
-    m = train_adapter(keyword_dataset(), keyword_embedder("base", query_shift=1), tmp_path / "run",
-                      teacher=keyword_embedder("teacher"), epochs=7, lr=0.05, select_epoch=False, pseudo_queries=False)
-    assert m["best_epoch"] == 7 and m["best_epoch_by"] == "fixed epoch count"
-    assert m["shipped_adapter"] == "refit on training + validation data for 7 epochs"
+    m = train_adapter(dataset=keyword_dataset(), model=keyword_embedder("base", query_shift=1), output=tmp_path / "run",
+                      teacher=keyword_embedder("teacher"), epochs=7, learning_rate=0.05, select_epoch=False, pseudo_queries=False)
+    assert m.best_epoch == 7 and m.best_epoch_by == "fixed epoch count"
+    assert m.shipped_adapter == "refit on training + validation data for 7 epochs"
 
 
 def test_pseudo_queries_are_sentences_plus_short_seeded_spans_of_them():
-    from ragtune.embeddings.config import AdapterConfig
-    from ragtune.embeddings.train_adapter import pseudo_queries, sentence_spans
+    from ragtune.generate.pseudo import pseudo_queries, sentence_spans
 
     docs = ["Permits are needed for every extension of a house. A tiny one.", "Ask the municipality before you build a garage."]
     sentences = ["Permits are needed for every extension of a house.", "Ask the municipality before you build a garage."]
@@ -125,30 +129,14 @@ def test_pseudo_queries_are_sentences_plus_short_seeded_spans_of_them():
         assert 3 <= len(span.split()) <= 8
         assert any(span in s for s in sentences)  # a contiguous window of one sentence, punctuation stripped
         assert not span.endswith(".")
-    cfg = AdapterConfig(pseudo_spans=4, seed=7)
-    got = pseudo_queries(docs, cfg, exclude={sentences[1]})
+    got = pseudo_queries(docs, 4, 7, exclude={sentences[1]})
     assert got[:1] == sentences[:1]  # "A tiny one." has fewer than 4 words; an excluded real query is dropped
     assert set(got[1:]) == set(spans) - {sentences[1]}
-    assert pseudo_queries(docs, cfg.model_copy(update={"pseudo_spans": 0})) == sentences
-
-
-def test_cli_defaults_are_the_config_defaults():
-    """The CLI spells its defaults out (importing the config would slow `--help`); they must not drift."""
-    import inspect
-
-    from ragtune.cli.embedding import train_adapter as cli_adapter
-    from ragtune.cli.run import run as cli_run
-    from ragtune.embeddings.config import AdapterConfig
-    from ragtune.pipeline import RunConfig
-
-    cfg, params = AdapterConfig(), inspect.signature(cli_adapter).parameters
-    for name in ("epochs", "lr", "pseudo_spans", "pseudo_queries", "temperature", "kind", "side", "seed"):
-        assert params[name].default.default == getattr(cfg, name), name
-    assert inspect.signature(cli_run).parameters["adapter_epochs"].default.default == RunConfig().adapter_epochs == cfg.epochs
+    assert pseudo_queries(docs, 0, 7) == sentences
 
 
 def test_spans_skip_punctuation_only_tokens_and_are_never_short():
-    from ragtune.embeddings.train_adapter import sentence_spans
+    from ragtune.generate.pseudo import sentence_spans
 
     spans = sentence_spans(["See page 12 - and ( the rules ) for % or more ."], per_sentence=30, seed=0)
     assert spans
@@ -161,7 +149,7 @@ def test_spans_skip_punctuation_only_tokens_and_are_never_short():
 def test_an_adapter_folder_or_its_run_folder_loads_as_an_embedder(tmp_path, tiny_st_dir):
     import torch
 
-    from ragtune.embeddings.encoder import load_embedder
+    from ragtune.embedders import load_embedder
 
     torch.manual_seed(0)
     a = Adapter("linear", "query", 32, seed=1)
@@ -180,8 +168,8 @@ def test_an_adapter_folder_or_its_run_folder_loads_as_an_embedder(tmp_path, tiny
 
 
 def test_a_registry_name_wins_over_a_same_named_adapter_folder_and_a_self_based_adapter_is_refused(tmp_path, monkeypatch):
-    from ragtune.embeddings.adapter import load_adapted
-    from ragtune.embeddings.encoder import load_embedder
+    from ragtune.embedders import load_adapted
+    from ragtune.embedders import load_embedder
     from ragtune.errors import InputError
 
     monkeypatch.chdir(tmp_path)

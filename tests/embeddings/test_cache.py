@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ragtune.data.retrieval import RetrievalDataset
-from ragtune.embeddings.encoder import Embedder, model_fingerprint
+from ragtune.embedders import Embedder
+from ragtune.embedders.loading import model_fingerprint
 from ragtune.evaluation.retrieval import evaluate_retrieval
 
 
@@ -25,8 +26,8 @@ def test_second_evaluation_embeds_nothing(tmp_path, monkeypatch):
     assert sum(calls) == 3  # "aa" is both the query and d3: each distinct text is embedded once
     second = evaluate_retrieval(ds, {"m": _counting_embedder(calls)}, bootstrap=10)
     assert sum(calls) == 3, "cached texts were embedded again"
-    assert second["results"][0]["cache"] == {"cached": 3, "encoded": 0}
-    assert first["results"][0]["metrics"] == second["results"][0]["metrics"]
+    assert second.results[0].cache == {"cached": 3, "encoded": 0}
+    assert first.results[0].metrics == second.results[0].metrics
 
 
 def test_vectors_are_normalised_and_duplicates_embedded_once(tmp_path, monkeypatch):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragtune.embeddings.adapter import Adapter, adapted_embedder, save_adapter
-from ragtune.embeddings.encoder import sentence_transformer_embedder
+from ragtune.embedders import Adapter, adapted_embedder, save_adapter, sentence_transformer_embedder
 
 
 def test_adapter_embedding_matches_the_wrapper(tmp_path, tiny_st_dir):

@@ -10,7 +10,7 @@ import pytest
 
 from ragtune.embeddings.train import train_embedding, training_rows
 from ragtune.embeddings.config import EmbeddingConfig
-from ragtune.embeddings.encoder import sentence_transformer_embedder
+from ragtune.embedders import sentence_transformer_embedder
 from ragtune.errors import DataValidationError
 
 from .conftest import keyword_dataset, keyword_embedder
@@ -24,59 +24,60 @@ def _weights(path):
 
 def test_mnrl_run_changes_weights_and_writes_the_run_folder(tmp_path, tiny_st_dir):
     run = tmp_path / "run"
-    m = train_embedding(keyword_dataset(), str(tiny_st_dir), run, epochs=2, batch_size=8, lr=1e-3)
+    m = train_embedding(dataset=keyword_dataset(), model=str(tiny_st_dir), output=run, epochs=2, batch_size=8, learning_rate=1e-3)
     before, after = _weights(tiny_st_dir), _weights(run / "checkpoints" / "tuned")
     changed = [k for k in before if not (before[k] == after[k]).all()]
     assert any("encoder.layer" in k for k in changed) and any("embeddings" in k for k in changed)
     for f in ("config.json", "metrics.json", "card.md", "log.txt", "eval/val.json", "data/train.json", "data/val.json"):
         assert (run / f).exists(), f
-    assert [r.get("eval_val_ndcg@10") is not None for r in m["curve"]].count(True) == 2  # one validation per epoch
-    assert m["validation_difficulty"]["base_median_rank"] >= 1
-    assert (run / "model").exists() == m["decision"]["shipped"]
-    if m["decision"]["shipped"]:
+    assert [r.get("eval_val_ndcg@10") is not None for r in m.curve].count(True) == 2  # one validation per epoch
+    assert m.validation_difficulty["base_median_rank"] >= 1
+    assert (run / "model").exists() == m.decision.shipped
+    if m.decision.shipped:
         from sentence_transformers import SentenceTransformer
 
         assert SentenceTransformer(str(run / "model"), device="cpu").encode(["roof"]).shape == (1, 32)
     else:
-        assert "REFUSED" in m["decision"]["reason"]
+        assert "REFUSED" in m.decision.reason
     assert json.loads((run / "config.json").read_text())["batch_size"] == 8
     # rerunning a finished run returns the recorded result without training again
-    assert train_embedding(keyword_dataset(), str(tiny_st_dir), run, epochs=2, batch_size=8, lr=1e-3) == m
+    assert train_embedding(dataset=keyword_dataset(), model=str(tiny_st_dir), output=run, epochs=2, batch_size=8, learning_rate=1e-3) == m
 
 
 def test_hard_negatives_and_distillation_columns(tiny_st_dir):
     ds = keyword_dataset()
     ds.hard_negatives = {"q01": ["d23"]}
     base = sentence_transformer_embedder(tiny_st_dir)
-    rows = training_rows(ds, EmbeddingConfig(), base, None)
+    cfg = EmbeddingConfig(dataset="kw", output="unused")
+    rows = training_rows(ds, cfg, base, None)
     assert list(rows) == ["anchor", "positive", "negative"]
     assert rows["negative"][0] == ds.corpus["d23"]  # the dataset's own hard negative
     assert all(n != p for n, p in zip(rows["negative"], rows["positive"]))  # others mined, never the positive
-    rows = training_rows(ds, EmbeddingConfig(teacher_top_n=4), base, keyword_embedder("teacher"))
+    rows = training_rows(ds, cfg.model_copy(update={"teacher_top_n": 4}), base, keyword_embedder("teacher"))
     assert list(rows) == ["query", "doc0", "doc1", "doc2", "doc3", "label"]
     assert rows["doc0"][0] == ds.corpus["d01"] and len(rows["label"][0]) == 4
     assert rows["label"][0][0] == max(rows["label"][0])  # the keyword teacher scores the true answer highest
-    rows = training_rows(ds, EmbeddingConfig(distill_loss="margin_mse"), base, keyword_embedder("teacher"))
+    rows = training_rows(ds, cfg.model_copy(update={"distill_loss": "margin_mse"}), base, keyword_embedder("teacher"))
     assert list(rows) == ["query", "positive", "negative", "label"] and rows["label"][0] > 0
 
 
 def test_distillation_run_and_resume_from_last_checkpoint(tmp_path, tiny_st_dir):
     run = tmp_path / "run"
-    kw = dict(teacher=keyword_embedder("teacher"), max_steps=4, eval_steps=2, batch_size=8, lr=1e-3, teacher_top_n=3)
-    train_embedding(keyword_dataset(), str(tiny_st_dir), run, **kw)
+    kw = dict(teacher=keyword_embedder("teacher"), max_steps=4, eval_steps=2, batch_size=8, learning_rate=1e-3, teacher_top_n=3)
+    train_embedding(dataset=keyword_dataset(), model=str(tiny_st_dir), output=run, **kw)
     assert (run / "checkpoints" / "checkpoint-2").exists() and (run / "checkpoints" / "checkpoint-4").exists()
     # simulate an interruption after step 2
     shutil.rmtree(run / "checkpoints" / "checkpoint-4")
     (run / "metrics.json").unlink()
-    m = train_embedding(keyword_dataset(), str(tiny_st_dir), run, **kw)
+    m = train_embedding(dataset=keyword_dataset(), model=str(tiny_st_dir), output=run, **kw)
     assert "resuming from" in (run / "log.txt").read_text() and "checkpoint-2" in (run / "log.txt").read_text()
-    assert m["curve"][-1]["step"] == 4
+    assert m.curve[-1]["step"] == 4
 
 
 def test_cached_mnrl_and_matryoshka(tmp_path, tiny_st_dir):
-    m = train_embedding(keyword_dataset(), str(tiny_st_dir), tmp_path / "run", loss="cached_mnrl", mini_batch_size=4,
+    m = train_embedding(dataset=keyword_dataset(), model=str(tiny_st_dir), output=tmp_path / "run", loss="cached_mnrl", mini_batch_size=4,
                         matryoshka_dims=[32, 16], max_steps=2, batch_size=8)
-    assert m["decision"]["decided_by"] == "validation split"
+    assert m.decision.decided_by == "validation split"
 
 
 def test_invalid_dataset_stops_before_training(tmp_path, tiny_st_dir):
@@ -84,7 +85,7 @@ def test_invalid_dataset_stops_before_training(tmp_path, tiny_st_dir):
     ds.queries["q01"] = ""
     ds.relevant_docs["q02"] = ["missing"]
     with pytest.raises(DataValidationError) as e:
-        train_embedding(ds, str(tiny_st_dir), tmp_path / "run")
+        train_embedding(dataset=ds, model=str(tiny_st_dir), output=tmp_path / "run")
     assert "q01" in str(e.value) and "missing" in str(e.value)
     assert not (tmp_path / "run" / "checkpoints").exists()
 
@@ -112,16 +113,15 @@ def test_cli_train_embedding_and_adapter(tmp_path, tiny_st_dir):
 
 def test_a_folder_of_another_configuration_is_refused_not_resumed(tmp_path):
     """Resuming another configuration's checkpoints would label the old model with the new settings."""
-    import json
-
-    import pytest
-
-    from ragtune.embeddings.train import _finished
     from ragtune.errors import InputError
+    from ragtune.runs import Run
 
     run = tmp_path / "run"
     (run / "checkpoints" / "checkpoint-4").mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"job": "embedding", "lr": 2e-5}))
-    assert _finished(run, {"job": "embedding", "lr": 2e-5}) is None  # same config, unfinished: resume
-    with pytest.raises(InputError, match="different configuration"):
-        _finished(run, {"job": "embedding", "lr": 5e-5})
+    same = EmbeddingConfig(dataset="d.json", output=str(run))
+    (run / "config.json").write_text(json.dumps({"job": "embedding", **same.model_dump()}))
+    with Run(run, "embedding", same) as r:
+        assert r.finished() is None  # same config, unfinished: resume
+    with Run(run, "embedding", same.model_copy(update={"learning_rate": 5e-5})) as r:
+        with pytest.raises(InputError, match="different configuration"):
+            r.finished()

@@ -37,7 +37,7 @@ def test_keyword_embedder_metrics_worked_out_by_hand(keyword_embedder, tmp_path,
     )
     emb = keyword_embedder(["apple", "banana", "cherry"])
     report = evaluate_retrieval(ds, {"kw": emb}, ks=[1, 2], bootstrap=50)
-    m = report["results"][0]["metrics"]
+    m = report.results[0].metrics
     # q1: d1 (cos 1) ranks first -> hit@1. q2: d2 (cos 1) beats d3 (cos 0.707) -> rank 2.
     # q3 ("cherry") matches nothing; d4 "plum" has only the tiny bias dim -> ties with d1/d2/d3? No:
     # every doc has the bias dim, and after normalisation "plum" is all bias -> cos 1 with q3's vector.
@@ -83,14 +83,14 @@ def test_matches_sentence_transformers_evaluator_on_real_minilm():
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
     from ragtune.data.retrieval import construction_faq
-    from ragtune.embeddings.encoder import load_embedder
+    from ragtune.embedders import load_embedder
 
     full = construction_faq()
     ids = list(full.queries)[:100]
     docs = list(full.corpus)[:200]  # the 100 queries' answers + 100 distractors
     ds = full.subset(ids, docs)
     emb = load_embedder("minilm")
-    ours = evaluate_retrieval(ds, {"minilm": emb}, ks=[1, 3, 5, 10], bootstrap=10)["results"][0]["metrics"]
+    ours = evaluate_retrieval(ds, {"minilm": emb}, ks=[1, 3, 5, 10], bootstrap=10).results[0].metrics
     ev = InformationRetrievalEvaluator(ds.queries, ds.corpus, {q: set(v) for q, v in ds.relevant_docs.items()},
                                        accuracy_at_k=[1, 3, 5, 10], precision_recall_at_k=[1, 3, 5, 10], mrr_at_k=[1, 3, 5, 10],
                                        ndcg_at_k=[1, 3, 5, 10], map_at_k=[1, 3, 5, 10], show_progress_bar=False)
@@ -107,8 +107,9 @@ def test_matches_sentence_transformers_evaluator_on_real_minilm():
 def test_reference_figures_on_construction_faq():
     """The issue's reference: minilm ndcg@10 0.715, mrr@10 0.666, hit@10 0.869 (within 0.005)."""
     from ragtune.data.retrieval import construction_faq
+    from ragtune.embedders import load_embedder
 
-    m = evaluate_retrieval(construction_faq(), {"minilm": "minilm"}, bootstrap=10)["results"][0]["metrics"]
+    m = evaluate_retrieval(construction_faq(), {"minilm": load_embedder("minilm")}, bootstrap=10).results[0].metrics
     assert m["ndcg@10"] == pytest.approx(0.715, abs=0.005)
     assert m["mrr@10"] == pytest.approx(0.666, abs=0.005)
     assert m["hit@10"] == pytest.approx(0.869, abs=0.005)

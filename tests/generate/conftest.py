@@ -1,25 +1,6 @@
 from __future__ import annotations
 
-import re
-
-import numpy as np
 import pytest
-
-
-class KeywordEmbedder:
-    """Deterministic fake: a bag of lower-cased words hashed into 512 buckets, L2-normalised."""
-
-    name = fingerprint = "keyword-fake"
-
-    def encode(self, texts, kind="document", batch_size=64, show_progress=False):
-        out = np.zeros((len(texts), 512), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in re.findall(r"[a-z]+", t.lower()):
-                if len(w) > 3:
-                    out[i, sum(map(ord, w)) % 512] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.clip(norms, 1e-12, None)
-
 
 TOPICS = {
     "roofs": "Roof repairs need scaffolding and a roofer. Tiles and sheet metal are common roofing materials.",
@@ -50,4 +31,7 @@ def topic_reply(messages):
 
 @pytest.fixture
 def keyword_embedder():
-    return KeywordEmbedder()
+    """A bag of lower-cased words (longer than three letters) hashed into 512 buckets."""
+    from ragtune.embedders import FakeEmbedder
+
+    return FakeEmbedder(name="keyword-fake")

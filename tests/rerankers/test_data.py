@@ -74,7 +74,7 @@ def test_llm_labels_turn_a_judged_negative_positive_and_are_journalled(guard_cas
 
 
 def test_pseudo_groups_are_cut_from_training_documents_with_the_retrievers_candidates(topic_dataset, topic_embedder):
-    from ragtune.rerankers.evaluate import retrieve
+    from ragtune.evaluation.rerank import retrieve
 
     groups = rdata.pseudo_groups(topic_dataset, topic_embedder, count=20, candidates=3, random_negatives=2, seed=7)
     assert len(groups) == 20 and len({g.query for g in groups}) == 20

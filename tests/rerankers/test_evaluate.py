@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ragtune.data.retrieval import RetrievalDataset
-from ragtune.rerankers.evaluate import ORACLE_LABEL, evaluate_rerank, inject_positives, rerank
+from ragtune.evaluation.rerank import ORACLE_LABEL, evaluate_rerank, inject_positives, rerank
 
 
 class KnowsTheAnswers:
@@ -38,8 +38,8 @@ def hand_case() -> RetrievalDataset:
 def test_realistic_and_oracle_differ_as_they_should(hand_case, keyword_embedder):
     emb = keyword_embedder(["apple", "banana", "cherry"])
     report = evaluate_rerank(hand_case, emb, KnowsTheAnswers(hand_case), top_k=3, ks=[1, 3], bootstrap=50, latency_queries=2)
-    by = {r["model"]: r["metrics"] for r in report["results"]}
-    assert [r["model"] for r in report["results"]] == ["retriever", "reranked", ORACLE_LABEL]
+    by = report.metric_table()
+    assert [r.model for r in report.results] == ["retriever", "reranked", ORACLE_LABEL]
     # retriever alone: q1's answer at rank 3 -> ndcg 1/log2(4) = 0.5; q2's answer missing -> 0
     assert by["retriever"]["ndcg@10"] == pytest.approx(0.25)
     assert by["retriever"]["mrr@10"] == pytest.approx(1 / 6)
@@ -49,10 +49,10 @@ def test_realistic_and_oracle_differ_as_they_should(hand_case, keyword_embedder)
     # oracle: the missing positive is injected, so both queries are perfect
     assert by[ORACLE_LABEL]["ndcg@10"] == pytest.approx(1.0)
     assert by[ORACLE_LABEL]["hit@3"] == pytest.approx(1.0)
-    vs = report["results"][1]["vs_first"]
-    assert vs["delta"] == pytest.approx(0.25) and (vs["wins"], vs["losses"], vs["ties"]) == (1, 0, 1)
-    assert report["task"] == "rerank" and report["num_queries"] == 2 and "ci95" in report["results"][1]
-    assert report["latency"]["queries_timed"] == 2 and report["latency"]["k"] == 3
+    vs = report.results[1].vs_first
+    assert vs.delta == pytest.approx(0.25) and (vs.wins, vs.losses, vs.ties) == (1, 0, 1)
+    assert report.task == "rerank" and report.num_queries == 2 and report.results[1].ci95
+    assert report.latency["queries_timed"] == 2 and report.latency["k"] == 3
 
 
 def test_inject_positives_replaces_the_lowest_non_positive(hand_case):
@@ -79,17 +79,17 @@ def test_latency_is_a_real_measurement(hand_case, keyword_embedder):
 
     report = evaluate_rerank(hand_case, keyword_embedder(["apple", "cherry"]), Slow(hand_case), top_k=3, bootstrap=20,
                              latency_queries=2, oracle=False)
-    assert report["latency"]["ms_median"] >= 20
-    assert math.isfinite(report["results"][1]["metrics"]["ndcg@10"]) and len(report["results"]) == 2
+    assert report.latency["ms_median"] >= 20
+    assert math.isfinite(report.results[1].metrics["ndcg@10"]) and len(report.results) == 2
 
 
 def test_fusion_row_and_weight_chosen_on_data(hand_case, keyword_embedder):
-    from ragtune.rerankers.evaluate import choose_fusion_weight, retrieve_scored
+    from ragtune.evaluation.rerank import choose_fusion_weight, retrieve_scored
 
     emb = keyword_embedder(["apple", "banana", "cherry"])
     scorer = KnowsTheAnswers(hand_case)
     report = evaluate_rerank(hand_case, emb, scorer, top_k=3, bootstrap=20, latency_queries=0, oracle=False, fuse=0.0)
-    by = {r["model"]: r["metrics"]["ndcg@10"] for r in report["results"]}
+    by = {r.model: r.metrics["ndcg@10"] for r in report.results}
     assert by["fused (w=0)"] == pytest.approx(by["retriever"])  # weight 0 is the retriever alone
     choice = choose_fusion_weight(hand_case, *retrieve_scored(hand_case, emb, 3), scorer)
     assert choice["weight"] == 1.0 and choice["ndcg@10"] == pytest.approx(0.5) and choice["grid"]["0.0"] == pytest.approx(0.25)

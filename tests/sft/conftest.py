@@ -63,7 +63,7 @@ def config(tmp_path, model_dir, **kw):
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     data = write_jsonl(tmp_path / "chats.jsonl", faq_chats(12))
-    defaults = dict(data=str(data), model=str(model_dir), output=str(tmp_path / "run"), epochs=2, batch_size=4,
+    defaults = dict(dataset=str(data), model=str(model_dir), output=str(tmp_path / "run"), epochs=2, batch_size=4,
                     learning_rate=1e-2, val_fraction=0.25, logging_steps=1)
     return SFTConfig(**(defaults | kw))
 

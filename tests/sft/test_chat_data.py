@@ -8,7 +8,6 @@ import pytest
 from conftest import write_jsonl
 
 from ragtune.data.chat import (
-    check_tokens,
     estimate_epochs,
     load_chat,
     near_duplicate_pairs,
@@ -17,6 +16,7 @@ from ragtune.data.chat import (
     write_chat,
 )
 from ragtune.errors import DataValidationError
+from ragtune.sft.tokenize import check_tokens
 
 GOOD = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
 

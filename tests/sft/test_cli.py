@@ -53,7 +53,7 @@ def test_eval_merge_and_chat(tmp_path, tiny_run, tiny_model_dir):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ragtune.sft.models import load_model
+    from ragtune.llm.models import load_causal_lm
 
     cfg = tiny_run[0]
     val = f"{cfg.output}/data/val.jsonl"
@@ -64,13 +64,13 @@ def test_eval_merge_and_chat(tmp_path, tiny_run, tiny_model_dir):
     report = json.loads(out.read_text())
     base, tuned = report["results"]
     assert tuned["metrics"]["loss"] < base["metrics"]["loss"]
-    assert tuned["metrics"]["loss"] == pytest.approx(tiny_run[1]["tuned"]["val_loss"], rel=1e-5)
+    assert tuned["metrics"]["loss"] == pytest.approx(tiny_run[1].tuned["val_loss"], rel=1e-5)
     assert (tmp_path / "eval.samples.md").exists()
 
     res = runner.invoke(app, ["sft", "merge", cfg.output, "-o", str(tmp_path / "merged")])
     assert res.exit_code == 0, res.output
     merged = AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged")).eval()
-    adapted = load_model(cfg.output).eval()
+    adapted = load_causal_lm(cfg.output).eval()
     ids = torch.tensor([[1, 4093, 198, 26843, 2, 198]])
     with torch.no_grad():
         assert torch.allclose(merged(ids).logits, adapted(ids).logits, atol=1e-4)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 from conftest import write_jsonl
 
+from ragtune.embedders import FakeEmbedder
 from ragtune.llm import FakeLLM
 from ragtune.sft.config import DistillConfig
 from ragtune.sft.distill import distill, rag_prompt, recorded
@@ -20,16 +20,6 @@ DOCS = {
     "fences.md": "A fence higher than one metre near a street usually requires a building permit.",
 }
 VOCAB = ["extensions", "roof", "rot", "windows", "fence", "permit", "municipality", "labour", "street"]
-
-
-class KeywordEmbedder:
-    """A deterministic keyword one-hot embedder (same interface as ragtune's Embedder)."""
-
-    name = "keywords"
-
-    def encode(self, texts, kind="document", **_):
-        vecs = np.array([[1.0 if w in t.lower() else 0.0 for w in VOCAB] + [1e-3] for t in texts], dtype=np.float32)
-        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
 
 
 def question_for(messages) -> str:
@@ -52,10 +42,10 @@ def test_distill_records_teacher_answers_and_trains_the_student(tmp_path, tiny_m
     questions = FakeLLM(default=question_for, model="questions")
     config = DistillConfig(docs=[str(docs)], output=str(tmp_path / "run"), student=str(tiny_model_dir), filter=False,
                            top_k=2, epochs=1, batch_size=2, learning_rate=1e-2, allow_regression=True, concurrency=2)
-    metrics = distill(config, teacher=teacher, question_llm=questions, embedder=KeywordEmbedder())
+    metrics = distill(config, teacher=teacher, question_llm=questions, embedder=FakeEmbedder(VOCAB, name="keywords"))
 
     run = tmp_path / "run"
-    summary = metrics["distill"]
+    summary = metrics.distill
     assert summary["questions"] == 5 and summary["train_chats"] + summary.get("val_chats", 0) == 5
     rows = [json.loads(line) for line in (run / "data" / "teacher.jsonl").read_text().splitlines()]
     assert len(rows) == 5 == len(teacher.calls)
@@ -70,7 +60,7 @@ def test_distill_records_teacher_answers_and_trains_the_student(tmp_path, tiny_m
 
     # rerun: every answer is already recorded, nothing is asked again, the finished run is returned
     again = FakeLLM(model="teacher")  # no replies: any call would fail
-    distill(config, teacher=again, question_llm=FakeLLM(model="questions"), embedder=KeywordEmbedder())
+    distill(config, teacher=again, question_llm=FakeLLM(model="questions"), embedder=FakeEmbedder(VOCAB, name="keywords"))
     assert again.calls == []
 
 

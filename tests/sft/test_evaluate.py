@@ -8,7 +8,10 @@ import pytest
 from conftest import faq_chats, write_jsonl
 
 from ragtune.evaluation.metrics import bootstrap_ci
-from ragtune.sft.evaluate import evaluate_sft, rouge_l
+from ragtune.data.chat import load_chat
+from ragtune.evaluation.sft import evaluate_sft, rouge_l
+from ragtune.records import write_report
+from ragtune.sft.tokenize import token_rows, tokenize_chat
 
 
 def test_rouge_l_hand_checked():
@@ -29,12 +32,11 @@ def test_loss_matches_models_own_cross_entropy(tmp_path, tiny_model_dir, smollm2
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ragtune.data.chat import tokenize_chat
-
     rows = faq_chats(3)
     path = write_jsonl(tmp_path / "val.jsonl", rows)
-    report = evaluate_sft(path, [str(tiny_model_dir)], labels=["tiny"], generate_n=2, max_new_tokens=4,
-                          json_out=tmp_path / "eval.json", samples_out=tmp_path / "s.md")
+    report = evaluate_sft(load_chat(path), {"tiny": str(tiny_model_dir)}, token_rows, generate_n=2, max_new_tokens=4,
+                          samples_out=tmp_path / "s.md")
+    write_report(tmp_path / "eval.json", report)
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
     total, count = 0.0, 0
     for row in rows:
@@ -44,10 +46,10 @@ def test_loss_matches_models_own_cross_entropy(tmp_path, tiny_model_dir, smollm2
         with torch.no_grad():
             total += float(model(input_ids=torch.tensor([tc.input_ids]), labels=labels).loss) * n
         count += n
-    (result,) = report["results"]
-    assert report["task"] == "sft" and report["num_queries"] == 3 and result["model"] == "tiny"
-    assert result["metrics"]["loss"] == pytest.approx(total / count, rel=1e-5)
-    assert result["metrics"]["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-5)
-    assert set(result["ci95"]) == {"loss", "perplexity", "rouge_l"}
+    (result,) = report.results
+    assert report.task == "sft" and report.num_queries == 3 and result.model == "tiny"
+    assert result.metrics["loss"] == pytest.approx(total / count, rel=1e-5)
+    assert result.metrics["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-5)
+    assert set(result.ci95) == {"loss", "perplexity", "rouge_l"}
     assert (tmp_path / "eval.json").exists() and "reference" in (tmp_path / "s.md").read_text()
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragtune.data.chat import tokenize_chat
+from ragtune.sft.tokenize import tokenize_chat
 
 
 def pairs(tok, messages):

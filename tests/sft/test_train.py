@@ -30,22 +30,22 @@ def test_run_folder_and_metrics(tiny_run):
     for name in ("config.json", "metrics.json", "curve.json", "card.md", "log.txt", "eval/val.json",
                  "data/train.jsonl", "data/val.jsonl", "model/adapter_config.json", "model/ragtune_base.json"):
         assert (run / name).exists(), name
-    assert metrics["train_examples"] == 9 and metrics["val_examples"] == 3
-    assert metrics["tuned"]["val_loss"] < metrics["base"]["val_loss"]
-    assert metrics["train_tokens_per_second"] > 0 and metrics["peak_memory_mb"] > 0
-    evals = [h for h in metrics["curve"] if "eval_loss" in h]
+    assert metrics.train_examples == 9 and metrics.val_examples == 3
+    assert metrics.tuned["val_loss"] < metrics.base["val_loss"]
+    assert metrics.train_tokens_per_second > 0 and metrics.peak_memory_mb > 0
+    evals = [h for h in metrics.curve if "eval_loss" in h]
     assert [round(h["epoch"]) for h in evals] == [1, 2]  # validation loss every epoch
-    assert json.loads((run / "config.json").read_text())["resolved_learning_rate"] == 1e-2
+    assert json.loads((run / "config.json").read_text())["learning_rate"] == 1e-2
     report = json.loads((run / "eval" / "val.json").read_text())
     assert report["task"] == "sft" and [r["metrics"]["loss"] for r in report["results"]] == [
-        metrics["base"]["val_loss"], metrics["tuned"]["val_loss"]]
+        metrics.base["val_loss"], metrics.tuned["val_loss"]]
     assert "lower" in (run / "card.md").read_text()
     assert "step" in (run / "log.txt").read_text()
 
 
 def test_finished_run_is_not_trained_again(tiny_run):
     cfg, metrics, *_ = tiny_run
-    assert train_sft(cfg) == json.loads(json.dumps(metrics))
+    assert train_sft(cfg) == metrics
 
 
 def test_resume_after_interruption(tmp_path, tiny_model_dir):
@@ -62,7 +62,7 @@ def test_resume_after_interruption(tmp_path, tiny_model_dir):
     assert not (tmp_path / "run" / "metrics.json").exists()
     metrics = train_sft(cfg)
     log = (tmp_path / "run" / "log.txt").read_text()
-    assert "resuming from" in log and metrics["tuned"] is not None
+    assert "resuming from" in log and metrics.tuned is not None
     # steps 1-3 were trained before the interruption, 4-6 after it; none twice
     logged = [int(line.split("step ")[1].split()[0]) for line in log.splitlines() if '"loss"' in line]
     assert logged == [1, 2, 3, 4, 5, 6]
@@ -70,9 +70,10 @@ def test_resume_after_interruption(tmp_path, tiny_model_dir):
 
 def test_refuses_to_ship_a_regression(tmp_path, tiny_model_dir):
     metrics = train_sft(config(tmp_path, tiny_model_dir, learning_rate=0.0, epochs=1))
-    assert "did not improve" in metrics["refused"]
+    assert not metrics.decision.shipped and "did not improve" in metrics.decision.reason
+    assert metrics.decision.rule == "lower_loss" and metrics.decision.delta >= 0
     assert not (tmp_path / "run" / "model").exists()
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["refused"] == metrics["refused"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["decision"]["reason"] == metrics.decision.reason
 
 
 def test_padding_free_loss_equals_padded_loss(tiny_model_dir, smollm2_tokenizer):
@@ -98,37 +99,33 @@ def test_padding_free_loss_equals_padded_loss(tiny_model_dir, smollm2_tokenizer)
 def test_packing_and_full_fine_tune(tmp_path, tiny_model_dir):
     """Packed rows train (loss goes down); a full fine-tune writes a plain model folder."""
     packed = train_sft(config(tmp_path / "packed", tiny_model_dir, packing=True, max_length=256))
-    assert packed["tuned"]["val_loss"] < packed["base"]["val_loss"]
+    assert packed.tuned["val_loss"] < packed.base["val_loss"]
     full = train_sft(config(tmp_path / "full", tiny_model_dir, full=True, epochs=1, learning_rate=1e-3))
     model_dir = tmp_path / "full" / "run" / "model"
-    assert full["method"] == "full" and full["tuned"]["val_loss"] < full["base"]["val_loss"]
+    assert full.method == "full" and full.tuned["val_loss"] < full.base["val_loss"]
     assert (model_dir / "config.json").exists() and not (model_dir / "adapter_config.json").exists()
 
 
 def test_a_folder_of_another_configuration_is_refused_even_before_it_finished(tmp_path):
-    import json
-
-    import pytest
-
     from ragtune.errors import InputError
+    from ragtune.runs import Run
     from ragtune.sft.config import SFTConfig
-    from ragtune.errors import InputError
-    from ragtune.sft.train import _finished
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    first = SFTConfig(data="chats.jsonl", output=str(run), model="a")
-    (run / "config.json").write_text(json.dumps(first.model_dump()))
-    assert _finished(run, first) is None  # same config, no metrics yet: resume
-    with pytest.raises(InputError, match="different configuration"):
-        _finished(run, first.model_copy(update={"model": "b"}))
+    first = SFTConfig(dataset="chats.jsonl", output=str(run), model="a").resolved()
+    (run / "config.json").write_text(json.dumps({"job": "sft", **first.model_dump()}))
+    with Run(run, "sft", first) as r:
+        assert r.finished() is None  # same config, no metrics yet: resume
+    with Run(run, "sft", first.model_copy(update={"model": "b"})) as r, pytest.raises(InputError, match="different configuration"):
+        r.finished()
 
 
 def test_gradient_checkpointing_is_on_only_when_the_largest_batch_is_big():
     from ragtune.sft.config import SFTConfig
     from ragtune.sft.train import CHECKPOINT_TOKENS, batch_tokens, with_checkpointing
 
-    cfg = SFTConfig(data="chats.jsonl", output="run", batch_size=4)
+    cfg = SFTConfig(dataset="chats.jsonl", output="run", batch_size=4)
     short = [300] * 40
     long = [300] * 40 + [CHECKPOINT_TOKENS // 4 + 1] * 4  # the four longest together exceed the threshold
     assert batch_tokens(cfg, long) == CHECKPOINT_TOKENS + 4
@@ -151,18 +148,21 @@ def test_gradient_checkpointing_is_on_only_when_the_largest_batch_is_big():
 def test_a_run_resumes_across_a_gradient_checkpointing_change(tmp_path):
     """Checkpointing trades memory for time and does not change what is learnt: a run started with the
     old default (off) or the new one (auto) is resumed, not refused, when only that setting differs."""
-    import json
-
-    from ragtune.sft.config import SFTConfig
     from ragtune.errors import InputError
-    from ragtune.sft.train import _finished
+    from ragtune.records import RunMetrics, ShipDecision, write_metrics
+    from ragtune.runs import Run
+    from ragtune.sft.config import SFTConfig
+    from ragtune.sft.train import RESUMABLE_CHANGES
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    old = SFTConfig(data="chats.jsonl", output=str(run), gradient_checkpointing=False)
-    (run / "config.json").write_text(json.dumps(old.model_dump()))
-    (run / "metrics.json").write_text(json.dumps({"task": "sft"}))
-    assert _finished(run, old.model_copy(update={"gradient_checkpointing": None})) == {"task": "sft"}
-    assert _finished(run, old.model_copy(update={"gradient_checkpointing": True})) == {"task": "sft"}
-    with pytest.raises(InputError):
-        _finished(run, old.model_copy(update={"epochs": 5.0}))
+    old = SFTConfig(dataset="chats.jsonl", output=str(run), gradient_checkpointing=False).resolved()
+    (run / "config.json").write_text(json.dumps({"job": "sft", **old.model_dump()}))
+    done = RunMetrics(job="sft", decision=ShipDecision(shipped=True, model="tuned", decided_by="validation split", dataset="val",
+                                                       metric="val_loss", delta=-0.1, ci95=None, rule="lower_loss", reason="ok"))
+    write_metrics(run, done)
+    for setting in (None, True):
+        with Run(run, "sft", old.model_copy(update={"gradient_checkpointing": setting}), resumable=RESUMABLE_CHANGES) as r:
+            assert r.finished() == done
+    with Run(run, "sft", old.model_copy(update={"epochs": 5.0}), resumable=RESUMABLE_CHANGES) as r, pytest.raises(InputError):
+        r.finished()

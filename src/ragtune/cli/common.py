@@ -11,6 +11,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+CHAT_MODEL_HELP = "registry name (smollm2-135m-instruct, qwen2.5-coder-0.5b-instruct), model folder, adapter folder or run folder"
 
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, highlight=False)
@@ -35,7 +38,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except RagtuneError as e:
-            err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code=e.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: rerun the same command to resume where it stopped.")
@@ -86,3 +89,25 @@ def reflow_help(app: typer.Typer) -> None:
     for group in app.registered_groups:
         if group.typer_instance is not None:
             reflow_help(group.typer_instance)
+
+
+def say(text: str) -> None:
+    """Print plain text: no markup (ids and commands may hold [brackets]), no wrapping (paths stay copyable)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def show_reports(run, names) -> None:
+    """Print the evaluation table of each of the run's eval/NAME.json files."""
+    from ragtune.records import read_report
+    from ragtune.report.tables import eval_table
+
+    for name in names:
+        path = run / "eval" / f"{name}.json"
+        if path.exists():
+            console.print(eval_table(read_report(path)))
+
+
+def show_decision(decision, run) -> None:
+    """The ship decision in green (shipped) or red (refused), and where it came from."""
+    console.print(("[green]" if decision.shipped else "[bold red]") + escape(decision.reason) + "[/]")
+    console.print(f"decided by: {decision.decided_by} ({escape(decision.dataset)}); run folder: {escape(str(run))}")

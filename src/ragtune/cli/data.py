@@ -8,13 +8,16 @@ JSON, `.jsonl` is ragtune JSONL, anything else is a BEIR folder.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from ragtune.cli.common import console, err_console, handle_errors
+from ragtune.cli.common import CHAT_MODEL_HELP, console, err_console, handle_errors, say
 
-app = typer.Typer(help="Chunk documents; inspect, validate, convert and split retrieval datasets.", no_args_is_help=True)
+app = typer.Typer(help="Chunk documents; inspect, validate, convert and split retrieval datasets; validate chat data.",
+                  no_args_is_help=True)
 
 _FORMATS = ("llamaindex", "beir", "jsonl")
 _SPLIT_HELP = "BEIR input only: which qrels/<split>.tsv to read (default: test, else the first one)."
@@ -47,18 +50,18 @@ def chunk(
         ragtune data chunk docs/ -o chunks.json
         ragtune data info chunks.json
     """
-    from ragtune.data.documents import chunk_documents, chunks_to_dataset, load_documents, load_tokenizer
+    from ragtune.data.documents import chunk_documents, chunking_tokenizer, chunks_to_dataset, load_documents
     from ragtune.data.retrieval import save_dataset
 
     documents, report = load_documents(docs, text_field=text_field, exclude=[output])
     for line in report.lines():
         err_console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
-    chunks = chunk_documents(documents, load_tokenizer(tokenizer), chunk_size=chunk_size, overlap=overlap)
+    chunks = chunk_documents(documents, chunking_tokenizer(tokenizer), chunk_size=chunk_size, overlap=overlap)
     meta = {"chunking": {"tokenizer": tokenizer, "chunk_size": chunk_size, "overlap": overlap, "text_field": text_field,
                          "inputs": [str(p) for p in docs], "skipped": report.lines()}}
     ds = chunks_to_dataset(chunks, name=name or output.stem, meta=meta)
     save_dataset(ds, output)
-    _say(f"{report.summary()}\n{len(chunks)} chunks from {len(documents)} documents -> {output}")
+    say(f"{report.summary()}\n{len(chunks)} chunks from {len(documents)} documents -> {output}")
 
 
 @app.command("convert")
@@ -89,7 +92,7 @@ def convert(
         err_console.print(f"warning: BEIR cannot store {', '.join(lost)}; they are not in {output}. "
                           "Use .json or .jsonl to keep them.", style="yellow", markup=False, highlight=False, soft_wrap=True)
     save_dataset(ds, output, fmt)
-    _say(f"{ds.summary()}\nwritten as {fmt} -> {output}")
+    say(f"{ds.summary()}\nwritten as {fmt} -> {output}")
 
 
 @app.command("split")
@@ -117,10 +120,10 @@ def split(
     train, val = split_by_source(ds, val_fraction=val_fraction, seed=seed)
     save_split_record(train, val, output)
     dropped = len(ds.queries) - len(train.queries) - len(val.queries)
-    _say(f"train: {train.summary()}\nval:   {val.summary()}")
+    say(f"train: {train.summary()}\nval:   {val.summary()}")
     if dropped:
-        _say(f"{dropped} queries dropped: no relevant doc on their side of the split.")
-    _say(f"written -> {output / 'train.json'}, {output / 'val.json'}, {output / 'split.json'}")
+        say(f"{dropped} queries dropped: no relevant doc on their side of the split.")
+    say(f"written -> {output / 'train.json'}, {output / 'val.json'}, {output / 'split.json'}")
 
 
 @app.command("info")
@@ -140,25 +143,20 @@ def info(
     from ragtune.data.retrieval import load_dataset, validate
 
     ds = load_dataset(dataset, beir_split or None)
-    _say(ds.summary())
-    _say(_lengths(ds))
+    say(ds.summary())
+    say(_lengths(ds))
     split = ds.meta.get("split")
     if split:
-        _say(f"split: by {split.get('by')}, seed {split.get('seed')}, val fraction {split.get('val_fraction')}")
+        say(f"split: by {split.get('by')}, seed {split.get('seed')}, val fraction {split.get('val_fraction')}")
     problems = validate(ds, where=dataset)
     errors = [p for p in problems if p.severity == "error"]
     for p in problems[:100]:
-        _say(f"{p.severity}: {p}")
+        say(f"{p.severity}: {p}")
     if len(problems) > 100:
-        _say(f"... and {len(problems) - 100} more problems")
-    _say(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+        say(f"... and {len(problems) - 100} more problems")
+    say(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     if errors:
         raise typer.Exit(code=2)
-
-
-def _say(text: str) -> None:
-    """Print plain text: no markup (ids may hold [brackets]), no wrapping (paths stay copyable)."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _lengths(ds) -> str:
@@ -168,6 +166,100 @@ def _lengths(ds) -> str:
 
     return f"mean length: queries {mean(ds.queries.values()):.0f} chars, docs {mean(ds.corpus.values()):.0f} chars"
 
-from ragtune.cli.sft import validate  # noqa: E402  (chat data and retrieval datasets)
 
-app.command("validate")(validate)
+# ---------------------------------------------------------------------------------------------
+# data validate
+
+
+def _is_retrieval(path: Path) -> bool:
+    """A BEIR folder, a LlamaIndex JSON object, or ragtune retrieval JSONL (rows with a 'type')."""
+    if path.is_dir():
+        return True
+    try:
+        with path.open(encoding="utf-8") as f:
+            head = f.read(1 << 16).lstrip()
+    except OSError:
+        return False
+    if path.suffix == ".json" and head.startswith("{"):
+        return True
+    first = head.splitlines()[0] if head else ""
+    try:
+        row = json.loads(first)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(row, dict) and row.get("type") in ("corpus", "query")
+
+
+@app.command("validate")
+@handle_errors
+def validate(
+    file: Path = typer.Argument(..., help="chat data (OpenAI chat JSONL, prompt/completion, sharegpt, alpaca) or a retrieval dataset (LlamaIndex JSON, BEIR folder)"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=f"check tokens, the loss mask and end-of-turn tokens with this model's tokenizer ({CHAT_MODEL_HELP}); without it token counts are estimated"),
+    val: Optional[Path] = typer.Option(None, "--val", help="validation file to check for train/val overlap"),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="context budget in tokens (default: the model's context)"),
+    price: float = typer.Option(3.0, "--price-per-mtok", help="training price per million tokens for the cost estimate (USD; 3.0 is gpt-4o-mini's list price)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="also write the valid conversations as OpenAI chat JSONL here"),
+    show: int = typer.Option(50, "--show", help="print at most this many problems of each severity"),
+) -> None:
+    """Check a dataset before training: every problem as `file:line: what is wrong`.
+
+    For chat data: the OpenAI format checks (types, roles, unknown keys, missing content, no assistant
+    message), token counts against the context with a truncation count, an empty assistant-token loss
+    mask, assistant turns that do not end with the end-of-turn token, exact and near duplicates, and
+    train/val overlap (--val). Errors make the exit code non-zero; warnings do not. A summary gives the
+    token distribution, the default epoch count and a cost estimate. Example:
+
+        ragtune data validate chats.jsonl --model smollm2-135m-instruct --val val.jsonl
+    """
+    if _is_retrieval(file):
+        return _validate_retrieval(file, show)
+    from ragtune.data.chat import validate_chat, write_chat
+    from ragtune.sft.tokenize import token_check
+
+    report = validate_chat(file, val=val, max_length=max_length, price_per_mtok=price,
+                           token_check=token_check(model, max_length) if model else None)
+    _print_problems(report.errors, "error", show)
+    _print_problems(report.warnings, "warning", show)
+    _print_summary(report.summary, len(report.errors), len(report.warnings))
+    if output is not None:
+        write_chat(report.examples, output)
+        console.print(f"wrote {len(report.examples)} conversations as OpenAI chat JSONL to {output}")
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+def _validate_retrieval(path: Path, show: int) -> None:
+    from ragtune.data.retrieval import load_dataset, validate as validate_retrieval
+
+    ds = load_dataset(path)
+    problems = validate_retrieval(ds, where=str(path))
+    errors = [p for p in problems if p.severity == "error"]
+    _print_problems(errors, "error", show)
+    _print_problems([p for p in problems if p.severity != "error"], "warning", show)
+    console.print(f"retrieval dataset: {ds.summary()}; {len(errors)} error(s)")
+    if errors:
+        raise typer.Exit(code=1)
+
+
+def _print_problems(problems, label: str, show: int) -> None:
+    style = "red" if label == "error" else "yellow"
+    for p in problems[:show]:
+        console.print(f"[{style}]{label}[/] {p}", markup=True, highlight=False, soft_wrap=True)
+    if len(problems) > show:
+        console.print(f"... and {len(problems) - show} more {label}s (use --show N)")
+
+
+def _print_summary(s: dict, n_err: int, n_warn: int) -> None:
+    if not s.get("examples"):
+        console.print(f"no valid conversations; {n_err} error(s), {n_warn} warning(s)")
+        return
+    t = s["tokens"]
+    approx = "" if s["tokens_exact"] else " (estimated as chars/4; give --model for exact counts)"
+    console.print(
+        f"{s['examples']} conversations; tokens per example{approx}: min {t['min']}, mean {t['mean']}, p50 {t['p50']}, "
+        f"p95 {t['p95']}, max {t['max']}; total {t['total']}\n"
+        f"{s['truncated']} example(s) longer than max_length {s['max_length']}\n"
+        f"default epochs {s['epochs']}: about {s['billed_tokens']} billed training tokens, "
+        f"~${s['estimated_cost']:.2f} at ${s['price_per_million_tokens']}/1M tokens\n"
+        f"{n_err} error(s), {n_warn} warning(s)"
+    )

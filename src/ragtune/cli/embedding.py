@@ -3,60 +3,63 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Optional
 
 import typer
 
-from ragtune.cli.common import console, handle_errors
+from ragtune.cli.common import console, handle_errors, show_decision, show_reports
+from ragtune.cli.options import config_from, config_option, option
+from ragtune.embeddings.config import DATASET_HELP, AdapterConfig, EmbeddingConfig
+
+A, E = AdapterConfig, EmbeddingConfig
 
 
-def _dims(text: str) -> list[int]:
+def _dims(text: str | None) -> list[int] | None:
     from ragtune.errors import InputError
 
+    if text is None:
+        return None
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise InputError(f"--matryoshka must be comma-separated integers like 384,256,128; got {text!r}") from None
+        raise InputError(f"--matryoshka-dims must be comma-separated integers like 384,256,128; got {text!r}") from None
 
 
-def _show(run: Path, metrics: dict) -> None:
-    from ragtune.report.tables import eval_table
-
-    for name in metrics["models"]:
-        path = run / "eval" / f"{name}.json"
-        if path.exists():
-            import json
-
-            console.print(eval_table(json.loads(path.read_text(encoding="utf-8"))))
-    d = metrics["decision"]
-    diff = metrics["validation_difficulty"]
+def _show(run: Path, metrics) -> None:
+    show_reports(run, metrics.models)
+    diff = metrics.validation_difficulty
     console.print(f"validation difficulty: median rank of the positive under the base = {diff['base_median_rank']:.0f} "
                   f"(1 = easy; real questions are usually harder)")
-    console.print(("[green]" if d["shipped"] else "[bold red]") + d["reason"] + "[/]")
-    console.print(f"decided by: {d['decided_by']} ({d['decision_dataset']}); run folder: {run}")
+    show_decision(metrics.decision, run)
 
 
 @handle_errors
 def train_adapter(
-    dataset: str = typer.Argument(..., help="Training data: LlamaIndex JSON, BEIR folder, ragtune .jsonl or a registry name."),
-    embedder: str = typer.Option("minilm", "--embedder", "-e", help="The frozen embedder: registry name, local folder, or "
-                                 "openai:MODEL (remote OpenAI-compatible endpoint, see --base-url)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Run folder (created)."),
-    teacher: str | None = typer.Option(None, "--teacher", "-t", help="A stronger embedder whose softmax over the corpus is the "
-                                       "target (recommended: it is what makes adapters help)."),
-    kind: str = typer.Option("linear", help="'linear' (identity-initialised matrix) or 'mlp' (residual MLP)."),
-    side: str = typer.Option("query", help="'query' (no re-indexing) or 'both' (documents adapted too: re-embed the index)."),
-    epochs: int = typer.Option(30, help="Epochs over the cached vectors (milliseconds each)."),
-    lr: float = typer.Option(3e-4, help="AdamW learning rate."),
-    temperature: float = typer.Option(0.05, help="Softmax temperature of the teacher's and student's scores."),
-    pseudo_queries: bool = typer.Option(True, help="With a teacher: also use document sentences as unlabelled queries."),
-    pseudo_spans: int = typer.Option(3, help="With pseudo-queries: also this many random 3-8 word spans per sentence "
-                                     "(0 = off; each is embedded once by the embedder and the teacher)."),
-    select_epoch: bool | None = typer.Option(None, "--select-epoch/--fixed-epochs", help="Pick the best epoch on validation, "
-                                             "or train exactly --epochs (default: fixed with a teacher, selected without)."),
-    val_dataset: str | None = typer.Option(None, help="Validation set (default: split the data by source document)."),
-    eval_dataset: str | None = typer.Option(None, help="Held-out REAL queries; when given they decide whether the adapter ships."),
-    base_url: str | None = typer.Option(None, help="Base URL of an OpenAI-compatible embeddings server, for openai:MODEL."),
-    seed: int = typer.Option(42, help="Seed for the split, initialisation and shuffling."),
+    dataset: Optional[str] = typer.Argument(None, help=DATASET_HELP, show_default=False),
+    output: Optional[Path] = option(A, "output", "-o"),
+    model: Optional[str] = option(A, "model", "-m"),
+    embedder: Optional[str] = typer.Option(None, "--embedder", "-e", hidden=True, help="old name of --model"),
+    teacher: Optional[str] = option(A, "teacher", "-t"),
+    kind: Optional[Literal["linear", "mlp"]] = option(A, "kind"),
+    side: Optional[Literal["query", "both"]] = option(A, "side"),
+    hidden: Optional[int] = option(A, "hidden"),
+    epochs: Optional[int] = option(A, "epochs"),
+    learning_rate: Optional[float] = option(A, "learning_rate", "--lr"),
+    weight_decay: Optional[float] = option(A, "weight_decay"),
+    batch_size: Optional[int] = option(A, "batch_size"),
+    temperature: Optional[float] = option(A, "temperature"),
+    label_weight: Optional[float] = option(A, "label_weight"),
+    pseudo_queries: Optional[bool] = option(A, "pseudo_queries", bool_flag=True),
+    pseudo_spans: Optional[int] = option(A, "pseudo_spans"),
+    select_epoch: Optional[bool] = typer.Option(None, "--select-epoch/--fixed-epochs",
+                                                help=A.model_fields["select_epoch"].description),
+    refit_all: Optional[bool] = option(A, "refit_all", bool_flag=True),
+    val_dataset: Optional[str] = option(A, "val_dataset"),
+    eval_dataset: Optional[str] = option(A, "eval_dataset"),
+    base_url: Optional[str] = option(A, "base_url"),
+    seed: Optional[int] = option(A, "seed"),
+    val_fraction: Optional[float] = option(A, "val_fraction"),
+    config: Optional[Path] = config_option(),
 ) -> None:
     """Fit a small adapter over a frozen (even black-box) embedder, on its cached vectors.
 
@@ -65,39 +68,42 @@ def train_adapter(
     documents' sentences and short spans of them serve as extra unlabelled queries, and the adapter
     trains a fixed --epochs; without one, the best epoch by validation ndcg@10 is kept. RUN/model/ is
     written only if the adapter beats the base (on --eval-dataset when given). Use it from Python with
-    `ragtune.embeddings.adapter.load_adapted("RUN/model")`, or in LlamaIndex with
+    `ragtune.embedders.load_embedder("RUN/model")`, or in LlamaIndex with
     `ragtune.integrations.llamaindex.AdapterEmbedding`.
 
-    Example: ragtune train adapter data/train.json -e minilm --teacher mpnet -o runs/adapter
+    Example: ragtune train adapter data/train.json -m minilm --teacher mpnet -o runs/adapter
     """
     from ragtune.embeddings.train_adapter import train_adapter as fit
 
-    metrics = fit(dataset, embedder, output, teacher=teacher, kind=kind, side=side, val_dataset=val_dataset,
-                  eval_dataset=eval_dataset, base_url=base_url, epochs=epochs, lr=lr, temperature=temperature,
-                  pseudo_queries=pseudo_queries, pseudo_spans=pseudo_spans, select_epoch=select_epoch,
-                  seed=seed)
-    _show(output, metrics)
+    cfg = config_from(AdapterConfig, {**locals(), "model": model or embedder}, config)
+    _show(Path(cfg.output), fit(cfg))
 
 
 @handle_errors
 def train_embedding(
-    dataset: str = typer.Argument(..., help="Training data: LlamaIndex JSON, BEIR folder, ragtune .jsonl or a registry name."),
-    model: str = typer.Option("minilm", "--model", "-m", help="Base model: registry name (minilm, mpnet), local folder or cached hub id."),
-    output: Path = typer.Option(..., "--output", "-o", help="Run folder (created; rerun the same command to resume)."),
-    teacher: str | None = typer.Option(None, "--teacher", "-t", help="Distil from a stronger embedder: it scores each query's "
-                                       "top candidates once (cached) and the student fits those scores."),
-    distill_loss: str = typer.Option("kl", help="With --teacher: 'kl' (DistillKLDivLoss) or 'margin_mse' (MarginMSELoss)."),
-    teacher_top_n: int = typer.Option(5, help="With --teacher: candidates per query (positive + base model's top negatives)."),
-    loss: str = typer.Option("mnrl", help="Without --teacher: 'mnrl' or 'cached_mnrl' (large effective batches in small memory)."),
-    matryoshka: str = typer.Option("", help="Matryoshka dimensions, e.g. 384,256,128,64 (empty = off)."),
-    epochs: float = typer.Option(1.0, help="Training epochs."),
-    lr: float = typer.Option(2e-5, help="Peak learning rate."),
-    batch_size: int = typer.Option(16, help="Batch size (in-batch negatives come from the batch)."),
-    max_steps: int = typer.Option(-1, help="Stop after this many steps (-1 = use --epochs)."),
-    merge_with_base: float = typer.Option(0.0, help="Average the tuned weights with the base: (1-a)*tuned + a*base."),
-    val_dataset: str | None = typer.Option(None, help="Validation set (default: split the data by source document)."),
-    eval_dataset: str | None = typer.Option(None, help="Held-out REAL queries; when given they decide whether the model ships."),
-    seed: int = typer.Option(42, help="Seed for everything."),
+    dataset: Optional[str] = typer.Argument(None, help=DATASET_HELP, show_default=False),
+    output: Optional[Path] = option(E, "output", "-o"),
+    model: Optional[str] = option(E, "model", "-m"),
+    teacher: Optional[str] = option(E, "teacher", "-t"),
+    distill_loss: Optional[Literal["kl", "margin_mse"]] = option(E, "distill_loss"),
+    teacher_top_n: Optional[int] = option(E, "teacher_top_n"),
+    distill_temperature: Optional[float] = option(E, "distill_temperature"),
+    loss: Optional[Literal["mnrl", "cached_mnrl"]] = option(E, "loss"),
+    mini_batch_size: Optional[int] = option(E, "mini_batch_size"),
+    matryoshka_dims: Optional[str] = option(E, "matryoshka_dims", "--matryoshka"),
+    epochs: Optional[float] = option(E, "epochs"),
+    learning_rate: Optional[float] = option(E, "learning_rate", "--lr"),
+    warmup_ratio: Optional[float] = option(E, "warmup_ratio"),
+    batch_size: Optional[int] = option(E, "batch_size"),
+    max_steps: Optional[int] = option(E, "max_steps"),
+    max_seq_length: Optional[int] = option(E, "max_seq_length"),
+    eval_steps: Optional[int] = option(E, "eval_steps"),
+    merge_with_base: Optional[float] = option(E, "merge_with_base"),
+    val_dataset: Optional[str] = option(E, "val_dataset"),
+    eval_dataset: Optional[str] = option(E, "eval_dataset"),
+    seed: Optional[int] = option(E, "seed"),
+    val_fraction: Optional[float] = option(E, "val_fraction"),
+    config: Optional[Path] = config_option(),
 ) -> None:
     """Fine-tune an embedding model with sentence-transformers (MultipleNegativesRankingLoss by default).
 
@@ -113,7 +119,5 @@ def train_embedding(
     """
     from ragtune.embeddings.train import train_embedding as fit
 
-    metrics = fit(dataset, model, output, teacher=teacher, val_dataset=val_dataset, eval_dataset=eval_dataset,
-                  distill_loss=distill_loss, teacher_top_n=teacher_top_n, loss=loss, matryoshka_dims=_dims(matryoshka),
-                  epochs=epochs, lr=lr, batch_size=batch_size, max_steps=max_steps, merge_with_base=merge_with_base, seed=seed)
-    _show(output, metrics)
+    cfg = config_from(EmbeddingConfig, {**locals(), "matryoshka_dims": _dims(matryoshka_dims)}, config)
+    _show(Path(cfg.output), fit(cfg, show_progress=console.is_terminal))

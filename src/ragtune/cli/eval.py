@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ragtune.cli.common import console, handle_errors, parse_ks
+from ragtune.cli.common import console, handle_errors, parse_ks, say
 
 app = typer.Typer(help="Evaluate models with real metrics, 95% confidence intervals and paired comparisons.", no_args_is_help=True)
 
@@ -19,7 +19,7 @@ def eval_retrieval(
                                     "adapter run folder, cached hub id, or openai:MODEL. Repeat to compare; the first is the baseline. "
                                     "LABEL=SPEC sets a label."),
     k: str = typer.Option("1,3,5,10", "--k", help="Cut-offs for hit@k, recall@k, mrr@k, ndcg@k, map@k (10 is always added)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the evaluation report (DESIGN.md shape) to this file."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the evaluation report (the shared JSON shape, docs/architecture.md) to this file."),
     batch_size: int = typer.Option(64, help="Embedding batch size."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the 95% confidence intervals."),
     index: str = typer.Option("exact", help="'exact' (batched matrix products, bounded memory) or 'faiss' (needs ragtune[faiss])."),
@@ -35,10 +35,10 @@ def eval_retrieval(
     Example: ragtune eval retrieval construction-faq -m minilm -m mpnet --json eval.json
     """
     from ragtune.data.retrieval import load_dataset
-    from ragtune.embeddings.encoder import load_embedder
+    from ragtune.embedders import load_embedder
     from ragtune.errors import InputError
     from ragtune.evaluation.retrieval import evaluate_retrieval
-    from ragtune.io import atomic_write_json
+    from ragtune.records import write_report
     from ragtune.report.tables import eval_table
 
     if index not in ("exact", "faiss"):
@@ -53,8 +53,8 @@ def eval_retrieval(
                                 show_progress=console.is_terminal)
     console.print(eval_table(report))
     if json_out:
-        atomic_write_json(json_out, report)
-        console.print(f"wrote {json_out}")
+        write_report(json_out, report)
+        say(f"wrote {json_out}")
 
 from ragtune.cli.sft import eval_sft  # noqa: E402
 

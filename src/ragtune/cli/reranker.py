@@ -6,51 +6,52 @@ Thin: parse, call `ragtune.rerankers`, print. Heavy imports happen inside the co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Optional
 
 import typer
+from rich.markup import escape
 
-from ragtune.cli.common import console, handle_errors, parse_ks
+from ragtune.cli.common import console, handle_errors, parse_ks, show_decision
+from ragtune.cli.options import config_from, config_option, option
+from ragtune.rerankers.config import RerankerConfig
+
+R = RerankerConfig
 
 export_app = typer.Typer(help="Write datasets in other tools' fine-tuning formats.", no_args_is_help=True)
 
 
 @handle_errors
 def train_reranker(
-    dataset: str = typer.Argument(..., help="Training retrieval dataset: LlamaIndex JSON, BEIR folder or ragtune .jsonl "
-                                            "(e.g. from `ragtune generate queries`). Never your test set."),
-    output: Path = typer.Option(..., "--output", "-o", help="Run folder: config.json, metrics.json, model/, checkpoints/, "
-                                                             "data/, eval/val.json, card.md, log.txt."),
-    retriever: str = typer.Option("minilm", "--retriever", help="Embedding model that mines hard negatives (the first-stage "
-                                                                "retriever the reranker will sit behind)."),
-    model: str = typer.Option("minilm", "--model", help="Base: an existing CrossEncoder folder, or a plain encoder such as "
-                                                        "minilm (a new scoring head is trained)."),
-    teacher: str | None = typer.Option(None, "--teacher", help="Stronger embedding model (e.g. mpnet) whose scores become "
-                                                               "soft labels; implies --loss listnet."),
-    label_with: str | None = typer.Option(None, "--label-with", help="LLM (local, local:MODEL, openai:MODEL) that judges each "
-                                                                      "mined negative; a 'yes' makes it a positive."),
-    loss: str | None = typer.Option(None, "--loss", help="bce (default), listnet (default with --teacher), lambda, or mse "
-                                                         "(regress the teacher's scores)."),
-    num_negatives: int = typer.Option(7, help="Hard negatives mined per query."),
-    random_negatives: int = typer.Option(1, help="Random passages added per query as easy negatives."),
-    skip_top: int = typer.Option(0, help="Skip the retriever's top N non-positive hits when mining."),
-    margin: float = typer.Option(0.95, help="False-negative guard: drop a candidate scoring above margin x the positive."),
-    epochs: float = typer.Option(1.0, help="Passes over the training queries."),
-    batch_size: int = typer.Option(32, help="Pairs per optimizer step (listwise: queries x candidates)."),
-    learning_rate: float = typer.Option(4e-5, "--lr", help="Peak learning rate."),
-    max_length: int = typer.Option(256, help="Longest query + passage in tokens."),
-    top_k: int = typer.Option(30, "--top-k", help="Candidates reranked in validation (retriever's top K, positives not injected)."),
-    val_fraction: float = typer.Option(0.1, help="Share of source documents whose queries are held out for validation."),
-    eval_steps: int = typer.Option(100, help="Validate and checkpoint every N steps; the best checkpoint is kept."),
-    max_queries: int | None = typer.Option(None, help="Train on at most N queries (a quick trial)."),
-    pseudo_queries: int = typer.Option(0, help="Requires --teacher: add up to N unlabelled pseudo-queries (the training "
-                                               "documents' sentences plus 3 spans of 3-8 words of each); candidates are the "
-                                               "retriever's top --num-negatives+1 plus --random-negatives random passages, "
-                                               "scored by the teacher. 0 = none."),
-    seed: int = typer.Option(42, help="Seed for split, negatives, initialisation and order."),
-    eval_dataset: str | None = typer.Option(None, "--eval-dataset", help="Real held-out queries (registry name such as "
-                                            "construction-faq, or a dataset file): evaluated after training, and they decide "
-                                            "whether model/ ships."),
-    allow_regression: bool = typer.Option(False, help="Write model/ even without a clear gain over the retriever alone."),
+    dataset: Optional[str] = typer.Argument(None, help="Training retrieval dataset: LlamaIndex JSON, BEIR folder or ragtune "
+                                            ".jsonl (e.g. from `ragtune generate queries`). Never your test set.", show_default=False),
+    output: Optional[Path] = option(R, "output", "-o"),
+    retriever: Optional[str] = option(R, "retriever", "-r"),
+    model: Optional[str] = option(R, "model", "-m"),
+    teacher: Optional[str] = option(R, "teacher", "-t"),
+    label_with: Optional[str] = option(R, "label_with"),
+    loss: Optional[Literal["bce", "listnet", "lambda", "mse"]] = option(R, "loss"),
+    num_negatives: Optional[int] = option(R, "num_negatives"),
+    random_negatives: Optional[int] = option(R, "random_negatives"),
+    skip_top: Optional[int] = option(R, "skip_top"),
+    margin: Optional[float] = option(R, "margin"),
+    mine_depth: Optional[int] = option(R, "mine_depth"),
+    epochs: Optional[float] = option(R, "epochs"),
+    batch_size: Optional[int] = option(R, "batch_size"),
+    learning_rate: Optional[float] = option(R, "learning_rate", "--lr"),
+    warmup_ratio: Optional[float] = option(R, "warmup_ratio"),
+    teacher_temperature: Optional[float] = option(R, "teacher_temperature"),
+    logging_steps: Optional[int] = option(R, "logging_steps"),
+    max_length: Optional[int] = option(R, "max_length"),
+    top_k: Optional[int] = option(R, "top_k"),
+    val_fraction: Optional[float] = option(R, "val_fraction"),
+    eval_steps: Optional[int] = option(R, "eval_steps"),
+    max_queries: Optional[int] = option(R, "max_queries"),
+    pseudo_queries: Optional[int] = option(R, "pseudo_queries"),
+    latency_queries: Optional[int] = option(R, "latency_queries"),
+    seed: Optional[int] = option(R, "seed"),
+    eval_dataset: Optional[str] = option(R, "eval_dataset"),
+    allow_regression: Optional[bool] = option(R, "allow_regression", bool_flag=True),
+    config: Optional[Path] = config_option(),
 ) -> None:
     """Fine-tune a cross-encoder reranker from a retrieval dataset (CrossEncoderTrainer).
 
@@ -66,20 +67,17 @@ def train_reranker(
     """
     from ragtune.rerankers.train import train_reranker as run_training
 
-    m = run_training(dataset, output, retriever=retriever, model=model, teacher=teacher, label_with=label_with, loss=loss,
-                     num_negatives=num_negatives, random_negatives=random_negatives, skip_top=skip_top, margin=margin,
-                     epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, top_k=top_k,
-                     val_fraction=val_fraction, eval_steps=eval_steps, max_queries=max_queries, pseudo_queries=pseudo_queries, seed=seed,
-                     eval_dataset=eval_dataset, allow_regression=allow_regression)
-    vs = m["val_vs_retriever"]
-    console.print(f"validation ndcg@10: retriever {m['val']['retriever']['ndcg@10']:.4f} -> reranked "
-                  f"{m['val']['reranked']['ndcg@10']:.4f} ({vs['delta']:+.4f}, 95% CI {vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f})")
-    if "eval" in m:
-        ev = m["eval"]["vs_retriever"]
-        console.print(f"{m['eval']['dataset']} ndcg@10: retriever {m['eval']['metrics']['retriever']['ndcg@10']:.4f} -> reranked "
-                      f"{m['eval']['metrics']['reranked']['ndcg@10']:.4f} ({ev['delta']:+.4f}, 95% CI {ev['ci95'][0]:+.4f}..{ev['ci95'][1]:+.4f})")
-    console.print(f"score fusion chosen on validation: --fuse {m['fusion']['weight']:g} (ndcg@10 {m['fusion']['ndcg@10']:.4f})")
-    console.print(("model: " + str(output / "model")) if m["shipped"]["ok"] else f"[red]no model shipped[/]: {m['shipped']['reason']}")
+    cfg = config_from(RerankerConfig, locals(), config)
+    m = run_training(cfg)
+    vs = m.val_vs_retriever
+    console.print(f"validation ndcg@10: retriever {m.val['retriever']['ndcg@10']:.4f} -> reranked "
+                  f"{m.val['reranked']['ndcg@10']:.4f} ({vs['delta']:+.4f}, 95% CI {vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f})")
+    if "eval" in m.model_extra:
+        ev = m.eval["vs_retriever"]
+        console.print(f"{escape(m.eval['dataset'])} ndcg@10: retriever {m.eval['metrics']['retriever']['ndcg@10']:.4f} -> reranked "
+                      f"{m.eval['metrics']['reranked']['ndcg@10']:.4f} ({ev['delta']:+.4f}, 95% CI {ev['ci95'][0]:+.4f}..{ev['ci95'][1]:+.4f})")
+    console.print(f"score fusion chosen on validation: --fuse {m.fusion['weight']:g} (ndcg@10 {m.fusion['ndcg@10']:.4f})")
+    show_decision(m.decision, Path(cfg.output))
 
 
 @handle_errors
@@ -92,7 +90,7 @@ def eval_rerank(
     k: str = typer.Option("1,3,5,10", "--k", help="Cut-offs for the metrics (10 and --top-k are always added)."),
     oracle: bool = typer.Option(True, help="Also report the oracle variant (missing positives injected), labelled as such."),
     latency_queries: int = typer.Option(50, help="Queries timed one by one for the per-query latency (0 = skip)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the evaluation report (DESIGN.md shape, task 'rerank')."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the evaluation report (the shared JSON shape, task 'rerank')."),
     batch_size: int = typer.Option(64, help="Scoring batch size."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the 95% confidence intervals."),
     max_length: int | None = typer.Option(None, help="Truncate query + passage to N tokens (default: the model's)."),
@@ -111,23 +109,25 @@ def eval_rerank(
     Example: ragtune eval rerank construction-faq --retriever minilm --reranker runs/rr --json rerank.json
     """
     from ragtune.data.retrieval import load_dataset
-    from ragtune.io import atomic_write_json
+    from ragtune.embedders import load_embedder
+    from ragtune.evaluation.rerank import evaluate_rerank
+    from ragtune.records import write_report
     from ragtune.report.tables import eval_table
-    from ragtune.rerankers.evaluate import evaluate_rerank, load_reranker
+    from ragtune.rerankers.models import load_reranker
 
     ds = load_dataset(dataset)
     scorer = load_reranker(reranker, max_length=max_length)
-    report = evaluate_rerank(ds, retriever, scorer, top_k=top_k, ks=parse_ks(k), bootstrap=bootstrap, oracle=oracle,
+    report = evaluate_rerank(ds, load_embedder(retriever), scorer, top_k=top_k, ks=parse_ks(k), bootstrap=bootstrap, oracle=oracle,
                              latency_queries=latency_queries, batch_size=batch_size, reranker_name=str(reranker),
                              show_progress=console.is_terminal, fuse=fuse)
     console.print(eval_table(report))
-    lat = report["latency"]
+    lat = report.latency
     if lat:
         console.print(f"rerank latency at K={lat['k']}: {lat['ms_median']} ms median, {lat['ms_p95']} ms p95 per query "
                       f"({lat['queries_timed']} queries timed on this machine)")
     if json_out:
-        atomic_write_json(json_out, report)
-        console.print(f"wrote {json_out}")
+        write_report(json_out, report)
+        console.print(f"wrote {escape(str(json_out))}")
 
 
 @export_app.command("cohere-rerank")
@@ -154,7 +154,7 @@ def export_cohere_rerank(
 
     ds = check(load_dataset(dataset), dataset)
     if retriever:
-        from ragtune.embeddings.encoder import load_embedder
+        from ragtune.embedders import load_embedder
         from ragtune.generate.negatives import mine_hard_negatives
 
         ds, _ = mine_hard_negatives(ds, load_embedder(retriever), num_negatives=num_negatives, margin=margin)

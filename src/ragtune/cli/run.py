@@ -3,28 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from ragtune.cli.common import console, handle_errors
+from ragtune.cli.common import console, handle_errors, say, show_reports
+from ragtune.cli.options import config_from, config_option, option
+from ragtune.pipeline.config import RunConfig
+from ragtune.records import ShipDecision
+
+C = RunConfig
 
 
 @handle_errors
 def run(
-    docs: str | None = typer.Argument(None, help="Documents (file or folder: txt, md, html, pdf, jsonl). Omit for the "
-                                      "bundled construction-faq demo."),
-    output: Path = typer.Option(..., "--output", "-o", help="Run folder (rerun the same command to resume)."),
-    model: str = typer.Option("minilm", "--model", "-m", help="Embedding model to improve."),
-    teacher: str = typer.Option("mpnet", help="Stronger embedder used as teacher ('none' = synthetic labels only)."),
-    eval_dataset: str | None = typer.Option(None, help="Held-out REAL queries over the same corpus; they decide what ships. "
-                                            "Default with no DOCS: the 503 human FAQ questions."),
-    llm: str = typer.Option("local", help="Question writer: 'local', 'local:MODEL' or 'openai:MODEL' (with --base-url)."),
-    base_url: str | None = typer.Option(None, help="OpenAI-compatible server for --llm openai:MODEL."),
-    max_chunks: int = typer.Option(0, help="Use at most this many chunks (0 = all)."),
-    finetune: bool = typer.Option(True, help="Run the full fine-tune stage (the adapter stage always runs)."),
-    finetune_max_steps: int = typer.Option(60, help="Step budget of the full fine-tune (-1 = no cap)."),
-    adapter_epochs: int = typer.Option(30, help="Adapter epochs (cheap: they train on cached vectors, no model calls)."),
-    seed: int = typer.Option(42, help="Seed for sampling, split and training."),
+    docs: Optional[list[Path]] = typer.Argument(None, help="Documents (files or folders: txt, md, html, pdf, jsonl). Omit for "
+                                                "the bundled construction-faq demo.", show_default=False),
+    output: Optional[Path] = option(C, "output", "-o"),
+    model: Optional[str] = option(C, "model", "-m"),
+    teacher: Optional[str] = option(C, "teacher", "-t"),
+    eval_dataset: Optional[str] = option(C, "eval_dataset"),
+    llm: Optional[str] = option(C, "llm"),
+    base_url: Optional[str] = option(C, "base_url"),
+    questions_per_chunk: Optional[int] = option(C, "questions_per_chunk", "-n"),
+    max_chunks: Optional[int] = option(C, "max_chunks"),
+    finetune: Optional[bool] = option(C, "finetune", bool_flag=True),
+    finetune_epochs: Optional[float] = option(C, "finetune_epochs"),
+    finetune_max_steps: Optional[int] = option(C, "finetune_max_steps"),
+    finetune_learning_rate: Optional[float] = option(C, "finetune_learning_rate"),
+    adapter_kind: Optional[str] = option(C, "adapter_kind"),
+    adapter_epochs: Optional[int] = option(C, "adapter_epochs"),
+    val_fraction: Optional[float] = option(C, "val_fraction"),
+    seed: Optional[int] = option(C, "seed"),
+    config: Optional[Path] = config_option(),
 ) -> None:
     """Chunk -> generate queries -> split by document -> evaluate base -> fine-tune -> adapter -> evaluate all -> report.
 
@@ -35,18 +46,20 @@ def run(
     Example: ragtune run -o runs/demo   (the demo that `make demo` runs)
     """
     from ragtune.pipeline import run as run_pipeline
-    from ragtune.report.tables import eval_table
 
-    metrics = run_pipeline(docs, output, eval_dataset=eval_dataset, say=console.print, show_progress=console.is_terminal,
-                           model=model, teacher=teacher, llm=llm, base_url=base_url, max_chunks=max_chunks,
-                           finetune=finetune, finetune_max_steps=finetune_max_steps, adapter_epochs=adapter_epochs, seed=seed)
-    import json
-
-    for name in metrics["models"]:
-        console.print(eval_table(json.loads((output / "eval" / f"{name}.json").read_text(encoding="utf-8"))))
+    cfg = config_from(RunConfig, locals(), config, arguments=("docs",))
+    metrics = run_pipeline(cfg, say=say, show_progress=console.is_terminal)
+    out = Path(cfg.output)
+    show_reports(out, metrics.models)
     console.print(f"validation difficulty: median rank of the positive under the base = "
-                  f"{metrics['validation_difficulty']['base_median_rank']:.0f}; ship decisions used: {metrics['decided_by']}")
-    for label, d in metrics["decisions"].items():
-        console.print(("[green]" if d["shipped"] else "[bold red]") + f"{label}: {d['reason']}[/]")
-    console.print(f"result: [bold]{metrics['result']['model']}[/] ({metrics['result']['why']}); "
-                  f"stage times (s): {metrics['seconds']}; run folder: {output}")
+                  f"{metrics.validation_difficulty['base_median_rank']:.0f}; ship decisions used: {metrics.decision.decided_by}")
+    for label, stage in metrics.decisions.items():
+        d = ShipDecision.model_validate(stage)
+        console.print(("[green]" if d.shipped else "[bold red]") + f"{label}: " + _escape(d.reason) + "[/]")
+    say(f"result: {metrics.result['model']} ({metrics.decision.reason}); stage times (s): {metrics.seconds}; run folder: {out}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ragtune.assets import load_tokenizer
 from ragtune.data.retrieval import RetrievalDataset
 from ragtune.errors import InputError, NoUsableDataError
 
@@ -303,21 +304,13 @@ def _read_pdf(path: Path) -> str:
 
 def default_tokenizer():
     """The tokenizer of the `minilm` asset (all-MiniLM-L6-v2), the default embedding model."""
-    return load_tokenizer("minilm")
+    return chunking_tokenizer("minilm")
 
 
-def load_tokenizer(spec: str):
-    """A fast tokenizer from an asset name, a local model folder or a cached hub id."""
-    from transformers import AutoTokenizer
-
-    from ragtune.assets import resolve_model
-
-    folder = resolve_model(spec)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot load a tokenizer from {str(folder)!r} (for {spec!r}): {str(e).splitlines()[0]}. "
-                         "Give a model folder that contains tokenizer files, or an asset name like minilm.") from None
+def chunking_tokenizer(spec: str):
+    """The model's tokenizer (`ragtune.assets.load_tokenizer`), which must be a fast one: chunking needs its
+    character offsets."""
+    tokenizer = load_tokenizer(spec)
     if not tokenizer.is_fast:
         raise InputError(f"the tokenizer of {spec!r} is not a fast (Rust) tokenizer; chunking needs its "
                          "character offsets. Use a model folder that has a tokenizer.json.")

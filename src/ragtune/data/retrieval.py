@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ragtune.assets import asset_path, get_asset
 from ragtune.errors import DataValidationError, InputError, Problem
 from ragtune.io import atomic_write_jsonl, atomic_write_json, atomic_write_text
 
@@ -104,6 +105,23 @@ def check(ds: RetrievalDataset, where: str = "dataset") -> RetrievalDataset:
     if any(p.severity == "error" for p in problems):
         raise DataValidationError(where, problems)
     return ds
+
+
+def load_checked(spec: "str | Path | RetrievalDataset", what: str) -> RetrievalDataset:
+    """A dataset (a spec is loaded) that passed validation: a DataValidationError lists every problem first."""
+    ds = spec if isinstance(spec, RetrievalDataset) else load_dataset(spec)
+    return check(ds, f"{what} {ds.name}")
+
+
+def train_val(train: RetrievalDataset, val: RetrievalDataset | None, val_fraction: float, seed: int,
+              ) -> tuple[RetrievalDataset, RetrievalDataset]:
+    """The training data and its validation set: `val` when given, else a split by source document."""
+    if val is None:
+        train, val = split_by_source(train, val_fraction, seed)
+    if not train.queries or not val.queries:
+        raise InputError(f"need training and validation queries; got {len(train.queries)} and {len(val.queries)}. "
+                         "Give more data or --val-dataset.")
+    return train, val
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,8 +324,6 @@ def read_jsonl(path: str | Path) -> RetrievalDataset:
 
 def load_dataset(spec: str | Path, split: str | None = None) -> RetrievalDataset:
     """A registry name (`construction-faq`), a LlamaIndex JSON file, a BEIR folder or a ragtune JSONL."""
-    from ragtune.assets import get_asset
-
     text = str(spec)
     asset = get_asset(text)
     if asset is not None and asset.kind == "dataset" and not Path(text).exists():
@@ -343,8 +359,6 @@ def save_dataset(ds: RetrievalDataset, path: str | Path, fmt: str | None = None)
 
 def construction_faq() -> RetrievalDataset:
     """The bundled demo: corpus = 503 English answers, queries = the 503 human questions."""
-    from ragtune.assets import asset_path
-
     path = asset_path("construction-faq")
     ds = RetrievalDataset(queries={}, corpus={}, relevant_docs={}, name="construction-faq",
                           meta={"source": "zaragoza-construction-faq==1.2.1 faq-en.jsonl", "license": "CC-BY-4.0"})
@@ -359,8 +373,6 @@ def construction_faq() -> RetrievalDataset:
 
 def faq_records() -> list[dict[str, Any]]:
     """Raw rows of the bundled FAQ (id, category, q, a), in file order."""
-    from ragtune.assets import asset_path
-
     return [row for _, row in _read_jsonl_strict(asset_path("construction-faq"))]
 
 

@@ -1,9 +1,19 @@
-"""Embedding models: loading any embedder behind one small interface, with a shared disk cache.
+"""The embedding jobs: fine-tune a sentence-transformers model (`train_embedding`) or fit an adapter over any
+frozen embedder (`train_adapter`). Loading embedders is `ragtune.embedders`.
 
-`load_embedder(spec)` accepts a registry name (`minilm`), a local sentence-transformers folder, a
-cached hub id, or `openai:MODEL` for a remote OpenAI-compatible embeddings endpoint.
+Submodules load on first use, so importing a config (as the CLI does for `--help`) stays light.
 """
 
-from ragtune.embeddings.encoder import Embedder, load_embedder
+from __future__ import annotations
 
-__all__ = ["Embedder", "load_embedder"]
+import importlib
+
+__all__ = ["EmbeddingConfig", "AdapterConfig", "train_embedding", "train_adapter"]
+
+_WHERE = {"EmbeddingConfig": "config", "AdapterConfig": "config", "train_embedding": "train", "train_adapter": "train_adapter"}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"ragtune.embeddings.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'ragtune.embeddings' has no attribute {name!r}")

@@ -11,23 +11,28 @@ beats the base on the deciding data (`eval_dataset` when given, else the validat
 
 from __future__ import annotations
 
-import json
+import logging
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ragtune.data.retrieval import RetrievalDataset
+from ragtune.assets import resolve_model
+from ragtune.data.retrieval import RetrievalDataset, load_checked, save_split_record, train_val
+from ragtune.embedders import Embedder, load_embedder, sentence_transformer_embedder
 from ragtune.embeddings.config import EmbeddingConfig
-from ragtune.embeddings.encoder import Embedder, load_embedder, sentence_transformer_embedder
-from ragtune.embeddings.runfolder import (as_dataset, card, close_log, difficulty, log, open_log, ship_decision, train_val,
-                                          write_card, write_eval)
 from ragtune.evaluation.metrics import per_query_metrics
-from ragtune.errors import InputError
-from ragtune.io import atomic_write_json, publish_copy
+from ragtune.evaluation.retrieval import HEADLINE, difficulty, evaluate_retrieval
+from ragtune.evaluation.search import top_k
+from ragtune.generate.negatives import mine_hard_negatives
+from ragtune.io import publish_copy
+from ragtune.records import RunMetrics
+from ragtune.runs import Run, card, decide_gain, deciding_report, job_config, training_curve
 
+__all__ = ["train_embedding", "validation_evaluator", "candidates", "training_rows", "make_loss", "training_args",
+           "merge_with_base"]
+
+log = logging.getLogger(__name__)
 HEADLINE_KEY = "val_ndcg@10"
 
 
@@ -60,15 +65,11 @@ def validation_evaluator(val: RetrievalDataset, batch_size: int = 64):
 
 def candidates(ds: RetrievalDataset, emb: Embedder, n: int) -> list[list[int]]:
     """Per query: [positive, then the embedder's top non-positive docs] as corpus indices (n in all)."""
-    from ragtune.evaluation.search import search
-
     doc_ids = list(ds.corpus)
     pos = {d: i for i, d in enumerate(doc_ids)}
-    q = emb.encode(list(ds.queries.values()), "query")
-    d = emb.encode(list(ds.corpus.values()), "document")
-    _, idx = search(q, d, min(len(doc_ids), n + 8))
+    found = top_k(emb, list(ds.queries.values()), list(ds.corpus.values()), min(len(doc_ids), n + 8))
     out = []
-    for row, qid in zip(idx, ds.queries):
+    for row, qid in zip(found.indices, ds.queries):
         positive = [pos[x] for x in ds.relevant_docs[qid] if x in pos]
         negatives = [int(j) for j in row if int(j) not in positive]
         out.append([positive[0]] + negatives[: n - 1])
@@ -81,7 +82,6 @@ def training_rows(ds: RetrievalDataset, cfg: EmbeddingConfig, base: Embedder, te
     if teacher is not None:
         return _distill_rows(ds, cfg, base, teacher, queries, docs)
     doc_ids = list(ds.corpus)
-    pos = {d: i for i, d in enumerate(doc_ids)}
     rows: dict[str, list] = {"anchor": [], "positive": []}
     for qid, text in ds.queries.items():
         rows["anchor"].append(text)
@@ -89,8 +89,6 @@ def training_rows(ds: RetrievalDataset, cfg: EmbeddingConfig, base: Embedder, te
     if ds.hard_negatives:
         # fill any query without a hard negative by mining with the base model (false-negative guard on);
         # only where the guard leaves nothing does the base model's hardest non-positive serve
-        from ragtune.generate.negatives import mine_hard_negatives
-
         mined, _ = mine_hard_negatives(ds, base, num_negatives=1)
         cand = candidates(ds, base, 2)
         rows["negative"] = [ds.corpus[(ds.hard_negatives.get(qid) or mined.hard_negatives.get(qid) or [doc_ids[c[1]]])[0]]
@@ -136,7 +134,7 @@ def training_args(cfg: EmbeddingConfig, run: Path, steps_per_epoch: int, eval_on
     return SentenceTransformerTrainingArguments(
         use_cpu=_multi_process_cpu(),
         output_dir=str(run / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr, warmup_steps=cfg.warmup_ratio,
+        per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_ratio,
         batch_sampler=BatchSamplers.NO_DUPLICATES, seed=cfg.seed, data_seed=cfg.seed,
         eval_strategy=strategy if eval_on else "no", save_strategy=strategy, eval_steps=cfg.eval_steps or None,
         save_steps=cfg.eval_steps or None, load_best_model_at_end=eval_on,
@@ -154,12 +152,6 @@ def _multi_process_cpu() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
-def last_checkpoint(run: Path) -> str | None:
-    folder = run / "checkpoints"
-    ckpts = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) if folder.exists() else []
-    return str(ckpts[-1]) if ckpts else None
-
-
 def merge_with_base(model, base_path: Path, alpha: float) -> None:
     """In place: weights <- (1 - alpha) * tuned + alpha * base (a simple weight average)."""
     import torch
@@ -172,59 +164,50 @@ def merge_with_base(model, base_path: Path, alpha: float) -> None:
                 v.mul_(1 - alpha).add_(base_state[k].to(v.device), alpha=alpha)
 
 
-def train_embedding(dataset: str | Path | RetrievalDataset, model: str = "minilm", output: str | Path = "runs/embedding",
-                    teacher: str | Embedder | None = None, val_dataset: str | Path | RetrievalDataset | None = None,
-                    eval_dataset: str | Path | RetrievalDataset | None = None, config: EmbeddingConfig | None = None,
-                    show_progress: bool = False, **overrides: Any) -> dict[str, Any]:
-    """Fine-tune `model` on `dataset`; write the run folder; return metrics.json's content.
+def train_embedding(config: EmbeddingConfig | None = None, *, show_progress: bool = False, **fields: Any) -> RunMetrics:
+    """Fine-tune `config.model` on `config.dataset`; write the run folder; return its metrics.
 
-    Rerunning the same command resumes from the last checkpoint (or returns the finished result).
-    `teacher` is a model spec or an `Embedder` (its vectors come from the shared cache).
+    Keyword fields update `config` (`train_embedding(dataset="train.json", output="runs/e", teacher="mpnet")`);
+    the datasets and the teacher may be given as ready objects (a `RetrievalDataset`, an `Embedder`).
+    Rerunning the same configuration resumes from the last checkpoint, or returns the finished result.
     """
-    teacher_name = teacher.name if isinstance(teacher, Embedder) else teacher
-    cfg = EmbeddingConfig.model_validate({**(config or EmbeddingConfig()).model_dump(), "model": model,
-                                          **({"teacher": teacher_name} if teacher else {}), **overrides})
-    run = Path(output)
-    handler = open_log(run)
-    try:
-        return _train_embedding(dataset, run, val_dataset, eval_dataset, cfg, teacher, show_progress)
-    finally:
-        close_log(handler)
+    cfg, objects = job_config(EmbeddingConfig, config, fields)
+    with Run(cfg.output, "embedding", cfg) as run:
+        done = run.finished()
+        if done is not None:
+            return done
+        return _train(run, cfg, objects, show_progress)
 
 
-def _train_embedding(dataset, run: Path, val_dataset, eval_dataset, cfg: EmbeddingConfig, teacher_spec,
-                     show_progress: bool = False) -> dict[str, Any]:
-    from ragtune.assets import resolve_model
-
+def _train(run: Run, cfg: EmbeddingConfig, objects: dict[str, Any], show_progress: bool) -> RunMetrics:
     t0 = time.perf_counter()
-    train, val = train_val(dataset, val_dataset, cfg.val_fraction, cfg.seed, run)
-    evalset = as_dataset(eval_dataset, "eval dataset") if eval_dataset is not None else None
-    resolved = {"job": "embedding", **cfg.model_dump(), "val_dataset": val.name, "eval_dataset": evalset.name if evalset else None}
-    done = _finished(run, resolved)
-    if done:
-        log.info("already finished with this config; returning the recorded result")
-        return done
-    atomic_write_json(run / "config.json", resolved)
+    val_given = objects.get("val_dataset") or cfg.val_dataset
+    train, val = train_val(load_checked(objects.get("dataset") or cfg.dataset, "training dataset"),
+                           load_checked(val_given, "validation dataset") if val_given else None, cfg.val_fraction, cfg.seed)
+    evalset = load_checked(objects.get("eval_dataset") or cfg.eval_dataset, "eval dataset") if cfg.eval_dataset else None
+    run.start()
+    save_split_record(train, val, run.data)
     base_path = resolve_model(cfg.model)
     base = sentence_transformer_embedder(base_path, name=cfg.model)
-    teacher = load_embedder(teacher_spec) if teacher_spec is not None else None
+    teacher = objects.get("teacher") or (load_embedder(cfg.teacher) if cfg.teacher else None)
     rows = training_rows(train, cfg, base, teacher)
     t_data = time.perf_counter() - t0
     log.info("training %s on %d queries (%s), validating on %d queries; columns %s", cfg.model, len(train.queries),
              "distilled from " + cfg.teacher if teacher else cfg.loss, len(val.queries), list(rows))
     trainer, t_train = _fit(cfg, run, base_path, rows, val, show_progress)
     if not trainer.is_world_process_zero():  # under `accelerate launch` (DDP) rank 0 alone evaluates and writes
-        return {"job": "embedding", "rank": trainer.args.process_index, "world_size": trainer.args.world_size}
-    tuned_path = run / "checkpoints" / "tuned"
+        return RunMetrics.model_construct(job="embedding", decision=None, rank=trainer.args.process_index,
+                                          world_size=trainer.args.world_size)
+    tuned_path = run.checkpoints / "tuned"
     if cfg.merge_with_base:
         merge_with_base(trainer.model, base_path, cfg.merge_with_base)
     shutil.rmtree(tuned_path, ignore_errors=True)
     trainer.model.save_pretrained(str(tuned_path))
-    return _finish(run, base, tuned_path, trainer, train, val, evalset, cfg, resolved,
+    return _finish(run, cfg, base, tuned_path, trainer, train, val, evalset,
                    {"data_s": round(t_data, 3), "train_s": round(t_train, 3)}, t0)
 
 
-def _fit(cfg: EmbeddingConfig, run: Path, base_path: Path, rows: dict[str, list], val: RetrievalDataset, show_progress: bool = False):
+def _fit(cfg: EmbeddingConfig, run: Run, base_path: Path, rows: dict[str, list], val: RetrievalDataset, show_progress: bool = False):
     import datasets
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
@@ -235,70 +218,42 @@ def _fit(cfg: EmbeddingConfig, run: Path, base_path: Path, rows: dict[str, list]
     model.max_seq_length = min(cfg.max_seq_length, model.max_seq_length or cfg.max_seq_length)
     train_ds = datasets.Dataset.from_dict(rows)
     steps = max(1, -(-len(train_ds) // cfg.batch_size))
-    trainer = SentenceTransformerTrainer(model=model, args=training_args(cfg, run, steps, show_progress=show_progress), train_dataset=train_ds,
-                                         loss=make_loss(model, cfg, "label" in rows), evaluator=validation_evaluator(val))
+    trainer = SentenceTransformerTrainer(model=model, args=training_args(cfg, run.folder, steps, show_progress=show_progress),
+                                         train_dataset=train_ds, loss=make_loss(model, cfg, "label" in rows),
+                                         evaluator=validation_evaluator(val))
     t1 = time.perf_counter()
-    resume = last_checkpoint(run)
+    resume = run.last_checkpoint()
     if resume:
         log.info("resuming from %s", resume)
     out = trainer.train(resume_from_checkpoint=resume)
-    log.info("trained: %s", {k: v for k, v in out.metrics.items()})
+    log.info("trained: %s", dict(out.metrics))
     trainer.train_metrics = out.metrics  # type: ignore[attr-defined]
     return trainer, time.perf_counter() - t1
 
 
-def _finished(run: Path, resolved: dict[str, Any]) -> dict[str, Any] | None:
-    """A finished run with the same configuration returns its metrics; a folder holding another
-    configuration's checkpoints or results is refused (resuming them would mislabel the model)."""
-    try:
-        old = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    if old != resolved:
-        if (run / "checkpoints").exists() or (run / "metrics.json").exists():
-            raise InputError(f"{run} already holds a run with a different configuration; choose another -o folder "
-                             "(or delete it), or rerun with the same options to resume.")
-        return None
-    try:
-        metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return metrics if metrics.get("decision") else None
-
-
-def _curve(trainer) -> list[dict[str, Any]]:
-    keep = ("epoch", "step", "loss", "learning_rate", f"eval_{HEADLINE_KEY}", "eval_val_mrr@10", "eval_val_hit@1")
-    return [{k: r[k] for k in keep if k in r} for r in trainer.state.log_history if "loss" in r or f"eval_{HEADLINE_KEY}" in r]
-
-
-def _finish(run: Path, base: Embedder, tuned_path: Path, trainer, train, val, evalset, cfg: EmbeddingConfig, resolved,
-            timing: dict[str, float], t0: float) -> dict[str, Any]:
-    from ragtune.evaluation.retrieval import evaluate_retrieval
-
+def _finish(run: Run, cfg: EmbeddingConfig, base: Embedder, tuned_path: Path, trainer, train, val, evalset,
+            timing: dict[str, float], t0: float) -> RunMetrics:
     tuned = sentence_transformer_embedder(tuned_path, name=f"{cfg.model}-finetuned")
     reports = {"val": evaluate_retrieval(val, {"base": base, "finetuned": tuned})}
     if evalset is not None:
         reports[evalset.name] = evaluate_retrieval(evalset, {"base": base, "finetuned": tuned})
     for name, rep in reports.items():
-        write_eval(run, name, rep)
-    decision = ship_decision(reports["val"], reports.get(evalset.name) if evalset else None, "finetuned")
-    if decision["shipped"]:
-        publish_copy(tuned_path, run / "model")
-    else:
-        shutil.rmtree(run / "model", ignore_errors=True)
-    (log.info if decision["shipped"] else log.warning)(decision["reason"])
+        run.write_eval(name, rep)
+    decision = decide_gain(*deciding_report(reports["val"], reports.get(evalset.name) if evalset else None), "finetuned")
+    run.ship(decision, lambda folder: publish_copy(tuned_path, folder))
     tm = getattr(trainer, "train_metrics", {})
-    metrics = {"job": "embedding", "decision": decision, "validation_difficulty": difficulty(reports["val"]),
-               "best_checkpoint": trainer.state.best_model_checkpoint, "curve": _curve(trainer),
-               "models": {name: {r["model"]: r["metrics"] for r in rep["results"]} for name, rep in reports.items()},
-               "train_samples_per_second": tm.get("train_samples_per_second"),
-               "validation_seconds_during_training": round(sum(r.get("eval_runtime", 0.0) for r in trainer.state.log_history), 3),
-               "seconds": {**timing, "total_s": round(time.perf_counter() - t0, 3)},
-               "data": {"train_queries": len(train.queries), "train_docs": len(train.corpus), "val_queries": len(val.queries)}}
-    atomic_write_json(run / "metrics.json", metrics)
-    lines = [f"`{cfg.model}` fine-tuned with sentence-transformers on {len(train.queries)} queries from `{train.name}` "
+    fields = {"validation_difficulty": difficulty(reports["val"]),
+              "best_checkpoint": trainer.state.best_model_checkpoint,
+              "curve": training_curve(trainer.state.log_history, (f"eval_{HEADLINE_KEY}", "eval_val_mrr@10", "eval_val_hit@1")),
+              "models": {name: rep.metric_table() for name, rep in reports.items()},
+              "train_samples_per_second": tm.get("train_samples_per_second"),
+              "validation_seconds_during_training": round(sum(r.get("eval_runtime", 0.0) for r in trainer.state.log_history), 3),
+              "seconds": {**timing, "total_s": round(time.perf_counter() - t0, 3)},
+              "data": {"train_queries": len(train.queries), "train_docs": len(train.corpus), "val_queries": len(val.queries)}}
+    about = [f"`{cfg.model}` fine-tuned with sentence-transformers on {len(train.queries)} queries from `{train.name}` "
              + (f"distilled from `{cfg.teacher}` ({cfg.distill_loss}, top {cfg.teacher_top_n} candidates)" if cfg.teacher
-                else f"with {cfg.loss} and no-duplicates batches") + f"; {cfg.epochs} epoch(s), lr {cfg.lr}, batch {cfg.batch_size}.",
-             "Load: `SentenceTransformer('RUN/model')` or LlamaIndex `HuggingFaceEmbedding(model_name='RUN/model')`."]
-    write_card(run, card(f"Fine-tuned {cfg.model}", lines, list(reports.values()), decision))
-    return metrics
+                else f"with {cfg.loss} and no-duplicates batches")
+             + f"; {cfg.epochs:g} epoch(s)" + (f" capped at {cfg.max_steps} steps" if cfg.max_steps > 0 else "")
+             + f", lr {cfg.learning_rate:g}, batch {cfg.batch_size}."]
+    load = ["`SentenceTransformer('RUN/model')`, or LlamaIndex `HuggingFaceEmbedding(model_name='RUN/model')`."]
+    return run.finish(decision, fields, card(f"Fine-tuned {cfg.model}", about, list(reports.values()), decision, load))

@@ -10,46 +10,25 @@ validation ndcg@10), and the adapter ships only if it beats the base on the deci
 
 from __future__ import annotations
 
-import re
+import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ragtune.data.retrieval import RetrievalDataset
-from ragtune.embeddings.adapter import Adapter, adapted_embedder, save_adapter
+from ragtune.data.retrieval import RetrievalDataset, load_checked, save_split_record, train_val
+from ragtune.embedders import Adapter, Embedder, adapted_embedder, load_embedder, save_adapter
 from ragtune.embeddings.config import AdapterConfig
-from ragtune.embeddings.encoder import Embedder, load_embedder
-from ragtune.embeddings.runfolder import (card, close_log, difficulty, log, open_log, ship_decision, train_val, write_card,
-                                          write_eval)
 from ragtune.evaluation.metrics import per_query_metrics
-from ragtune.io import atomic_write_json, publish_copy
+from ragtune.evaluation.retrieval import difficulty, evaluate_retrieval
+from ragtune.generate.pseudo import pseudo_queries
+from ragtune.io import publish_copy
+from ragtune.records import RunMetrics
+from ragtune.runs import Run, card, decide_gain, deciding_report, job_config
 
+__all__ = ["train_adapter", "fit_adapter", "targets", "val_ndcg", "val_kl"]
 
-def doc_sentences(texts: list[str], min_words: int = 4) -> list[str]:
-    """Sentences of the documents, used as unlabelled pseudo-queries when a teacher sets the targets."""
-    out = []
-    for t in texts:
-        out += [s.strip() for s in re.split(r"(?<=[.!?])\s+", t) if len(s.split()) >= min_words]
-    return list(dict.fromkeys(out))
-
-
-def sentence_spans(sentences: list[str], per_sentence: int, seed: int, shortest: int = 3, longest: int = 8) -> list[str]:
-    """Short word windows (3-8 words) cut at random from each sentence: unlabelled pseudo-queries that look like
-    real users' short, keyword-like questions more than whole sentences do (seeded, so reruns hit the cache).
-    Words are whitespace tokens with at least one letter or digit; punctuation at a span's ends is dropped."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for s in sentences:
-        words = [w for w in s.split() if any(c.isalnum() for c in w)]
-        if len(words) <= shortest:
-            continue
-        for _ in range(per_sentence):
-            n = int(rng.integers(shortest, min(longest, len(words)) + 1))
-            start = int(rng.integers(0, len(words) - n + 1))
-            out.append(" ".join(words[start : start + n]).strip(".,;:!?()[]\"'"))
-    return list(dict.fromkeys(x for x in out if len(x.split()) >= shortest))
+log = logging.getLogger(__name__)
 
 
 def targets(ds: RetrievalDataset, q_teacher: np.ndarray | None, d_teacher: np.ndarray | None, cfg: AdapterConfig) -> np.ndarray:
@@ -105,7 +84,7 @@ def fit_adapter(q: np.ndarray, d: np.ndarray, target: np.ndarray, val: tuple, cf
     import torch
 
     adapter = Adapter(cfg.kind, cfg.side, q.shape[1], cfg.hidden, cfg.seed)
-    opt = torch.optim.AdamW(adapter.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(adapter.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     qt, dt, tt = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in (q, d, target))
     vq, vd = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in val[:2])
     vt = torch.from_numpy(np.ascontiguousarray(val[3], dtype=np.float32)) if len(val) > 3 and val[3] is not None else None
@@ -152,39 +131,35 @@ def _epoch(adapter: Adapter, opt, q, d, target, cfg: AdapterConfig, gen) -> floa
     return total / max(1, n)
 
 
-def train_adapter(dataset: str | Path | RetrievalDataset, embedder: str | Embedder, output: str | Path,
-                  teacher: str | Embedder | None = None, kind: str = "linear", side: str = "query",
-                  val_dataset: str | Path | RetrievalDataset | None = None,
-                  eval_dataset: str | Path | RetrievalDataset | None = None, base_url: str | None = None,
-                  config: AdapterConfig | None = None, progress=None, **overrides: Any) -> dict[str, Any]:
-    """Fit an adapter over a frozen embedder; write the run folder; return metrics.json's content.
+def train_adapter(config: AdapterConfig | None = None, **fields: Any) -> RunMetrics:
+    """Fit an adapter over a frozen embedder; write the run folder; return its metrics.
 
-    `embedder` may be a registry name, a local model folder, or `openai:MODEL` (with `base_url`);
-    each distinct text is embedded once, ever (disk cache shared with evaluation). The adapter is
-    written to RUN/model/ only if it beats the base on the deciding data: `eval_dataset` (real
-    queries) when given, else the validation split.
+    Keyword fields update `config` (`train_adapter(dataset="train.json", model="minilm", teacher="mpnet",
+    output="runs/a")`); the datasets, the embedder and the teacher may be ready objects. `model` may be a
+    registry name, a local model folder, or `openai:MODEL` (with `base_url`); each distinct text is embedded
+    once, ever (disk cache shared with evaluation). The adapter is written to RUN/model/ only if it beats the
+    base on the deciding data: `eval_dataset` (real queries) when given, else the validation split. Rerunning
+    a finished configuration returns its recorded result.
     """
-    cfg = (config or AdapterConfig()).model_copy(update={"kind": kind, "side": side, **overrides})
-    cfg = AdapterConfig.model_validate(cfg.model_dump())
-    run = Path(output)
-    handler = open_log(run)
-    try:
-        return _train_adapter(dataset, embedder, run, teacher, val_dataset, eval_dataset, base_url, cfg, progress)
-    finally:
-        close_log(handler)
+    progress = fields.pop("progress", None)
+    cfg, objects = job_config(AdapterConfig, config, fields)
+    with Run(cfg.output, "adapter", cfg) as run:
+        done = run.finished()
+        if done is not None:
+            return done
+        return _train(run, cfg, objects, progress)
 
 
-def _train_adapter(dataset, embedder, run: Path, teacher, val_dataset, eval_dataset, base_url, cfg: AdapterConfig, progress):
-    from ragtune.embeddings.runfolder import as_dataset
-
+def _train(run: Run, cfg: AdapterConfig, objects: dict[str, Any], progress) -> RunMetrics:
     t0 = time.perf_counter()
-    base = load_embedder(embedder, base_url=base_url)
-    teach = load_embedder(teacher, base_url=base_url) if teacher is not None else None
-    train, val = train_val(dataset, val_dataset, cfg.val_fraction, cfg.seed, run)
-    evalset = as_dataset(eval_dataset, "eval dataset") if eval_dataset is not None else None
-    atomic_write_json(run / "config.json", {"job": "adapter", "embedder": base.name, "base_url": base_url,
-                                            "teacher": teach.name if teach else None, **cfg.model_dump(),
-                                            "val_dataset": val.name, "eval_dataset": evalset.name if evalset else None})
+    base = objects.get("model") or load_embedder(cfg.model, base_url=cfg.base_url)
+    teach = objects.get("teacher") or (load_embedder(cfg.teacher, base_url=cfg.base_url) if cfg.teacher else None)
+    val_given = objects.get("val_dataset") or cfg.val_dataset
+    train, val = train_val(load_checked(objects.get("dataset") or cfg.dataset, "training dataset"),
+                           load_checked(val_given, "validation dataset") if val_given else None, cfg.val_fraction, cfg.seed)
+    evalset = load_checked(objects.get("eval_dataset") or cfg.eval_dataset, "eval dataset") if cfg.eval_dataset else None
+    run.start()
+    save_split_record(train, val, run.data)
     log.info("adapter %s/%s over %s; teacher %s; %d train queries, %d val queries", cfg.kind, cfg.side, base.name,
              teach.name if teach else "none", len(train.queries), len(val.queries))
     q, d, tgt, n_pseudo = _training_arrays(train, base, teach, cfg)
@@ -199,7 +174,7 @@ def _train_adapter(dataset, embedder, run: Path, teacher, val_dataset, eval_data
                                  keep_last=not _selects(cfg, teach))
     final = _refit(adapter, train, val, base, teach, cfg, (vq, vd, vrel, vt)) if cfg.refit_all and adapter.best_epoch else adapter
     t_train = time.perf_counter() - t1
-    return _finish(run, base, adapter, final, curve, train, val, evalset, cfg, teach, base_url,
+    return _finish(run, cfg, base, teach, adapter, final, curve, train, val, evalset,
                    {"embed_s": round(t_embed, 3), "train_s": round(t_train, 3), "pseudo_queries": n_pseudo}, t0)
 
 
@@ -237,55 +212,39 @@ def _training_arrays(train: RetrievalDataset, base: Embedder, teach: Embedder | 
         return q, d, targets(train, None, None, cfg), 0
     tq, td = teach.encode(queries, "query"), teach.encode(docs, "document")
     tgt = targets(train, tq, td, cfg)
-    pseudo = pseudo_queries(docs, cfg, exclude=set(queries)) if cfg.pseudo_queries else []
+    pseudo = pseudo_queries(docs, cfg.pseudo_spans, cfg.seed, exclude=set(queries)) if cfg.pseudo_queries else []
     if pseudo:
         q = np.concatenate([q, base.encode(pseudo, "query")])
         tgt = np.concatenate([tgt, _softmax(teach.encode(pseudo, "query") @ td.T / cfg.temperature)])
     return q, d, tgt, len(pseudo)
 
 
-def pseudo_queries(docs: list[str], cfg: AdapterConfig, exclude: set[str] = frozenset()) -> list[str]:
-    """The documents' sentences plus `cfg.pseudo_spans` short spans of each (none that are also real queries)."""
-    sentences = doc_sentences(docs)
-    spans = sentence_spans(sentences, cfg.pseudo_spans, cfg.seed) if cfg.pseudo_spans else []
-    return [x for x in dict.fromkeys(sentences + spans) if x not in exclude]
-
-
-def _finish(run: Path, base: Embedder, adapter: Adapter, final: Adapter, curve, train, val, evalset, cfg, teach, base_url,
-            timing, t0):
+def _finish(run: Run, cfg: AdapterConfig, base: Embedder, teach, adapter: Adapter, final: Adapter, curve, train, val, evalset,
+            timing, t0) -> RunMetrics:
     """Validation scores the held-out adapter (trained without the validation data); an eval dataset and
     RUN/model/ get the final one (the refit on training + validation data, when refit_all)."""
-    import shutil
-
-    from ragtune.evaluation.retrieval import evaluate_retrieval
-
     name = f"{base.name}+{cfg.kind}-adapter"
-    base_info = {"spec": base.name, "fingerprint": base.fingerprint, "base_url": base_url}
-    save_adapter(adapter, run / "checkpoints" / "best", base_info)
-    save_adapter(final, run / "checkpoints" / "final", base_info)
+    base_info = {"spec": base.name, "fingerprint": base.fingerprint, "base_url": cfg.base_url}
+    save_adapter(adapter, run.checkpoints / "best", base_info)
+    save_adapter(final, run.checkpoints / "final", base_info)
     reports = {"val": evaluate_retrieval(val, {"base": base, "adapter": adapted_embedder(base, adapter, name=name)})}
     if evalset is not None:
         reports[evalset.name] = evaluate_retrieval(evalset, {"base": base, "adapter": adapted_embedder(base, final, name=name)})
-    for name, rep in reports.items():
-        write_eval(run, name, rep)
-    decision = ship_decision(reports["val"], reports.get(evalset.name) if evalset else None, "adapter")
-    if decision["shipped"]:
-        publish_copy(run / "checkpoints" / "final", run / "model")  # the adapter saved just above, swapped in whole
-    else:
-        shutil.rmtree(run / "model", ignore_errors=True)
-    log.info(decision["reason"])
-    metrics = {"job": "adapter", "decision": decision, "best_epoch": adapter.best_epoch, "best_epoch_by": adapter.selected_by,
-               "shipped_adapter": final.selected_by if final is not adapter else "the held-out adapter scored on validation",
-               "validation_difficulty": difficulty(reports["val"]), "curve": curve,
-               "models": {name: {r["model"]: r["metrics"] for r in rep["results"]} for name, rep in reports.items()},
-               "seconds": {**{k: v for k, v in timing.items() if k.endswith("_s")}, "total_s": round(time.perf_counter() - t0, 3)},
-               "data": {"train_queries": len(train.queries), "pseudo_queries": timing["pseudo_queries"],
-                        "train_docs": len(train.corpus), "val_queries": len(val.queries)}}
-    atomic_write_json(run / "metrics.json", metrics)
-    lines = [f"A {cfg.kind} adapter ({cfg.side} side) over the frozen embedder `{base.name}`"
+    for rep_name, rep in reports.items():
+        run.write_eval(rep_name, rep)
+    decision = decide_gain(*deciding_report(reports["val"], reports.get(evalset.name) if evalset else None), "adapter")
+    run.ship(decision, lambda folder: publish_copy(run.checkpoints / "final", folder))  # the adapter saved above, whole
+    fields = {"best_epoch": adapter.best_epoch, "best_epoch_by": adapter.selected_by,
+              "shipped_adapter": final.selected_by if final is not adapter else "the held-out adapter scored on validation",
+              "validation_difficulty": difficulty(reports["val"]), "curve": curve,
+              "models": {n: rep.metric_table() for n, rep in reports.items()},
+              "seconds": {**{k: v for k, v in timing.items() if k.endswith("_s")}, "total_s": round(time.perf_counter() - t0, 3)},
+              "data": {"train_queries": len(train.queries), "pseudo_queries": timing["pseudo_queries"],
+                       "train_docs": len(train.corpus), "val_queries": len(val.queries)}}
+    about = [f"A {cfg.kind} adapter ({cfg.side} side) over the frozen embedder `{base.name}`"
              + (f", distilled from `{teach.name}`" if teach else "") + ".",
              f"Trained on {len(train.queries)} queries (+{timing['pseudo_queries']} pseudo-queries) from `{train.name}`; "
-             f"best epoch {adapter.best_epoch} of {cfg.epochs} by {adapter.selected_by}.",
-             "Load: `from ragtune.embeddings.adapter import load_adapted; emb = load_adapted('RUN/model')`."]
-    write_card(run, card(f"Adapter for {base.name}", lines, list(reports.values()), decision))
-    return metrics
+             f"best epoch {adapter.best_epoch} of {cfg.epochs} by {adapter.selected_by}."]
+    load = ["`ragtune.embedders.load_embedder('RUN/model')` (the adapter over its base), or in LlamaIndex "
+            "`ragtune.integrations.llamaindex.AdapterEmbedding('RUN/model')`."]
+    return run.finish(decision, fields, card(f"Adapter for {base.name}", about, list(reports.values()), decision, load))

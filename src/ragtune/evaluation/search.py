@@ -1,12 +1,52 @@
-"""Exact top-k by batched matrix products with bounded memory, plus the exact rank of the positive.
+"""Encode, then take the top k: the one search every job uses, plus the exact rank of the positive.
 
-Memory is bounded by `query_batch x doc_block` scores at a time (default 256 x 16384 floats =
+`top_k(encoder, queries, docs, k)` embeds both sides (through the encoder's cache) and returns each
+query's best documents; `search` is the exact top-k on vectors, `positive_ranks` the exact rank of each
+query's relevant document in the whole corpus. Memory is bounded by `query_batch x doc_block` scores at a time (default 256 x 16384 floats =
 16 MB), so a 100k-chunk corpus never needs a 100k x 100k matrix.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
+
+from ragtune.errors import InputError
+from ragtune.evaluation.protocols import Encoder
+
+__all__ = ["TopK", "encode_pair", "top_k", "search", "positive_ranks"]
+
+
+@dataclass
+class TopK:
+    """Each query's k best documents (indices into the documents, best first), their scores, and the vectors."""
+
+    indices: np.ndarray
+    scores: np.ndarray
+    query_vecs: np.ndarray
+    doc_vecs: np.ndarray
+
+    def ids(self, doc_ids: Sequence[str]) -> list[list[str]]:
+        """The top-k as document ids."""
+        return [[doc_ids[j] for j in row] for row in self.indices]
+
+
+def encode_pair(encoder: Encoder, queries: Sequence[str], docs: Sequence[str], batch_size: int = 64,
+                show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(query vectors, document vectors), in order, through the encoder (and its cache)."""
+    q = encoder.encode(list(queries), kind="query", batch_size=batch_size, show_progress=show_progress)
+    d = encoder.encode(list(docs), kind="document", batch_size=batch_size, show_progress=show_progress)
+    return q, d
+
+
+def top_k(encoder: Encoder, queries: Sequence[str], docs: Sequence[str], k: int, *, index: str = "exact",
+          batch_size: int = 64, show_progress: bool = False) -> TopK:
+    """Encode the queries and documents, then take each query's k best documents by inner product."""
+    q, d = encode_pair(encoder, queries, docs, batch_size, show_progress)
+    scores, idx = search(q, d, k, index=index)
+    return TopK(idx, scores, q, d)
 
 
 def search(query_vecs: np.ndarray, doc_vecs: np.ndarray, k: int, query_batch: int = 256, doc_block: int = 16384,
@@ -41,8 +81,6 @@ def _faiss_search(query_vecs: np.ndarray, doc_vecs: np.ndarray, k: int) -> tuple
     try:
         import faiss
     except ImportError:
-        from ragtune.errors import InputError
-
         raise InputError("index 'faiss' needs faiss: pip install 'ragtune[faiss]' (or faiss-cpu).") from None
     index = faiss.IndexFlatIP(doc_vecs.shape[1])
     index.add(np.ascontiguousarray(doc_vecs, dtype=np.float32))

@@ -14,9 +14,12 @@ class QueryGenConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    llm: str = Field("local", description="'local' (best installed local model), 'local:MODEL', or 'openai:MODEL'")
-    base_url: str | None = Field(None, description="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1")
-    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key (never logged)")
+    llm: str = Field("local", description="'local' (best installed local model, in process), 'local:MODEL' (registry name "
+                                          "or folder), or 'openai:MODEL' for any OpenAI-compatible server")
+    base_url: str | None = Field(None, description="server URL for openai:MODEL, e.g. http://127.0.0.1:8000/v1 (vLLM, "
+                                                   "llama.cpp server, Ollama); default: api.openai.com")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable that holds the API key; the key is never "
+                                                           "printed, logged or written")
     questions_per_chunk: int = Field(1, ge=1, le=20, description="questions asked for in each prompt")
     samples: int = Field(1, ge=1, le=10, description="independent LLM calls per chunk (use temperature > 0 for variety)")
     concurrency: int | None = Field(None, ge=1, le=512, description="requests in flight (server; default 8) / prompts per "
@@ -24,21 +27,26 @@ class QueryGenConfig(BaseModel):
     max_tokens: int | None = Field(None, ge=8, le=2048, description="token budget of one reply (default: 40 per question "
                                                                     "asked; questions are 5-20 words, and a local model "
                                                                     "spends most of its time on tokens nobody keeps)")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy; higher = more varied questions")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy (deterministic); 0.7 gives more varied questions")
     seed: int = Field(42, description="seed for sampling and for the train/val split")
-    prompt_file: str | None = Field(None, description="a template with {passage}, {n}, {examples}; default: bundled")
-    examples_file: str | None = Field(None, description="a few real user questions, one per line, shown as style examples")
-    filter: bool = Field(True, description="round-trip filter: keep a question only if its chunk ranks in the top K")
-    self_check: bool = Field(False, description="ask the LLM whether the passage answers each kept question; keep 'yes'")
+    prompt_file: str | None = Field(None, description="your prompt template; it must contain {passage} and may use {n} "
+                                                      "(questions wanted) and {examples}; default: the bundled one")
+    examples_file: str | None = Field(None, description="a few real user questions, one per line, shown to the LLM as "
+                                                        "style examples (Promptagator-style)")
+    filter: bool = Field(True, description="round-trip filter: keep a question only if its chunk ranks in the top K of all "
+                                           "chunks under filter_model")
+    self_check: bool = Field(False, description="ask the same LLM whether the passage answers each kept question (one "
+                                                "short extra call per question); keep only 'yes'")
     filter_model: str = Field("minilm", description="reference embedder of the round-trip filter")
     filter_top_k: int = Field(20, ge=1, description="K of the round-trip filter")
     min_words: int = Field(3, ge=1, description="shortest question kept, in words")
     max_words: int = Field(40, ge=2, description="longest question kept, in words")
     chunk_size: int = Field(256, ge=16, description="chunk size in tokens of the chunking tokenizer")
     overlap: int = Field(32, ge=0, description="tokens shared by consecutive chunks")
-    chunk_tokenizer: str = Field("minilm", description="tokenizer used to size chunks (your embedding model's)")
+    chunk_tokenizer: str = Field("minilm", description="tokenizer that sizes chunks (use your embedding model's)")
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share of source documents held out for validation")
-    max_tries: int = Field(5, ge=1, le=20, description="attempts per chunk before it is given up (server)")
+    max_tries: int = Field(5, ge=1, le=20, description="attempts per chunk (server) before the chunk is given up; a rerun "
+                                                       "retries it")
     timeout: float = Field(60.0, gt=0, description="seconds before one request times out (server)")
     price_per_1k: float | None = Field(None, ge=0, description="price per 1000 tokens (in + out) for the cost line")
     text_field: str = Field("text", description="field holding the text in JSONL documents")
@@ -46,7 +54,7 @@ class QueryGenConfig(BaseModel):
     @model_validator(mode="after")
     def _default_concurrency(self):
         if self.concurrency is None:
-            from ragtune.llm import default_concurrency
+            from ragtune.llm import default_concurrency  # here, not at the top: the CLI imports configs for --help
 
             self.concurrency = default_concurrency(self.llm)
         return self

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ragtune.data.documents import Chunk, Document, chunk_documents, load_documents, load_tokenizer
+from ragtune.data.documents import Chunk, Document, chunk_documents, chunking_tokenizer, load_documents
 from ragtune.errors import InputError, NoUsableDataError
 from ragtune.generate.config import QueryGenConfig
 
@@ -27,7 +27,7 @@ def to_chunks(docs: Any, cfg: QueryGenConfig) -> tuple[list[Chunk], str]:
 
 
 def _chunk(documents: Sequence[Document], cfg: QueryGenConfig) -> list[Chunk]:
-    return chunk_documents(documents, load_tokenizer(cfg.chunk_tokenizer), cfg.chunk_size, cfg.overlap)
+    return chunk_documents(documents, chunking_tokenizer(cfg.chunk_tokenizer), cfg.chunk_size, cfg.overlap)
 
 
 def _from_llamaindex(items: list[Any], cfg: QueryGenConfig) -> tuple[list[Chunk], str]:

@@ -4,6 +4,8 @@ Reusable by any trainer (embeddings, rerankers):
 
     from ragtune.generate.negatives import mine_hard_negatives
     mined, stats = mine_hard_negatives(dataset, load_embedder("minilm"), num_negatives=5, margin=0.95)
+
+The retriever is any encoder (`encode(texts, kind)`), passed in by the caller.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ import numpy as np
 
 from ragtune.data.retrieval import RetrievalDataset
 from ragtune.errors import InputError
+from ragtune.evaluation.protocols import Encoder
+from ragtune.evaluation.search import top_k
+
+__all__ = ["mine_hard_negatives"]
 
 
-def mine_hard_negatives(dataset: RetrievalDataset, embedder: Any, num_negatives: int = 5, skip_top: int = 0,
+def mine_hard_negatives(dataset: RetrievalDataset, embedder: Encoder, num_negatives: int = 5, skip_top: int = 0,
                         margin: float | None = 0.95, depth: int = 50, batch_size: int = 64,
                         show_progress: bool = False) -> tuple[RetrievalDataset, dict[str, Any]]:
     """A copy of `dataset` whose `hard_negatives` holds up to `num_negatives` doc ids per query.
@@ -29,14 +35,12 @@ def mine_hard_negatives(dataset: RetrievalDataset, embedder: Any, num_negatives:
     `.encode(texts, kind="query"|"document")` returning L2-normalised rows.
     """
     _check_args(num_negatives, skip_top, margin, depth)
-    from ragtune.evaluation.search import search
-
     qids = [q for q in dataset.queries if dataset.relevant_docs.get(q)]
     doc_ids = list(dataset.corpus)
     pos_index = {d: i for i, d in enumerate(doc_ids)}
-    qv = embedder.encode([dataset.queries[q] for q in qids], kind="query", batch_size=batch_size, show_progress=show_progress)
-    dv = embedder.encode(list(dataset.corpus.values()), kind="document", batch_size=batch_size, show_progress=show_progress)
-    scores, idx = search(qv, dv, min(len(doc_ids), depth + skip_top + 8))
+    found = top_k(embedder, [dataset.queries[q] for q in qids], list(dataset.corpus.values()),
+                  min(len(doc_ids), depth + skip_top + 8), batch_size=batch_size, show_progress=show_progress)
+    qv, dv, scores, idx = found.query_vecs, found.doc_vecs, found.scores, found.indices
     counts: Counter = Counter()
     mined: dict[str, list[str]] = {}
     for row, q in enumerate(qids):

@@ -18,7 +18,9 @@ from typing import Any
 
 from ragtune.data.documents import Chunk
 from ragtune.data.retrieval import RetrievalDataset, save_split_record, split_by_source, write_llamaindex
-from ragtune.errors import NoUsableDataError
+from ragtune.errors import InputError, NoUsableDataError
+from ragtune.evaluation.protocols import Encoder
+from ragtune.evaluation.search import encode_pair, positive_ranks
 from ragtune.generate.config import QueryGenConfig, reply_tokens, resolve_config
 from ragtune.generate.inputs import nonempty, to_chunks
 from ragtune.generate.journal import Journal, call_key
@@ -64,16 +66,20 @@ class GenerationResult:
 
 
 def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None = None, *, llm: LLM | None = None,
-                     embedder: Any = None, show_progress: bool = False, **options: Any) -> GenerationResult:
+                     embedder: Encoder | None = None, show_progress: bool = False, **options: Any) -> GenerationResult:
     """Write synthetic questions for every chunk of `docs` into the folder `out`.
 
     `docs`: file/folder paths, ragtune Documents or Chunks, or LlamaIndex Documents/TextNodes.
-    Options are the fields of `QueryGenConfig` (the CLI flags); `llm` and `embedder` override
-    `config.llm` and `config.filter_model` with ready objects (tests pass fakes here).
+    Options are the fields of `QueryGenConfig` (the CLI flags); `llm` overrides `config.llm` with a ready
+    object (tests pass fakes here). `embedder` is the round-trip filter's reference encoder (the caller
+    loads `config.filter_model`, e.g. `ragtune.embedders.load_embedder`); it is needed when the filter is on.
     Output: OUT/train.json, val.json, split.json (LlamaIndex JSON), all.json, summary.json,
     config.json, dropped.jsonl, and the resumable journal.jsonl.
     """
     cfg = resolve_config(config, options)
+    if cfg.filter and embedder is None:
+        raise InputError("the round-trip filter needs its reference embedder: pass embedder=load_embedder(config.filter_model) "
+                         "(ragtune.embedders), or filter=False.")
     t0 = time.perf_counter()
     chunks, read_note = to_chunks(docs, cfg)
     chunks = nonempty(chunks)
@@ -241,17 +247,10 @@ def self_check_warning(rejected: int, checked: int, model: str) -> str | None:
     return None
 
 
-def round_trip_filter(questions: list[tuple[str, str]], chunks: list[Chunk], embedder: Any, cfg: QueryGenConfig):
+def round_trip_filter(questions: list[tuple[str, str]], chunks: list[Chunk], embedder: Encoder, cfg: QueryGenConfig):
     """Keep a question only if its own chunk ranks in the top K of all chunks under the reference embedder."""
-    from ragtune.evaluation.search import positive_ranks
-
-    if embedder is None:
-        from ragtune.embeddings import load_embedder
-
-        embedder = load_embedder(cfg.filter_model)
     index = {c.id: i for i, c in enumerate(chunks)}
-    q = embedder.encode([t for _, t in questions], kind="query")
-    d = embedder.encode([c.text for c in chunks], kind="document")
+    q, d = encode_pair(embedder, [t for _, t in questions], [c.text for c in chunks])
     ranks = positive_ranks(q, d, [[index[cid]] for cid, _ in questions])
     kept = [qt for qt, r in zip(questions, ranks) if r <= cfg.filter_top_k]
     rows = [{"reason": "round_trip", "chunk_id": cid, "text": t, "rank": int(r)}

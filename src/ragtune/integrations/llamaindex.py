@@ -24,7 +24,7 @@ class AdapterEmbedding(BaseEmbedding):
     _embedder: Any = PrivateAttr()
 
     def __init__(self, adapter_folder: str, base_url: str | None = None, **kwargs: Any):
-        from ragtune.embeddings.adapter import load_adapted
+        from ragtune.embedders import load_adapted
 
         embedder = load_adapted(adapter_folder, base_url=base_url)
         super().__init__(model_name=embedder.name, **kwargs)

@@ -19,7 +19,8 @@ from ragtune.llm.base import LLM, Completion, FatalLLMError, Messages, Outcome, 
 from ragtune.llm.fake import FakeLLM
 from ragtune.llm.local import LOCAL_BATCH, LocalLLM, default_local_model
 from ragtune.llm.openai_provider import OpenAIProvider
-from ragtune.llm.recorder import Recorder, scrub
+from ragtune.llm.recorder import Recorder
+from ragtune.secrets import scrub
 from ragtune.llm.retry import RetryPolicy
 
 __all__ = [

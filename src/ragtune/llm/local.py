@@ -13,8 +13,10 @@ import copy
 import threading
 from dataclasses import dataclass, field
 
+from ragtune.assets import get_asset, load_tokenizer
 from ragtune.errors import InputError, LLMError
 from ragtune.llm.base import Completion, Messages
+from ragtune.llm.models import load_causal_lm
 
 DEFAULT_LOCAL_MODELS = ("qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct")
 MIN_SHARED_PREFIX = 8  # tokens
@@ -23,8 +25,6 @@ LOCAL_BATCH = 32  # prompts per batch: batched CPU generation gains up to about 
 
 def default_local_model() -> str:
     """The best installed local chat model: Qwen2.5-Coder-0.5B if installed, else SmolLM2-135M."""
-    from ragtune.assets import get_asset
-
     for name in DEFAULT_LOCAL_MODELS:
         if get_asset(name).installed():
             return name
@@ -192,22 +192,16 @@ class LocalLLM:
 
 
 def _load(spec: str, threads: int | None):
+    """Tokenizer (left padding) and model in eval mode; a LoRA adapter or run folder is merged into its base."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ragtune.assets import resolve_model
 
     if threads:
         torch.set_num_threads(threads)
-    folder = resolve_model(spec)
-    tok = AutoTokenizer.from_pretrained(str(folder))
+    tok = load_tokenizer(spec)
     tok.padding_side = "left"
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
     if not tok.chat_template:
         raise InputError(f"model {spec} has no chat template; ragtune needs an instruct/chat model.")
-    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
-    return tok, model
+    return tok, load_causal_lm(spec, device="cpu", merge=True).eval()
 
 
 def _full_attention(model) -> bool:

@@ -6,8 +6,8 @@ import asyncio
 
 from ragtune.errors import LLMError
 from ragtune.llm.base import Completion, FatalLLMError, Messages
-from ragtune.llm.recorder import scrub
 from ragtune.llm.retry import RetryPolicy, RetryStats, parse_retry_after
+from ragtune.secrets import scrub
 
 _RETRY_STATUS = {408, 409, 425, 429}
 

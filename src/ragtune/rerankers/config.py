@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Loss = Literal["bce", "listnet", "lambda", "mse"]
 
 
 class RerankerConfig(BaseModel):
     """Fine-tune a cross-encoder that reads (query, passage) together and scores relevance."""
+
+    model_config = ConfigDict(extra="forbid")
 
     dataset: str = Field(description="training retrieval dataset: registry name, LlamaIndex JSON, BEIR folder or ragtune .jsonl")
     output: str = Field(description="run folder to write (config, metrics, model/, checkpoints/, data/, eval/, card)")

@@ -12,6 +12,7 @@ the chosen sentence-transformers loss documents.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,12 @@ import numpy as np
 
 from ragtune.data.chat import plain_text
 from ragtune.data.retrieval import RetrievalDataset
-from ragtune.embeddings.encoder import Embedder
 from ragtune.errors import InputError
+from ragtune.evaluation.protocols import Encoder
+from ragtune.evaluation.rerank import retrieve
+from ragtune.generate.pseudo import doc_sentences, sentence_spans
+from ragtune.io import append_jsonl, read_jsonl_tolerant
+from ragtune.llm import complete_many, user_message
 
 
 @dataclass
@@ -56,15 +61,12 @@ def build_groups(mined: RetrievalDataset, random_negatives: int = 1, seed: int =
     return groups
 
 
-def pseudo_groups(train_ds: RetrievalDataset, retriever: Embedder, count: int, candidates: int, random_negatives: int = 1,
+def pseudo_groups(train_ds: RetrievalDataset, retriever: Encoder, count: int, candidates: int, random_negatives: int = 1,
                   spans_per_sentence: int = 3, seed: int = 42, exclude: set[str] = frozenset()) -> list[Group]:
     """Up to `count` unlabelled pseudo-queries from the training documents (their sentences and short spans of them, as
     the adapter uses), each with the retriever's top `candidates` passages plus random ones: the candidates a reranker
     sees in use. A teacher must label them; `gold` marks only the passage the text was cut from. No pseudo-query equals
     (case and spacing aside) a training query or any text in `exclude` (validation and evaluation queries)."""
-    from ragtune.embeddings.train_adapter import doc_sentences, sentence_spans
-    from ragtune.rerankers.evaluate import retrieve
-
     real = {plain_text(x) for x in (*train_ds.queries.values(), *exclude)}
     source: dict[str, str] = {}
     for i, (did, text) in enumerate(train_ds.corpus.items()):
@@ -93,7 +95,7 @@ def _random_others(rng: random.Random, doc_ids: list[str], taken: set[str], n: i
     return [d for d in rng.sample(doc_ids, min(len(doc_ids), n + len(taken))) if d not in taken][:n]
 
 
-def add_teacher_scores(groups: list[Group], corpus: dict[str, str], teacher: Embedder, batch_size: int = 64) -> None:
+def add_teacher_scores(groups: list[Group], corpus: dict[str, str], teacher: Encoder, batch_size: int = 64) -> None:
     """Fill each group's `teacher` with the teacher model's query-passage cosine scores."""
     q = teacher.encode([g.query for g in groups], kind="query", batch_size=batch_size)
     needed = list(dict.fromkeys(d for g in groups for d in g.doc_ids))
@@ -118,11 +120,6 @@ def label_with_llm(groups: list[Group], corpus: dict[str, str], llm: Any, journa
 
     Judgments are journalled (one JSON line per pair) so an interrupted run asks each pair once.
     """
-    import asyncio
-
-    from ragtune.io import append_jsonl, read_jsonl_tolerant
-    from ragtune.llm.base import complete_many, user_message
-
     done = {(r["qid"], r["doc_id"]): r["yes"] for r in read_jsonl_tolerant(journal)} if journal.exists() else {}
     todo = [(g.qid, g.query, d) for g in groups for d, lab in zip(g.doc_ids, g.gold) if lab == 0 and (g.qid, d) not in done]
     prompts = [user_message(JUDGE_PROMPT.format(query=qt, passage=corpus[d])) for _, qt, d in todo]

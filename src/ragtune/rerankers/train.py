@@ -1,7 +1,7 @@
 """Fine-tune a cross-encoder reranker from a retrieval dataset with sentence-transformers' CrossEncoderTrainer.
 
     from ragtune.rerankers.train import train_reranker
-    metrics = train_reranker("data/train.json", "runs/rr", retriever="minilm", model="minilm", teacher="mpnet")
+    metrics = train_reranker(dataset="data/train.json", output="runs/rr", retriever="minilm", teacher="mpnet")
 
 Steps: validate the dataset (stop before any training on an error), split queries by source
 document, mine hard negatives with the retriever (false-negative guard), add random negatives,
@@ -13,76 +13,69 @@ queries when given, else the validation split. Rerunning the same command resume
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
 from pathlib import Path
 from typing import Any
 
-from ragtune.data.retrieval import RetrievalDataset, check, load_dataset, save_split_record, split_by_source
-from ragtune.embeddings.encoder import Embedder, load_embedder
+from ragtune.assets import resolve_model
+from ragtune.data.retrieval import RetrievalDataset, load_checked, save_split_record, split_by_source
+from ragtune.embedders import Embedder, load_embedder
 from ragtune.errors import InputError
-from ragtune.io import atomic_dir, atomic_write_json, atomic_write_jsonl, atomic_write_text
-from ragtune.rerankers.config import RerankerConfig
+from ragtune.evaluation.rerank import choose_fusion_weight, evaluate_rerank, retrieve, retrieve_scored
+from ragtune.generate.negatives import mine_hard_negatives
+from ragtune.io import atomic_write_json, atomic_write_jsonl
+from ragtune.llm import load_llm
+from ragtune.records import EvalReport, RunMetrics, ShipDecision
 from ragtune.rerankers import data as rdata
+from ragtune.rerankers.config import RerankerConfig
+from ragtune.runs import Run, card, decide_clear_gain, job_config, training_curve
+from ragtune.runs.decision import EVAL_DATASET, VALIDATION
 
-log = logging.getLogger("ragtune.rerankers")
+__all__ = ["train_reranker", "load_base", "make_loss"]
+
+log = logging.getLogger(__name__)
 VAL_METRIC = "eval_val_ndcg@10"
 LOGGERS = ("ragtune", "sentence_transformers", "transformers.trainer")
 
 
-def train_reranker(dataset: str | Path | RetrievalDataset, output: str | Path, *, retriever: str | Embedder = "minilm",
-                   model: str = "minilm", teacher: str | Embedder | None = None, label_with: str | None = None,
-                   loss: str | None = None, config: RerankerConfig | None = None, **overrides: Any) -> dict[str, Any]:
-    """Train a reranker into the run folder `output`; returns the run's metrics (also RUN/metrics.json).
+def train_reranker(config: RerankerConfig | None = None, **fields: Any) -> RunMetrics:
+    """Train a reranker into the run folder `config.output`; returns the run's metrics (also RUN/metrics.json).
 
-    `retriever` and `teacher` are model specs or ready `Embedder` objects (the config records their names).
+    Keyword fields update `config` (`train_reranker(dataset="train.json", output="runs/rr", teacher="mpnet")`);
+    `dataset`, `retriever` and `teacher` may be ready objects (a `RetrievalDataset`, `Embedder`s).
     """
-    name = dataset.name if isinstance(dataset, RetrievalDataset) else str(dataset)
-    cfg = config or RerankerConfig(dataset=name, output=str(output), retriever=_spec_name(retriever), model=model,
-                                   teacher=_spec_name(teacher) if teacher else None, label_with=label_with, loss=loss, **overrides)
-    models = {"retriever": retriever if isinstance(retriever, Embedder) else load_embedder(cfg.retriever),
-              "teacher": teacher if isinstance(teacher, Embedder) else load_embedder(cfg.teacher) if cfg.teacher else None}
+    cfg, objects = job_config(RerankerConfig, config, fields)
+    cfg = cfg.model_copy(update={"loss": cfg.resolved_loss()})
     rdata.check_loss_and_teacher(cfg.resolved_loss(), cfg.teacher, cfg.pseudo_queries)
-    ds = dataset if isinstance(dataset, RetrievalDataset) else load_dataset(dataset)
-    check(ds, name)
-    evalset = load_dataset(cfg.eval_dataset) if cfg.eval_dataset else None  # a bad one stops us before training
-    if evalset is not None:
-        check(evalset, cfg.eval_dataset)
-    run = Path(cfg.output)
-    done = _finished(run, cfg)
-    if done is not None:
-        return done
-    run.mkdir(parents=True, exist_ok=True)
-    handler = _log_to(run / "log.txt")
-    try:
-        return _run(ds, cfg, run, models, evalset)
-    finally:
-        for name in LOGGERS:
-            logging.getLogger(name).removeHandler(handler)
-        handler.close()
+    models = {"retriever": objects.get("retriever") or load_embedder(cfg.retriever),
+              "teacher": objects.get("teacher") or (load_embedder(cfg.teacher) if cfg.teacher else None)}
+    ds = load_checked(objects.get("dataset") or cfg.dataset, "training dataset")
+    # a bad evaluation set stops us before training
+    evalset = load_checked(objects.get("eval_dataset") or cfg.eval_dataset, "eval dataset") if cfg.eval_dataset else None
+    with Run(cfg.output, "reranker", cfg, loggers=LOGGERS) as run:
+        done = run.finished()
+        if done is not None:
+            return done
+        return _run(run, ds, cfg, models, evalset)
 
 
-def _spec_name(spec: str | Embedder) -> str:
-    return spec.name if isinstance(spec, Embedder) else str(spec)
-
-
-def _run(ds: RetrievalDataset, cfg: RerankerConfig, run: Path, models: dict[str, Embedder | None],
-         evalset: RetrievalDataset | None = None) -> dict[str, Any]:
+def _run(run: Run, ds: RetrievalDataset, cfg: RerankerConfig, models: dict[str, Embedder | None],
+         evalset: RetrievalDataset | None = None) -> RunMetrics:
     t0 = time.perf_counter()
-    atomic_write_json(run / "config.json", {**cfg.model_dump(), "loss": cfg.resolved_loss()})
+    run.start()
     train_ds, val_ds = _split(ds, cfg)
-    save_split_record(train_ds, val_ds, run / "data")
+    save_split_record(train_ds, val_ds, run.data)
     retr = models["retriever"]
     held_out = set(ds.queries.values()) | (set(evalset.queries.values()) if evalset is not None else set())
     groups, data_stats = _training_groups(train_ds, cfg, retr, models["teacher"], run, held_out)
-    val_candidates = _val_candidates(val_ds, retr, cfg.top_k)
-    model, trainer = _trainer(cfg, groups, train_ds.corpus, rdata.rerank_samples(val_ds, val_candidates), run / "checkpoints")
+    val_candidates = retrieve(val_ds, retr, cfg.top_k)
+    model, trainer = _trainer(cfg, groups, train_ds.corpus, rdata.rerank_samples(val_ds, val_candidates), run)
     log.info("training %s on %d queries (%d pairs), loss %s", cfg.model, len(groups), data_stats["pairs"], cfg.resolved_loss())
-    trainer.train(resume_from_checkpoint=_last_checkpoint(run / "checkpoints"))
-    curve = _curve(trainer.state.log_history)
-    atomic_write_json(run / "curve.json", curve)
+    trainer.train(resume_from_checkpoint=run.last_checkpoint())
+    curve = training_curve(trainer.state.log_history, (VAL_METRIC, "eval_val_mrr@10"))
+    atomic_write_json(run.folder / "curve.json", curve)
     return _finish(run, cfg, val_ds, retr, trainer.model, data_stats, curve, time.perf_counter() - t0, evalset)
 
 
@@ -99,12 +92,10 @@ def _split(ds: RetrievalDataset, cfg: RerankerConfig) -> tuple[RetrievalDataset,
     return train_ds, val_ds
 
 
-def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr: Embedder, teacher: Embedder | None, run: Path,
+def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr: Embedder, teacher: Embedder | None, run: Run,
                      exclude: set[str] = frozenset()) -> tuple[list[rdata.Group], dict[str, Any]]:
     """Real queries' groups (positives, mined and random negatives), then any pseudo-queries; `exclude` = texts of every
     query the run validates or evaluates on, which a pseudo-query may never be."""
-    from ragtune.generate.negatives import mine_hard_negatives
-
     mined, mine_stats = mine_hard_negatives(train_ds, retr, num_negatives=max(1, cfg.num_negatives), skip_top=cfg.skip_top,
                                             margin=cfg.margin, depth=max(cfg.mine_depth, cfg.num_negatives))
     if cfg.num_negatives == 0:
@@ -112,9 +103,7 @@ def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr: Embe
     groups = rdata.build_groups(mined, cfg.random_negatives, cfg.seed)
     stats = {"mining": mine_stats}
     if cfg.label_with:
-        from ragtune.llm import load_llm
-
-        stats["llm_labels"] = rdata.label_with_llm(groups, train_ds.corpus, load_llm(cfg.label_with), run / "data" / "llm_labels.jsonl")
+        stats["llm_labels"] = rdata.label_with_llm(groups, train_ds.corpus, load_llm(cfg.label_with), run.data / "llm_labels.jsonl")
     if cfg.pseudo_queries:  # teacher-labelled only (the LLM judge above sees real queries alone)
         pseudo = rdata.pseudo_groups(train_ds, retr, cfg.pseudo_queries, cfg.num_negatives + 1, cfg.random_negatives,
                                      seed=cfg.seed, exclude=exclude)
@@ -122,22 +111,14 @@ def _training_groups(train_ds: RetrievalDataset, cfg: RerankerConfig, retr: Embe
         groups += pseudo
     if teacher is not None:
         rdata.add_teacher_scores(groups, train_ds.corpus, teacher)
-    atomic_write_jsonl(run / "data" / "groups.jsonl", [g.to_json() for g in groups])
+    atomic_write_jsonl(run.data / "groups.jsonl", [g.to_json() for g in groups])
     stats.update(rdata.group_stats(groups))
     return groups, stats
-
-
-def _val_candidates(val_ds: RetrievalDataset, retr, top_k: int) -> list[list[str]]:
-    from ragtune.rerankers.evaluate import retrieve
-
-    return retrieve(val_ds, retr, top_k)
 
 
 def load_base(cfg: RerankerConfig):
     """The base CrossEncoder: an existing cross-encoder, or a plain encoder that gets a new 1-logit head."""
     from sentence_transformers.cross_encoder import CrossEncoder
-
-    from ragtune.assets import resolve_model
 
     path = resolve_model(cfg.model)
     return CrossEncoder(str(path), num_labels=1, max_length=cfg.max_length, device="cpu", local_files_only=True)
@@ -156,7 +137,7 @@ def make_loss(model, loss: str, listwise_batch: int):
     return losses.MSELoss(model)
 
 
-def _trainer(cfg: RerankerConfig, groups: list[rdata.Group], corpus: dict[str, str], val_samples: list[dict], ckpt: Path):
+def _trainer(cfg: RerankerConfig, groups: list[rdata.Group], corpus: dict[str, str], val_samples: list[dict], run: Run):
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
 
@@ -166,7 +147,7 @@ def _trainer(cfg: RerankerConfig, groups: list[rdata.Group], corpus: dict[str, s
     per_query = max(1, round(rdata.group_stats(groups)["candidates_per_query"]))
     batch = max(1, cfg.batch_size // per_query) if cfg.is_listwise() else cfg.batch_size
     args = CrossEncoderTrainingArguments(
-        output_dir=str(ckpt), num_train_epochs=cfg.epochs, per_device_train_batch_size=batch, learning_rate=cfg.learning_rate,
+        output_dir=str(run.checkpoints), num_train_epochs=cfg.epochs, per_device_train_batch_size=batch, learning_rate=cfg.learning_rate,
         warmup_ratio=cfg.warmup_ratio, seed=cfg.seed, eval_strategy="steps", eval_steps=cfg.eval_steps, save_strategy="steps",
         save_steps=cfg.eval_steps, save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=VAL_METRIC,
         greater_is_better=True, logging_steps=cfg.logging_steps, report_to="none", use_cpu=True, dataloader_num_workers=0,
@@ -190,51 +171,31 @@ def _log_callback():
     return LogToFile()
 
 
-def _last_checkpoint(folder: Path) -> str | None:
-    ckpts = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if folder.exists() else []
-    return str(ckpts[-1]) if ckpts else None
-
-
-def _curve(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    keep = ("loss", VAL_METRIC, "eval_val_mrr@10", "learning_rate")
-    return [{"step": h.get("step"), "epoch": h.get("epoch"), **{k: h[k] for k in keep if k in h}}
-            for h in history if any(k in h for k in keep)]
-
-
-def _finish(run: Path, cfg: RerankerConfig, val_ds: RetrievalDataset, retr, model, data_stats: dict, curve: list, seconds: float,
-            evalset: RetrievalDataset | None = None) -> dict[str, Any]:
-    from ragtune.rerankers.evaluate import choose_fusion_weight, evaluate_rerank, retrieve_scored
-
+def _finish(run: Run, cfg: RerankerConfig, val_ds: RetrievalDataset, retr, model, data_stats: dict, curve: list, seconds: float,
+            evalset: RetrievalDataset | None = None) -> RunMetrics:
     cache: dict = {}
     report = evaluate_rerank(val_ds, retr, model, top_k=cfg.top_k, latency_queries=cfg.latency_queries,
                              reranker_name="reranker (val)", cache=cache)
-    atomic_write_json(run / "eval" / "val.json", report)
+    run.write_eval("val", report)
     fusion = choose_fusion_weight(val_ds, *retrieve_scored(val_ds, retr, cfg.top_k), model, cache=cache)
-    vs = _vs_retriever(report)
-    deciding, source, eval_report = report, "validation split", None
+    deciding, decided_by, eval_report = report, VALIDATION, None
     if evalset is not None:
         log.info("evaluating on %s (%d real queries): they decide what ships", evalset.name, len(evalset.queries))
         eval_report = evaluate_rerank(evalset, retr, model, top_k=cfg.top_k, latency_queries=0, reranker_name="reranker")
-        atomic_write_json(run / "eval" / f"{_file_name(evalset.name)}.json", eval_report)  # never eval/val.json
-        deciding, source = eval_report, f"eval dataset {evalset.name}"
-    shipped = _ship_decision(_vs_retriever(deciding), cfg.allow_regression, source)
-    if shipped["ok"]:
-        with atomic_dir(run / "model") as tmp:
-            model.save_pretrained(str(tmp))
-    metrics = {"shipped": shipped, "val": {r["model"]: r["metrics"] for r in report["results"]}, "val_vs_retriever": vs,
-               "latency": report["latency"], "data": data_stats, "curve": curve, "seconds": round(seconds, 1),
-               "best_checkpoint_metric": VAL_METRIC, "loss": cfg.resolved_loss(), "fusion": fusion}
+        run.write_eval(_file_name(evalset.name), eval_report)  # never eval/val.json
+        deciding, decided_by = eval_report, EVAL_DATASET
+    decision = decide_clear_gain(deciding, decided_by, "reranked", cfg.allow_regression)
+    run.ship(decision, lambda folder: model.save_pretrained(str(folder)))
+    fields = {"val": report.metric_table(), "val_vs_retriever": report.comparison("reranked").model_dump(),
+              "latency": report.latency, "data": data_stats, "curve": curve, "seconds": round(seconds, 1),
+              "best_checkpoint_metric": VAL_METRIC, "loss": cfg.resolved_loss(), "fusion": fusion}
     if eval_report is not None:
-        metrics["eval"] = {"dataset": eval_report["dataset"], "metrics": {r["model"]: r["metrics"] for r in eval_report["results"]},
-                           "vs_retriever": _vs_retriever(eval_report)}
-    atomic_write_json(run / "metrics.json", metrics)
-    atomic_write_text(run / "card.md", model_card(cfg, metrics))
-    log.info("done: %s", shipped["reason"])
+        fields["eval"] = {"dataset": eval_report.dataset, "metrics": eval_report.metric_table(),
+                          "vs_retriever": eval_report.comparison("reranked").model_dump()}
+    reports = [r for r in (report, eval_report) if r is not None]
+    metrics = run.finish(decision, fields, model_card(cfg, decision, fields, reports))
+    log.info("done: %s", decision.reason)
     return metrics
-
-
-def _vs_retriever(report: dict[str, Any]) -> dict[str, Any]:
-    return next(r for r in report["results"] if r["model"] == "reranked")["vs_first"]
 
 
 def _file_name(name: str) -> str:
@@ -242,84 +203,24 @@ def _file_name(name: str) -> str:
     return f"{stem}-eval" if stem == "val" else stem
 
 
-def _ship_decision(vs: dict[str, Any], allow_regression: bool, source: str = "validation split") -> dict[str, Any]:
-    """Ship only a clear gain: a reranker costs latency on every query, so a gain whose paired 95% CI
-    reaches zero (synthetic validation can look fine while real queries lose) is not worth shipping."""
-    delta, (lo, hi) = vs["delta"], vs["ci95"]
-    measured = f"ndcg@10 {delta:+.4f} versus the retriever alone on the {source} (95% CI {lo:+.4f}..{hi:+.4f})"
-    if lo > 0:
-        return {"ok": True, "decided_by": source, "reason": f"reranking improves {measured}"}
-    if allow_regression:
-        return {"ok": True, "decided_by": source, "reason": f"shipped without a clear gain, {measured} (allow_regression)"}
-    worse = "worse than no reranking" if delta < 0 else "not clearly better than no reranking"
-    return {"ok": False, "decided_by": source,
-            "reason": f"REFUSED TO SHIP: {measured}: {worse}, so no model/ was written; try more or cleaner data, "
-                      "--teacher, more epochs, or --allow-regression to inspect it anyway"}
-
-
-def model_card(cfg: RerankerConfig, metrics: dict[str, Any]) -> str:
-    """A short model card: what, from what data, how it scored against the retriever alone."""
-    val = metrics["val"]
-    vs = metrics["val_vs_retriever"]
-    lines = [
-        "# ragtune reranker (cross-encoder)", "",
-        f"- base: `{cfg.model}`; loss: `{metrics['loss']}`; teacher: `{cfg.teacher}`; LLM labels: `{cfg.label_with}`",
-        f"- training data: `{cfg.dataset}`, {metrics['data']['queries']} queries, {metrics['data']['pairs']} pairs "
-        f"(positives + {cfg.num_negatives} hard negatives mined with `{cfg.retriever}` + {cfg.random_negatives} random)"
-        + (f", of which {metrics['data']['pseudo_queries']} are unlabelled pseudo-queries cut from the training documents "
-           f"(candidates: `{cfg.retriever}`'s top {cfg.num_negatives + 1} + {cfg.random_negatives} random, scored by `{cfg.teacher}`)"
-           if metrics["data"].get("pseudo_queries") else ""),
-        f"- validation: realistic rerank of `{cfg.retriever}`'s top {cfg.top_k} on held-out source documents",
-        "", "| | ndcg@10 | mrr@10 |", "|---|---|---|",
-    ]
-    for label, m in val.items():
-        lines.append(f"| {label} | {m['ndcg@10']:.4f} | {m['mrr@10']:.4f} |")
-    lines += ["", f"Reranked vs retriever alone: {vs['delta']:+.4f} ndcg@10 (95% CI {vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f}; "
-                  f"won/lost/tied {vs['wins']}/{vs['losses']}/{vs['ties']}).",
-              f"Score fusion chosen on validation: w = {metrics['fusion']['weight']:g} x reranker + (1 - w) x retriever "
-              f"(min-max scaled per query) gives ndcg@10 {metrics['fusion']['ndcg@10']:.4f} "
-              f"(`ragtune eval rerank ... --fuse {metrics['fusion']['weight']:g}`).",
-              f"Latency: {metrics['latency'].get('ms_median', 'n/a')} ms median per query at K={metrics['latency'].get('k', 'n/a')} on CPU.",
-              *([f"On {metrics['eval']['dataset']} (real held-out queries): reranked vs retriever alone "
-                 f"{metrics['eval']['vs_retriever']['delta']:+.4f} ndcg@10 (95% CI {metrics['eval']['vs_retriever']['ci95'][0]:+.4f}.."
-                 f"{metrics['eval']['vs_retriever']['ci95'][1]:+.4f})."] if "eval" in metrics else []),
-              f"Shipped: {metrics['shipped']['ok']} — {metrics['shipped']['reason']}.", "",
-              "Load: `CrossEncoder('RUN/model')` or LlamaIndex `SentenceTransformerRerank(model='RUN/model', top_n=5)`.", ""]
-    return "\n".join(lines)
-
-
-def _finished(run: Path, cfg: RerankerConfig) -> dict[str, Any] | None:
-    """A finished run with the same configuration returns its metrics; a different one is refused."""
-    try:
-        old_cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    if _resolved(old_cfg) != _resolved(cfg.model_dump()):
-        raise InputError(f"{run} already holds a run with a different configuration; choose another -o folder "
-                         "(or delete it), or rerun with the same options to resume.")
-    try:
-        metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    log.info("%s is already finished; delete it to train again", run)
-    return metrics
-
-
-def _resolved(raw: dict[str, Any]) -> dict[str, Any] | None:
-    """A stored config with defaults filled in (fields added in later versions compare equal to their defaults)."""
-    from pydantic import ValidationError
-
-    try:
-        cfg = RerankerConfig(**{k: v for k, v in raw.items() if k != "loss"}, loss=raw.get("loss"))
-    except ValidationError:
-        return None
-    return {**cfg.model_dump(), "loss": cfg.resolved_loss()}
-
-
-def _log_to(path: Path) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in LOGGERS:
-        logging.getLogger(name).addHandler(handler)
-        logging.getLogger(name).setLevel(logging.INFO)
-    return handler
+def model_card(cfg: RerankerConfig, decision: ShipDecision, fields: dict[str, Any], reports: list[EvalReport]) -> str:
+    """What it is, from what data, how it scored against the retriever alone."""
+    d, fusion, latency = fields["data"], fields["fusion"], fields["latency"]
+    about = [f"A cross-encoder reranker from `{cfg.model}`; loss `{fields['loss']}`; teacher `{cfg.teacher}`; "
+             f"LLM labels `{cfg.label_with}`.",
+             f"Training data: `{cfg.dataset}`, {d['queries']} queries, {d['pairs']} pairs (positives + {cfg.num_negatives} hard "
+             f"negatives mined with `{cfg.retriever}` + {cfg.random_negatives} random)"
+             + (f", of which {d['pseudo_queries']} are unlabelled pseudo-queries cut from the training documents (candidates: "
+                f"`{cfg.retriever}`'s top {cfg.num_negatives + 1} + {cfg.random_negatives} random, scored by `{cfg.teacher}`)"
+                if d.get("pseudo_queries") else "") + ".",
+             f"Validation: realistic rerank of `{cfg.retriever}`'s top {cfg.top_k} on held-out source documents.",
+             f"Score fusion chosen on validation: w = {fusion['weight']:g} x reranker + (1 - w) x retriever "
+             f"(min-max scaled per query) gives ndcg@10 {fusion['ndcg@10']:.4f} "
+             f"(`ragtune eval rerank ... --fuse {fusion['weight']:g}`).",
+             f"Latency: {latency.get('ms_median', 'n/a')} ms median per query at K={latency.get('k', 'n/a')} on CPU."]
+    if "eval" in fields:
+        ev = fields["eval"]["vs_retriever"]
+        about.append(f"On {fields['eval']['dataset']} (real held-out queries): reranked vs retriever alone {ev['delta']:+.4f} "
+                     f"ndcg@10 (95% CI {ev['ci95'][0]:+.4f}..{ev['ci95'][1]:+.4f}).")
+    load = ["`CrossEncoder('RUN/model')`, or LlamaIndex `SentenceTransformerRerank(model='RUN/model', top_n=5)`."]
+    return card("ragtune reranker (cross-encoder)", about, reports, decision, load)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ragtune.assets import load_tokenizer
+from ragtune.llm.models import load_causal_lm
+
 
 class ChatSession:
     """Holds the model, the tokenizer and the conversation so far."""
 
     def __init__(self, model: str | Path, system: str | None = None, max_new_tokens: int = 256, temperature: float = 0.0):
-        from ragtune.sft.models import load_model, load_tokenizer
-
         self.tokenizer = load_tokenizer(model)
-        self.model = load_model(model)
+        self.model = load_causal_lm(model)
         self.model.eval()
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 
 
 class SFTConfig(BaseModel):
     """Supervised fine-tuning of a chat LLM on assistant tokens only (LoRA by default)."""
 
-    data: str = Field(description="training chat data: OpenAI chat JSONL, prompt/completion, sharegpt or alpaca")
-    model: str = Field("smollm2-135m-instruct", description="base model: registry name, model folder or cached hub id")
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(description="training chat data: OpenAI chat JSONL, prompt/completion, sharegpt or alpaca")
     output: str = Field(description="run folder to write (config, metrics, model/, checkpoints/, card)")
-    val: str | None = Field(None, description="validation chat data; if absent, val_fraction of the data is held out")
+    model: str = Field("smollm2-135m-instruct", description="base model: registry name, model folder or cached hub id")
+    val_dataset: str | None = Field(None, description="validation chat data; if absent, val_fraction of the data is held out")
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="share of examples held out for validation when no val file is given")
     full: bool = Field(False, description="full fine-tune instead of LoRA (every weight trains; far more memory)")
     lora_r: int = Field(16, ge=1, description="LoRA rank")
@@ -40,9 +43,15 @@ class SFTConfig(BaseModel):
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else (2e-5 if self.full else 2e-4)
 
+    def resolved(self) -> "SFTConfig":
+        """The config with the learning rate filled in (what config.json records)."""
+        return self.model_copy(update={"learning_rate": self.lr()})
+
 
 class DistillConfig(BaseModel):
     """Distill a teacher's RAG answers over your documents into a small student model."""
+
+    model_config = ConfigDict(extra="forbid")
 
     docs: list[str] = Field(description="document files or folders (txt, md, html, pdf, jsonl)")
     output: str = Field(description="run folder: data/questions/, data/teacher.jsonl, distill.json, then the SFT run")
@@ -71,7 +80,7 @@ class DistillConfig(BaseModel):
     @model_validator(mode="after")
     def _default_concurrency(self):
         if self.concurrency is None:
-            from ragtune.llm import default_concurrency
+            from ragtune.llm import default_concurrency  # here, not at the top: the CLI imports configs for --help
 
             self.concurrency = default_concurrency(self.teacher)
         return self

@@ -19,10 +19,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ragtune.data.chat import ChatExample, check_tokens, write_chat
+from ragtune.data.chat import ChatExample, write_chat
+from ragtune.embedders import load_embedder
 from ragtune.errors import NoUsableDataError
+from ragtune.evaluation.protocols import Encoder
+from ragtune.evaluation.search import top_k
+from ragtune.generate.queries import generate_queries
 from ragtune.io import atomic_write_json, read_jsonl_tolerant
+from ragtune.llm import Recorder, complete_many, load_llm
+from ragtune.records import RunMetrics
 from ragtune.sft.config import DistillConfig, SFTConfig
+from ragtune.sft.tokenize import chat_tokenizer, check_tokens
+from ragtune.sft.train import train_sft
+
+__all__ = ["distill", "rag_prompt", "retrieve", "recorded", "ask_teacher", "build_chats", "load_summary"]
 
 
 def rag_prompt(question: str, contexts: list[str], system: str) -> list[dict[str, str]]:
@@ -32,15 +42,11 @@ def rag_prompt(question: str, contexts: list[str], system: str) -> list[dict[str
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def retrieve(questions: list[str], corpus: dict[str, str], embedder, k: int) -> list[list[str]]:
+def retrieve(questions: list[str], corpus: dict[str, str], embedder: Encoder, k: int) -> list[list[str]]:
     """The texts of the top-k chunks for each question, best first."""
-    from ragtune.evaluation.search import search
-
     ids = list(corpus)
-    doc_vecs = embedder.encode([corpus[i] for i in ids], kind="document")
-    query_vecs = embedder.encode(questions, kind="query")
-    _, idx = search(query_vecs, doc_vecs, k)
-    return [[corpus[ids[j]] for j in row] for row in idx]
+    found = top_k(embedder, questions, [corpus[i] for i in ids], k)
+    return [[corpus[ids[j]] for j in row] for row in found.indices]
 
 
 def recorded(path: Path) -> dict[str, str]:
@@ -55,8 +61,6 @@ def recorded(path: Path) -> dict[str, str]:
 
 def ask_teacher(teacher, prompts: list[list[dict[str, str]]], path: Path, config: DistillConfig) -> dict[str, Any]:
     """Answer every prompt not yet recorded; the Recorder appends each answer as it arrives."""
-    from ragtune.llm import Recorder, complete_many
-
     done = recorded(path)
     todo = [p for p in prompts if p[-1]["content"] not in done]
     outcomes = []
@@ -78,17 +82,11 @@ def build_chats(prompts: list[list[dict[str, str]]], answers: dict[str, str], to
     return [c for c in chats if c.location not in bad], len(bad)
 
 
-def distill(config: DistillConfig, teacher=None, question_llm=None, embedder=None) -> dict[str, Any]:
-    """Run the whole pipeline; returns the SFT metrics plus a `distill` summary (also in RUN/distill.json).
+def distill(config: DistillConfig, teacher=None, question_llm=None, embedder=None) -> RunMetrics:
+    """Run the whole pipeline; returns the student's SFT run metrics with a `distill` summary (also RUN/distill.json).
 
     `teacher`, `question_llm` and `embedder` override the specs in `config` with ready objects.
     """
-    from ragtune.embeddings.encoder import load_embedder
-    from ragtune.generate.queries import generate_queries
-    from ragtune.llm import load_llm
-    from ragtune.sft.models import load_tokenizer
-    from ragtune.sft.train import train_sft
-
     run = Path(config.output)
     teacher = teacher or load_llm(config.teacher, base_url=config.base_url, api_key_env=config.api_key_env,
                                   concurrency=config.concurrency, batch_size=config.concurrency)
@@ -98,7 +96,7 @@ def distill(config: DistillConfig, teacher=None, question_llm=None, embedder=Non
                            concurrency=config.concurrency, seed=config.seed, text_field=config.text_field)
     splits = {"train": gen.train, "val": gen.val}
     summary: dict[str, Any] = {"questions": gen.summary.get("questions_kept")}
-    tok = load_tokenizer(config.student)
+    tok = chat_tokenizer(config.student)
     paths = {}
     for name, ds in splits.items():
         if ds is None or not ds.queries:
@@ -114,13 +112,13 @@ def distill(config: DistillConfig, teacher=None, question_llm=None, embedder=Non
     if "train" not in paths:
         raise NoUsableDataError(f"the teacher produced no usable training chats; see {run / 'data' / 'teacher.jsonl'}.")
     atomic_write_json(run / "distill.json", {"config": config.model_dump(), "summary": summary})
-    sft = SFTConfig(data=str(paths["train"]), val=str(paths["val"]) if "val" in paths else None,
+    sft = SFTConfig(dataset=str(paths["train"]), val_dataset=str(paths["val"]) if "val" in paths else None,
                     val_fraction=0.0 if "val" in paths else 0.1, model=config.student, output=str(run),
                     epochs=config.epochs, learning_rate=config.learning_rate, lora_r=config.lora_r,
                     batch_size=config.batch_size, max_length=config.max_length, seed=config.seed,
                     allow_regression=config.allow_regression)
     metrics = train_sft(sft)
-    return metrics | {"distill": summary}
+    return metrics.model_copy(update={"distill": summary})
 
 
 def load_summary(run: str | Path) -> dict[str, Any]:

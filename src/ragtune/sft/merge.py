@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ragtune.assets import is_lora_adapter, load_tokenizer, model_folder
 from ragtune.errors import InputError
 from ragtune.io import atomic_dir
+from ragtune.llm.models import load_causal_lm
+
+__all__ = ["merge_adapter"]
 
 
 def merge_adapter(run: str | Path, output: str | Path | None = None) -> Path:
     """Write base + adapter merged (float32) with the tokenizer to `output` (default RUN/merged)."""
-    from ragtune.sft.models import is_adapter, load_model, load_tokenizer, model_folder
-
     folder = model_folder(run)
-    if not is_adapter(folder):
+    if not is_lora_adapter(folder):
         raise InputError(f"{folder} is a full model, not a LoRA adapter: there is nothing to merge; use it as is.")
     run_dir = folder.parent if folder.name == "model" else folder
     out = Path(output) if output else run_dir / "merged"
-    model = load_model(folder).merge_and_unload()
+    model = load_causal_lm(folder, merge=True)
     tok = load_tokenizer(folder)
     with atomic_dir(out) as tmp:
         model.save_pretrained(str(tmp))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ragtune.data.chat import validate_chat, write_chat
 from ragtune.errors import DataValidationError, InputError, LLMError
 from ragtune.io import atomic_write_json
 
@@ -37,8 +38,6 @@ def _client(provider: str, base_url: str | None, api_key_env: str, timeout: floa
 
 def _validated_upload_file(path: str | Path) -> Path:
     """Validate `path` (errors stop here) and write it as OpenAI chat JSONL to a temp file."""
-    from ragtune.data.chat import validate_chat, write_chat
-
     report = validate_chat(path)
     if report.errors:
         raise DataValidationError(f"chat data {path} (nothing was uploaded)", report.problems)

@@ -1,11 +1,11 @@
 """`train_sft`: supervised fine-tuning of a chat LLM with TRL's SFTTrainer and PEFT LoRA.
 
 Loss is on assistant tokens only: the dataset is tokenized here with the exact mask from
-`ragtune.data.chat.tokenize_chat` (which also works for templates without generation markers, like
-SmolLM2's) and handed to SFTTrainer as `input_ids` + `labels`. The run folder follows DESIGN.md:
-config.json, metrics.json, curve.json, model/ (adapter + tokenizer, or the full model), checkpoints/,
-data/train.jsonl + data/val.jsonl, eval/val.json, card.md, log.txt. Rerunning the same command
-resumes from the last checkpoint; a finished run is not trained again.
+`ragtune.sft.tokenize.tokenize_chat` (which also works for templates without generation markers, like
+SmolLM2's) and handed to SFTTrainer as `input_ids` + `labels`. The run folder is the shared one
+(`ragtune.runs.Run`): config.json, metrics.json, curve.json, model/ (adapter + tokenizer, or the full
+model), checkpoints/, data/train.jsonl + data/val.jsonl, eval/val.json, card.md, log.txt. Rerunning the
+same command resumes from the last checkpoint; a finished run is not trained again.
 """
 
 from __future__ import annotations
@@ -15,71 +15,44 @@ import logging
 import math
 import random
 import resource
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from ragtune.data.chat import ChatExample, check_tokens, load_chat, tokenize_chat, write_chat
-from ragtune.errors import DataValidationError, InputError, Problem
-from ragtune.io import atomic_dir, atomic_write_json, atomic_write_text
+from ragtune.assets import BASE_FILE
+from ragtune.data.chat import ChatExample, load_chat, write_chat
+from ragtune.errors import DataValidationError, Problem
+from ragtune.evaluation.sft import example_losses, mean_loss
+from ragtune.io import atomic_write_json
+from ragtune.llm.models import load_causal_lm
+from ragtune.records import EvalReport, ModelResult, RunMetrics
+from ragtune.runs import Run, card, decide_lower_loss, job_config, training_curve
 from ragtune.sft.config import SFTConfig
-from ragtune.sft.models import BASE_FILE, load_model, load_tokenizer
+from ragtune.sft.tokenize import chat_tokenizer, check_tokens, token_rows
 
-log = logging.getLogger("ragtune.sft")
+__all__ = ["train_sft", "split_examples", "prepare_data", "to_dataset", "with_lora", "trl_args", "batch_tokens",
+           "with_checkpointing", "CHECKPOINT_TOKENS", "RESUMABLE_CHANGES"]
 
+log = logging.getLogger(__name__)
 
-def train_sft(config: SFTConfig, callbacks: list | None = None) -> dict[str, Any]:
-    """Train, evaluate base vs tuned on the validation split, and write the run folder. Returns metrics.
-
-    `callbacks` are extra `transformers.TrainerCallback`s (progress bars, early stopping, probes).
-    """
-    run = Path(config.output)
-    run.mkdir(parents=True, exist_ok=True)
-    handler = _log_to(run / "log.txt")
-    try:
-        done = _finished(run, config)
-        if done is not None:
-            log.info("run %s already finished; delete metrics.json to train again", run)
-            return done
-        atomic_write_json(run / "config.json", config.model_dump() | {"resolved_learning_rate": config.lr()})
-        return _train(config, run, callbacks or [])
-    finally:
-        logging.getLogger("ragtune").removeHandler(handler)
-
-
-def _finished(run: Path, config: SFTConfig) -> dict[str, Any] | None:
-    """A finished run with the same configuration returns its metrics. A folder whose config differs is
-    refused whenever it holds anything to reuse (results, checkpoints, the base evaluation)."""
-    metrics, cfg = run / "metrics.json", run / "config.json"
-    if not cfg.exists():
-        return None
-    old = json.loads(cfg.read_text())
-    old.pop("resolved_learning_rate", None)
-    # compared with defaults filled in, so a run finished before a new field existed still counts as finished;
-    # fields that only trade memory for time (RESUMABLE_CHANGES) may differ
-    if _compared(SFTConfig.model_validate(old)) != _compared(config):
-        if metrics.exists() or (run / "checkpoints").exists():
-            raise InputError(f"{run} holds a run with a different configuration; choose another -o folder "
-                             "or delete it, or rerun with the same options to resume.")
-        return None
-    return json.loads(metrics.read_text()) if metrics.exists() else None
-
-
+# fields that only trade memory for time: a run may be resumed with them changed
 RESUMABLE_CHANGES = ("gradient_checkpointing",)
 
 
-def _compared(config: SFTConfig) -> dict[str, Any]:
-    return config.model_dump(exclude=set(RESUMABLE_CHANGES))
+def train_sft(config: SFTConfig | None = None, callbacks: list | None = None, **fields: Any) -> RunMetrics:
+    """Train, evaluate base vs tuned on the validation split, and write the run folder. Returns its metrics.
 
-
-def _log_to(path: Path) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    root = logging.getLogger("ragtune")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    return handler
+    Keyword fields update `config` (`train_sft(dataset="chats.jsonl", output="runs/sft")`). `callbacks`
+    are extra `transformers.TrainerCallback`s (progress bars, early stopping, probes).
+    """
+    cfg, _ = job_config(SFTConfig, config, fields)
+    cfg = cfg.resolved()
+    with Run(cfg.output, "sft", cfg, resumable=RESUMABLE_CHANGES) as run:
+        done = run.finished()
+        if done is not None:
+            return done
+        run.start()
+        return _train(cfg, run, callbacks or [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,11 +70,11 @@ def split_examples(examples: list[ChatExample], val_fraction: float, seed: int) 
     return [e for i, e in enumerate(examples) if i not in val_ids], [e for i, e in enumerate(examples) if i in val_ids]
 
 
-def prepare_data(config: SFTConfig, run: Path, tokenizer) -> tuple[list[ChatExample], list[ChatExample]]:
+def prepare_data(config: SFTConfig, run: Run, tokenizer) -> tuple[list[ChatExample], list[ChatExample]]:
     """Load, split, check tokens (errors stop the run), and save the split under RUN/data/."""
-    train = load_chat(config.data)
-    if config.val:
-        val = load_chat(config.val)
+    train = load_chat(config.dataset)
+    if config.val_dataset:
+        val = load_chat(config.val_dataset)
     else:
         train, val = split_examples(train, config.val_fraction, config.seed)
     problems: list[Problem] = []
@@ -110,8 +83,8 @@ def prepare_data(config: SFTConfig, run: Path, tokenizer) -> tuple[list[ChatExam
         problems += found
     if any(p.severity == "error" for p in problems):
         raise DataValidationError("chat data (run `ragtune data validate` for the full report)", problems)
-    write_chat(train, run / "data" / "train.jsonl")
-    write_chat(val, run / "data" / "val.jsonl")
+    write_chat(train, run.data / "train.jsonl")
+    write_chat(val, run.data / "val.jsonl")
     return train, val
 
 
@@ -119,12 +92,9 @@ def to_dataset(examples: list[ChatExample], tokenizer, max_length: int):
     """A datasets.Dataset of `input_ids` and `labels` (-100 outside assistant turns), truncated."""
     from datasets import Dataset
 
-    ids, labels = [], []
-    for ex in examples:
-        tc = tokenize_chat(tokenizer, ex.messages)
-        ids.append(tc.input_ids[:max_length])
-        labels.append([t if m else -100 for t, m in zip(tc.input_ids, tc.mask)][:max_length])
-    return Dataset.from_dict({"input_ids": ids, "labels": labels})
+    rows = token_rows(tokenizer, examples, max_length)
+    return Dataset.from_dict({"input_ids": [ids for ids, _ in rows],
+                              "labels": [[t if m else -100 for t, m in zip(ids, mask)] for ids, mask in rows]})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,14 +179,7 @@ def with_checkpointing(config: SFTConfig, lengths: list[int]) -> SFTConfig:
     return config.model_copy(update={"gradient_checkpointing": on})
 
 
-def last_checkpoint(run: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    folder = run / "checkpoints"
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
-
-
-def log_callback():
+def _log_callback():
     """A trainer callback that mirrors the trainer's log lines (loss, eval_loss) into log.txt."""
     from transformers import TrainerCallback
 
@@ -231,23 +194,22 @@ def log_callback():
 # the run
 
 
-def _train(config: SFTConfig, run: Path, callbacks: list) -> dict[str, Any]:
+def _train(config: SFTConfig, run: Run, callbacks: list) -> RunMetrics:
     from trl import SFTTrainer
 
-    from ragtune.sft.evaluate import example_losses, mean_loss
-
-    tok = load_tokenizer(config.model)
+    tok = chat_tokenizer(config.model)
     tok.padding_side = "right"
     train, val = prepare_data(config, run, tok)
     train_ds = to_dataset(train, tok, config.max_length)
     val_ds = to_dataset(val, tok, config.max_length) if val else None
     config = with_checkpointing(config, [len(x) for x in train_ds["input_ids"]])
-    model = load_model(config.model)
-    base_loss = _cached_base_loss(run, lambda: mean_loss(example_losses(model, tok, val, config.max_length)) if val else None)
+    model = load_causal_lm(config.model)
+    val_loss = (lambda m: mean_loss(example_losses(m, token_rows(tok, val, config.max_length), tok.pad_token_id or 0))) if val else None
+    base_loss = _cached_base_loss(run, lambda: val_loss(model) if val_loss else None)
     model = with_lora(model, config)
-    trainer = SFTTrainer(model=model, args=trl_args(config, run, bool(val)), train_dataset=train_ds,
-                         eval_dataset=val_ds, processing_class=tok, callbacks=[log_callback(), *callbacks])
-    resume = last_checkpoint(run)
+    trainer = SFTTrainer(model=model, args=trl_args(config, run.folder, bool(val)), train_dataset=train_ds,
+                         eval_dataset=val_ds, processing_class=tok, callbacks=[_log_callback(), *callbacks])
+    resume = run.last_checkpoint()
     log.info("training %d examples (%d val) from %s%s", len(train), len(val), config.model,
              f", resuming from {resume}" if resume else "")
     start_epoch = _checkpoint_epoch(resume)
@@ -255,18 +217,25 @@ def _train(config: SFTConfig, run: Path, callbacks: list) -> dict[str, Any]:
     result = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
     tokens = sum(len(x) for x in train_ds["input_ids"]) * (trainer.state.epoch - start_epoch)
-    tuned_loss = mean_loss(example_losses(trainer.model, tok, val, config.max_length)) if val else None
-    metrics = _metrics(config, len(train), len(val), base_loss, tuned_loss, tokens, seconds, result.metrics)
-    metrics["curve"] = _curve(run, trainer.state.log_history)
-    _ship(trainer.model, tok, config, run, metrics)
-    _write_eval(run, config, val, base_loss, tuned_loss)
-    atomic_write_text(run / "card.md", card(config, metrics))
-    atomic_write_json(run / "metrics.json", metrics)
-    return metrics
+    tuned_loss = val_loss(trainer.model) if val_loss else None
+    decision = decide_lower_loss(base_loss, tuned_loss, "val", config.allow_regression)
+    run.ship(decision, lambda folder: _save_model(trainer.model, tok, config, folder))
+    fields = _fields(config, len(train), len(val), base_loss, tuned_loss, tokens, seconds, result.metrics)
+    fields["curve"] = training_curve(trainer.state.log_history, ("eval_loss",))
+    atomic_write_json(run.folder / "curve.json", fields["curve"])
+    reports = _write_eval(run, config, val, base_loss, tuned_loss)
+    return run.finish(decision, fields, _card(config, fields, reports, decision))
 
 
-def _cached_base_loss(run: Path, compute) -> float | None:
-    path = run / "checkpoints" / "base_eval.json"
+def _save_model(model, tok, config: SFTConfig, folder: Path) -> None:
+    model.save_pretrained(str(folder))
+    tok.save_pretrained(str(folder))
+    if not config.full:
+        atomic_write_json(folder / BASE_FILE, {"base_model": config.model})
+
+
+def _cached_base_loss(run: Run, compute) -> float | None:
+    path = run.checkpoints / "base_eval.json"
     if path.exists():
         return json.loads(path.read_text())["val_loss"]
     value = compute()
@@ -289,9 +258,9 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _metrics(config, n_train, n_val, base_loss, tuned_loss, tokens, seconds, trainer_metrics) -> dict[str, Any]:
+def _fields(config, n_train, n_val, base_loss, tuned_loss, tokens, seconds, trainer_metrics) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "task": "sft", "base_model": config.model, "method": "full" if config.full else "lora",
+        "base_model": config.model, "method": "full" if config.full else "lora",
         "train_examples": n_train, "val_examples": n_val,
         "base": _loss_block(base_loss), "tuned": _loss_block(tuned_loss),
         "train_tokens_per_second": tokens / seconds if seconds > 0 else None,
@@ -308,46 +277,24 @@ def _loss_block(loss: float | None) -> dict[str, float] | None:
     return None if loss is None else {"val_loss": loss, "val_perplexity": math.exp(loss)}
 
 
-def _curve(run: Path, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    keep = ("step", "epoch", "loss", "eval_loss", "learning_rate", "grad_norm")
-    curve = [{k: h[k] for k in keep if k in h} for h in history if "loss" in h or "eval_loss" in h]
-    atomic_write_json(run / "curve.json", curve)
-    return curve
-
-
-def _ship(model, tok, config: SFTConfig, run: Path, metrics: dict[str, Any]) -> None:
-    """Write model/ unless the validation loss got worse (then metrics.json says why)."""
-    base, tuned = metrics["base"], metrics["tuned"]
-    if base and tuned and tuned["val_loss"] >= base["val_loss"] and not config.allow_regression:
-        metrics["refused"] = (f"validation loss did not improve ({base['val_loss']:.4f} -> {tuned['val_loss']:.4f}); "
-                              "model/ was not written. Rerun with --allow-regression to keep it anyway.")
-        log.warning(metrics["refused"])
-        shutil.rmtree(run / "model", ignore_errors=True)
-        return
-    with atomic_dir(run / "model") as tmp:
-        model.save_pretrained(str(tmp))
-        tok.save_pretrained(str(tmp))
-        if not config.full:
-            atomic_write_json(tmp / BASE_FILE, {"base_model": config.model})
-    log.info("wrote %s", run / "model")
-
-
-def _write_eval(run: Path, config: SFTConfig, val: list[ChatExample], base_loss, tuned_loss) -> None:
+def _write_eval(run: Run, config: SFTConfig, val: list[ChatExample], base_loss, tuned_loss) -> list[EvalReport]:
     if not val:
-        return
-    results = [{"model": label, "metrics": {"loss": loss, "perplexity": math.exp(loss)}, "ci95": {}}
-               for label, loss in ((config.model, base_loss), (str(run / "model"), tuned_loss))]
-    atomic_write_json(run / "eval" / "val.json", {"task": "sft", "dataset": "val", "num_queries": len(val), "results": results})
+        return []
+    results = [ModelResult(model=label, metrics={"loss": loss, "perplexity": math.exp(loss)})
+               for label, loss in ((config.model, base_loss), (str(run.model), tuned_loss))]
+    report = EvalReport(task="sft", dataset="val", num_queries=len(val), headline="loss", results=results)
+    run.write_eval("val", report)
+    return [report]
 
 
-def card(config: SFTConfig, metrics: dict[str, Any]) -> str:
-    """A short model card: what, from what data, how it scored against its base."""
-    base, tuned = metrics["base"], metrics["tuned"]
-    score = (f"Validation assistant-token loss {base['val_loss']:.4f} (base) -> {tuned['val_loss']:.4f} (tuned), "
-             f"{100 * metrics['val_loss_reduction']:.1f}% lower." if base and tuned else "No validation split.")
-    status = metrics.get("refused", "model/ holds the " + ("full model." if config.full else "LoRA adapter (load it with "
-                                                            "`ragtune chat RUN` or merge it with `ragtune sft merge RUN`)."))
-    return (f"# {Path(config.output).name}\n\n"
-            f"{'Full fine-tune' if config.full else 'LoRA (r=' + str(config.lora_r) + ')'} of `{config.model}` on "
-            f"`{config.data}` ({metrics['train_examples']} training / {metrics['val_examples']} validation conversations), "
-            f"{config.epochs:g} epochs, loss on assistant tokens only.\n\n{score}\n\n{status}\n")
+def _card(config: SFTConfig, fields: dict[str, Any], reports: list[EvalReport], decision) -> str:
+    """What, from what data, how it scored against its base."""
+    base, tuned = fields["base"], fields["tuned"]
+    method = "Full fine-tune" if config.full else f"LoRA (r={config.lora_r})"
+    about = [f"{method} of `{config.model}` on `{config.dataset}` ({fields['train_examples']} training / "
+             f"{fields['val_examples']} validation conversations), {config.epochs:g} epochs, loss on assistant tokens only.",
+             (f"Validation assistant-token loss {base['val_loss']:.4f} (base) -> {tuned['val_loss']:.4f} (tuned), "
+              f"{100 * fields['val_loss_reduction']:.1f}% lower." if base and tuned else "No validation split.")]
+    load = ["model/ holds the " + ("full model." if config.full else "LoRA adapter: `ragtune chat RUN`, `ragtune eval sft`, "
+                                   "or merge it with `ragtune sft merge RUN`.")]
+    return card(Path(config.output).name, about, reports, decision, load)

@@ -3,7 +3,8 @@
 An adapter is a small torch module on top of the frozen model's L2-normalised vectors:
 `linear` (identity-initialised matrix + bias) or `mlp` (a residual MLP whose output layer starts at
 zero), for queries only or for queries and documents. On disk: `adapter.safetensors` + `adapter.json`.
-`adapted_embedder(base, folder)` is an `Embedder` (same `encode` API, own cache fingerprint).
+`adapted_embedder(base, folder)` is an `Embedder` (same `encode` API, own cache fingerprint); loading an
+adapter folder together with the base embedder it names is `ragtune.embedders.load_embedder(folder)`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ragtune.embeddings.encoder import Embedder, Kind
+from ragtune.embedders.base import Embedder, Kind
 from ragtune.errors import InputError
+from ragtune.io import atomic_write_json
 
 WEIGHTS = "adapter.safetensors"
 CONFIG = "adapter.json"
@@ -88,8 +90,6 @@ def save_adapter(adapter: Adapter, folder: str | Path, base: dict[str, Any] | No
     """Write adapter.safetensors + adapter.json (kind, side, dim, and which base embedder it adapts)."""
     from safetensors.torch import save_file
 
-    from ragtune.io import atomic_write_json
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / (WEIGHTS + ".tmp")
@@ -139,19 +139,3 @@ def adapted_embedder(base: Embedder, adapter: Adapter | str | Path, name: str | 
     emb.base = base  # type: ignore[attr-defined]
     emb.adapter = adapter  # type: ignore[attr-defined]
     return emb
-
-
-def load_adapted(folder: str | Path, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", device: str | None = None,
-                 name: str | None = None) -> Embedder:
-    """The adapted embedder described by an adapter folder (its base is read from adapter.json)."""
-    from ragtune.embeddings.encoder import adapter_folder, load_embedder
-
-    adapter, cfg = load_adapter(folder)
-    spec = (cfg.get("base") or {}).get("spec")
-    if not spec:
-        raise InputError(f"{folder}/{CONFIG} does not name its base embedder; use adapted_embedder(base, folder).")
-    base_adapter = adapter_folder(spec)
-    if base_adapter is not None and base_adapter.resolve() == Path(folder).resolve():
-        raise InputError(f"{folder}/{CONFIG} names the adapter itself ({spec}) as its base embedder.")
-    base = load_embedder(spec, base_url=base_url or cfg["base"].get("base_url"), api_key_env=api_key_env, device=device)
-    return adapted_embedder(base, adapter, name=name)

@@ -5,19 +5,32 @@ as training); perplexity is exp(loss). ROUGE-L is the LCS F-measure between the 
 answer to the conversation's last user turn and the reference answer, tokenized like the
 `rouge-score` package (lowercase, alphanumeric runs, no stemming). Confidence intervals are 95%
 percentile bootstraps over examples.
+
+The assistant-token mask comes from the caller (`token_rows`, normally `ragtune.sft.tokenize.token_rows`),
+so evaluation scores exactly what training trained on without importing the trainer.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ragtune.data.chat import ChatExample, tokenize_chat
+from ragtune.assets import load_tokenizer
+from ragtune.data.chat import ChatExample
 from ragtune.errors import InputError
-from ragtune.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from ragtune.evaluation.metrics import bootstrap_ci
+from ragtune.io import atomic_write_jsonl, atomic_write_text
+from ragtune.llm.models import load_causal_lm
+from ragtune.records import EvalReport, ModelResult
+
+__all__ = ["TokenRows", "rouge_tokens", "rouge_l", "example_losses", "mean_loss", "split_last_turn", "generate",
+           "score_model", "evaluate_sft", "write_side_by_side"]
+
+# (tokenizer, examples, max_length) -> one (input ids, assistant-token mask) pair per example
+TokenRows = Callable[[Any, list[ChatExample], int], list[tuple[list[int], list[int]]]]
 
 # ---------------------------------------------------------------------------------------------
 # ROUGE-L
@@ -54,20 +67,16 @@ def rouge_l(prediction: str, reference: str) -> float:
 # loss
 
 
-def example_losses(model, tokenizer, examples: list[ChatExample], max_length: int = 1024, batch_size: int = 8) -> list[tuple[float, int]]:
-    """(summed NLL, number of assistant tokens) per example, with the training mask and truncation."""
+def example_losses(model, rows: list[tuple[list[int], list[int]]], pad_id: int = 0, batch_size: int = 8) -> list[tuple[float, int]]:
+    """(summed NLL, number of masked-in tokens) per (input ids, loss mask) row."""
     import torch
 
-    rows = []
-    for ex in examples:
-        tc = tokenize_chat(tokenizer, ex.messages)
-        rows.append((tc.input_ids[:max_length], tc.mask[:max_length]))
     device = next(model.parameters()).device
     out: list[tuple[float, int]] = []
     model.eval()
     with torch.no_grad():
         for i in range(0, len(rows), batch_size):
-            out += _batch_losses(model, rows[i : i + batch_size], tokenizer.pad_token_id or 0, device)
+            out += _batch_losses(model, rows[i : i + batch_size], pad_id, device)
     return out
 
 
@@ -126,68 +135,47 @@ def generate(model, tokenizer, prompts: list[list[dict[str, Any]]], max_new_toke
 
 
 # ---------------------------------------------------------------------------------------------
-# confidence intervals
-
-
-# ---------------------------------------------------------------------------------------------
 # the evaluation
 
 
-def score_model(spec: str, examples: list[ChatExample], generate_n: int, max_new_tokens: int,
-                max_length: int = 1024, batch_size: int = 8) -> tuple[dict[str, Any], list[str]]:
-    """Metrics (+ ci95) of one model and its answers to the first `generate_n` examples."""
-    from ragtune.sft.models import load_model, load_tokenizer
-
+def score_model(label: str, spec: str | Path, examples: list[ChatExample], token_rows: TokenRows, generate_n: int,
+                max_new_tokens: int, max_length: int = 1024, batch_size: int = 8) -> tuple[ModelResult, list[str]]:
+    """Held-out loss (+ ci95) of one model and its answers (ROUGE-L) to the first `generate_n` examples."""
     tok = load_tokenizer(spec)
-    model = load_model(spec)
-    losses = example_losses(model, tok, examples, max_length, batch_size)
+    model = load_causal_lm(spec)
+    losses = example_losses(model, token_rows(tok, examples, max_length), tok.pad_token_id or 0, batch_size)
     loss = mean_loss(losses)
     per_ex = [s / n if n else 0.0 for s, n in losses]
     lo, hi = bootstrap_ci(per_ex, weights=[n for _, n in losses])
-    result = {"metrics": {"loss": loss, "perplexity": math.exp(loss)},
-              "ci95": {"loss": [lo, hi], "perplexity": [math.exp(lo), math.exp(hi)]}}
+    result = ModelResult(model=label, metrics={"loss": loss, "perplexity": math.exp(loss)},
+                         ci95={"loss": [lo, hi], "perplexity": [math.exp(lo), math.exp(hi)]})
     answers: list[str] = []
     if generate_n > 0:
         prompts, refs = zip(*[split_last_turn(e) for e in examples[:generate_n]])
         answers = generate(model, tok, list(prompts), max_new_tokens, batch_size)
         scores = [rouge_l(a, r) for a, r in zip(answers, refs)]
-        result["metrics"]["rouge_l"] = sum(scores) / len(scores)
-        result["ci95"]["rouge_l"] = list(bootstrap_ci(scores))
+        result.metrics["rouge_l"] = sum(scores) / len(scores)
+        result.ci95["rouge_l"] = list(bootstrap_ci(scores))
     return result, answers
 
 
-def evaluate_sft(
-    data: str | Path,
-    models: list[str],
-    labels: list[str] | None = None,
-    generate_n: int = 50,
-    max_new_tokens: int = 128,
-    max_length: int = 1024,
-    batch_size: int = 8,
-    json_out: str | Path | None = None,
-    samples_out: str | Path | None = None,
-) -> dict[str, Any]:
-    """Evaluate each model on held-out chat data; returns (and optionally writes) the shared JSON shape.
+def evaluate_sft(examples: list[ChatExample], models: Mapping[str, str | Path], token_rows: TokenRows, *, dataset: str = "chat",
+                 generate_n: int = 50, max_new_tokens: int = 128, max_length: int = 1024, batch_size: int = 8,
+                 samples_out: str | Path | None = None) -> EvalReport:
+    """Evaluate each labelled model on held-out chats (task "sft"); the first is the baseline.
 
     `samples_out` (a .md file) gets the side-by-side answers; a .jsonl twin holds them as records.
     """
-    from ragtune.data.chat import load_chat
-
     if not models:
         raise InputError("give at least one --model to evaluate.")
-    examples = load_chat(data)
-    labels = labels or list(models)
     results, answers = [], {}
-    for label, spec in zip(labels, models):
-        result, answers[label] = score_model(spec, examples, generate_n, max_new_tokens, max_length, batch_size)
-        results.append({"model": label, **result})
-    report = {"task": "sft", "dataset": Path(str(data)).stem, "num_queries": len(examples),
-              "num_generated": min(generate_n, len(examples)), "results": results}
-    if json_out:
-        atomic_write_json(json_out, report)
+    for label, spec in models.items():
+        result, answers[label] = score_model(label, spec, examples, token_rows, generate_n, max_new_tokens, max_length, batch_size)
+        results.append(result)
     if samples_out and generate_n > 0:
         write_side_by_side(examples[:generate_n], answers, samples_out)
-    return report
+    return EvalReport(task="sft", dataset=dataset, num_queries=len(examples), num_generated=min(generate_n, len(examples)),
+                      results=results)
 
 
 def write_side_by_side(examples: list[ChatExample], answers: dict[str, list[str]], path: str | Path) -> Path:

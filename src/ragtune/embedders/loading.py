@@ -1,8 +1,6 @@
-"""One interface for every embedder: `encode(texts, kind) -> L2-normalised float32 matrix`.
-
-Each distinct text is embedded once per model, ever: vectors are cached on disk by model
-fingerprint (a hash of the weight and config files, or of the remote model name) and text hash.
-A cached re-evaluation never loads the model at all.
+"""Load any embedder by spec: a registry name, a local sentence-transformers folder, an adapter folder
+(or its run folder) over the base embedder it names, a cached hub id, or `openai:MODEL` for a remote
+OpenAI-compatible `/embeddings` endpoint. Every one is an `Embedder` with the shared disk cache.
 """
 
 from __future__ import annotations
@@ -10,65 +8,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from ragtune.embeddings.cache import EmbeddingCache, text_key
+from ragtune.assets import get_asset, ragtune_home, resolve_model
+from ragtune.embedders.adapter import CONFIG, adapted_embedder, load_adapter
+from ragtune.embedders.base import Embedder, Kind
 from ragtune.errors import InputError, LLMError
+from ragtune.io import atomic_write_json
+from ragtune.secrets import scrub
 
-Kind = Literal["query", "document"]
+__all__ = ["load_embedder", "load_adapted", "adapter_folder", "sentence_transformer_embedder", "openai_embedder",
+           "model_fingerprint"]
+
 _FINGERPRINT_FILES = ("*.safetensors", "*.bin", "*.json", "*.txt", "*.model", "*.npy", "*.pt")
-
-
-class Embedder:
-    """Cached embedder over a raw encode function.
-
-    `raw_encode(texts, kind, batch_size, show_progress) -> np.ndarray` does the real work; this class
-    adds the cache, normalisation and the stable `fingerprint` that keys the cache.
-    """
-
-    def __init__(self, name: str, fingerprint: str, raw_encode: Callable[..., np.ndarray], prompts: dict[str, str] | None = None,
-                 key_by_kind: bool = False):
-        self.name = name
-        self.fingerprint = fingerprint
-        self._raw_encode = raw_encode
-        self._prompts = prompts or {}
-        # True when queries and documents of the same text get different vectors without a prompt (a query-side adapter)
-        self._key_by_kind = key_by_kind
-        self._cache: EmbeddingCache | None = None
-        self.last_stats = {"cached": 0, "encoded": 0}
-
-    @property
-    def cache(self) -> EmbeddingCache:
-        if self._cache is None:
-            self._cache = EmbeddingCache(self.fingerprint)
-        return self._cache
-
-    def encode(self, texts: Sequence[str], kind: Kind = "document", batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-        """Embed `texts` as queries or documents; cached vectors are reused, new ones stored."""
-        texts = list(texts)
-        prompt = self._prompts.get(kind, "") + (f"\x00{kind}" if self._key_by_kind else "")
-        keys = [text_key(t, prompt) for t in texts]
-        found = self.cache.get_many(keys)
-        missing = list(dict.fromkeys(k for k in keys if k not in found))
-        if missing:
-            text_of = dict(zip(keys, texts))
-            new = self._raw_encode([text_of[k] for k in missing], kind, batch_size, show_progress)
-            new = _normalise(np.asarray(new, dtype=np.float32))
-            self.cache.put_many(missing, new)
-            found.update(zip(missing, new))
-        self.last_stats = {"cached": len(keys) - len(missing), "encoded": len(missing)}
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.clip(norms, 1e-12, None)
 
 
 def load_embedder(spec: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", device: str | None = None) -> Embedder:
@@ -79,12 +33,8 @@ def load_embedder(spec: str, base_url: str | None = None, api_key_env: str = "OP
     spec = str(spec).strip()
     if spec.startswith("openai:"):
         return openai_embedder(spec.split(":", 1)[1], base_url=base_url, api_key_env=api_key_env)
-    from ragtune.assets import resolve_model
-
     adapter = adapter_folder(spec)
     if adapter is not None:  # `ragtune train adapter` output: the adapter over the base embedder it names
-        from ragtune.embeddings.adapter import load_adapted
-
         return load_adapted(adapter, base_url=base_url, api_key_env=api_key_env, device=device, name=spec)
 
     return sentence_transformer_embedder(resolve_model(spec), name=spec, device=device)
@@ -93,14 +43,25 @@ def load_embedder(spec: str, base_url: str | None = None, api_key_env: str = "OP
 def adapter_folder(spec: str) -> Path | None:
     """The adapter folder (holds adapter.json) a spec names, itself or as its run folder; None for anything else,
     including a registry name, which wins over a same-named local folder."""
-    from ragtune.assets import get_asset
-    from ragtune.embeddings.adapter import CONFIG
-
     spec = str(spec).strip()
     if get_asset(spec) is not None:
         return None
     path = Path(spec).expanduser()
     return next((p for p in (path, path / "model") if (p / CONFIG).is_file()), None)
+
+
+def load_adapted(folder: str | Path, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", device: str | None = None,
+                 name: str | None = None) -> Embedder:
+    """The adapted embedder described by an adapter folder (its base is read from adapter.json)."""
+    adapter, cfg = load_adapter(folder)
+    spec = (cfg.get("base") or {}).get("spec")
+    if not spec:
+        raise InputError(f"{folder}/{CONFIG} does not name its base embedder; use adapted_embedder(base, folder).")
+    base_adapter = adapter_folder(spec)
+    if base_adapter is not None and base_adapter.resolve() == Path(folder).resolve():
+        raise InputError(f"{folder}/{CONFIG} names the adapter itself ({spec}) as its base embedder.")
+    base = load_embedder(spec, base_url=base_url or cfg["base"].get("base_url"), api_key_env=api_key_env, device=device)
+    return adapted_embedder(base, adapter, name=name)
 
 
 def sentence_transformer_embedder(path: Path, name: str | None = None, device: str | None = None) -> Embedder:
@@ -163,8 +124,6 @@ def _in_checkpoint(p: Path, root: Path) -> bool:
 
 
 def _memo_path() -> Path:
-    from ragtune.assets import ragtune_home
-
     return ragtune_home() / "fingerprints.json"
 
 
@@ -176,8 +135,6 @@ def _read_memo(path: Path) -> dict[str, str]:
 
 
 def _write_memo(path: Path, memo: dict[str, str]) -> None:
-    from ragtune.io import atomic_write_json
-
     atomic_write_json(path, memo)
 
 
@@ -205,8 +162,6 @@ def openai_embedder(model: str, base_url: str | None = None, api_key_env: str = 
             try:
                 resp = client().embeddings.create(model=model, input=texts[i : i + batch_size])
             except Exception as e:  # the SDK already retried with backoff
-                from ragtune.llm.recorder import scrub
-
                 detail = scrub(str(e), [os.environ.get(api_key_env) or ""])  # an auth error may echo the key
                 raise LLMError(f"embeddings request to {base_url or 'the OpenAI API'} failed: {type(e).__name__}: {detail}") from None
             out.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))

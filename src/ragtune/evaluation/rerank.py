@@ -9,65 +9,34 @@ Metrics, CIs and paired comparisons are the ones `ragtune eval retrieval` uses, 
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from ragtune.data.retrieval import RetrievalDataset, check
-from ragtune.embeddings.encoder import Embedder, load_embedder
-from ragtune.errors import InputError
 from ragtune.evaluation.metrics import bootstrap_ci, paired_comparison, per_query_metrics
+from ragtune.evaluation.protocols import Encoder, Scorer
+from ragtune.evaluation.search import top_k as encode_top_k
+from ragtune.records import Comparison, EvalReport, ModelResult, PerQuery
+
+__all__ = ["HEADLINE", "ORACLE_LABEL", "retrieve", "retrieve_scored", "fused_rankings", "choose_fusion_weight",
+           "inject_positives", "score_candidates", "rerank", "measure_latency", "evaluate_rerank"]
 
 HEADLINE = "ndcg@10"
 ORACLE_LABEL = "reranked (oracle: positives injected)"
 
 
-class Scorer(Protocol):
-    """Anything that scores (query, passage) pairs, e.g. a sentence-transformers CrossEncoder."""
-
-    def predict(self, inputs: list[tuple[str, str]], batch_size: int = 32, show_progress_bar: bool | None = None) -> np.ndarray:
-        ...
-
-
-def load_reranker(spec: str | Path, max_length: int | None = None):
-    """A CrossEncoder from a folder, a `train reranker` run folder (its model/), or a cached hub id."""
-    from sentence_transformers import CrossEncoder
-
-    path = reranker_path(spec)
-    return CrossEncoder(str(path), device="cpu", local_files_only=True, max_length=max_length)
-
-
-def reranker_path(spec: str | Path) -> Path:
-    """Resolve a reranker spec; a run folder that refused to ship says why."""
-    from ragtune.assets import resolve_model
-
-    path = Path(spec).expanduser()
-    if (path / "model").is_dir():
-        return path / "model"
-    if (path / "metrics.json").exists() and (path / "card.md").exists():
-        import json
-
-        why = json.loads((path / "metrics.json").read_text(encoding="utf-8")).get("shipped", {}).get("reason", "no model/ folder")
-        raise InputError(f"{path} is a reranker run that shipped no model: {why}")
-    return resolve_model(str(spec))
-
-
-def retrieve(ds: RetrievalDataset, retriever: Embedder, k: int, batch_size: int = 64, show_progress: bool = False) -> list[list[str]]:
+def retrieve(ds: RetrievalDataset, retriever: Encoder, k: int, batch_size: int = 64, show_progress: bool = False) -> list[list[str]]:
     """Each query's top-k doc ids from the retriever (embeddings come from its disk cache)."""
     return retrieve_scored(ds, retriever, k, batch_size, show_progress)[0]
 
 
-def retrieve_scored(ds: RetrievalDataset, retriever: Embedder, k: int, batch_size: int = 64,
+def retrieve_scored(ds: RetrievalDataset, retriever: Encoder, k: int, batch_size: int = 64,
                     show_progress: bool = False) -> tuple[list[list[str]], list[np.ndarray]]:
     """Each query's top-k doc ids and their retriever scores."""
-    from ragtune.evaluation.retrieval import embed_dataset
-    from ragtune.evaluation.search import search
-
-    q, d = embed_dataset(ds, retriever, batch_size, show_progress)
-    scores, idx = search(q, d, k)
-    doc_ids = list(ds.corpus)
-    return [[doc_ids[j] for j in row] for row in idx], [np.asarray(s, dtype=np.float64) for s in scores]
+    found = encode_top_k(retriever, list(ds.queries.values()), list(ds.corpus.values()), k, batch_size=batch_size,
+                         show_progress=show_progress)
+    return found.ids(list(ds.corpus)), [np.asarray(s, dtype=np.float64) for s in found.scores]
 
 
 def fused_rankings(candidates: list[list[str]], retriever_scores: list[np.ndarray], reranker_scores: list[np.ndarray],
@@ -152,11 +121,11 @@ def measure_latency(ds: RetrievalDataset, candidates: list[list[str]], scorer: S
             "ms_p95": round(float(np.percentile(t, 95)), 1), "ms_mean": round(float(t.mean()), 1)}
 
 
-def evaluate_rerank(ds: RetrievalDataset, retriever: str | Embedder, reranker: Scorer, top_k: int = 30,
+def evaluate_rerank(ds: RetrievalDataset, retriever: Encoder, reranker: Scorer, top_k: int = 30,
                     ks: list[int] | tuple[int, ...] = (1, 3, 5, 10), bootstrap: int = 1000, seed: int = 0, oracle: bool = True,
                     latency_queries: int = 50, batch_size: int = 64, reranker_name: str = "reranker",
                     show_progress: bool = False, cache: dict[tuple[str, str], float] | None = None,
-                    fuse: float | None = None) -> dict[str, Any]:
+                    fuse: float | None = None) -> EvalReport:
     """The retriever alone, then retriever + reranker on its top K, then (labelled) the oracle variant.
 
     `cache` (query id, doc id) -> score may be shared between calls with the same reranker and dataset
@@ -164,7 +133,7 @@ def evaluate_rerank(ds: RetrievalDataset, retriever: str | Embedder, reranker: S
     w x reranker + (1 - w) x retriever (min-max scaled per query; choose w on validation, never on the test set).
     """
     check(ds, ds.name)
-    emb = load_embedder(retriever)
+    emb = retriever
     ks = sorted(set(ks) | {10, top_k})
     relevant = [set(ds.relevant_docs.get(q, [])) for q in ds.queries]
     candidates, retriever_scores = retrieve_scored(ds, emb, top_k, batch_size, show_progress)
@@ -183,17 +152,17 @@ def evaluate_rerank(ds: RetrievalDataset, retriever: str | Embedder, reranker: S
         names[f"fused (w={fuse:g})"] = f"{fuse:g} x {reranker_name} + {1 - fuse:g} x {emb.name}"
     results = [_entry(label, names[label], pq, bootstrap, seed) for label, pq in scored.items()]
     for entry in results[1:]:
-        entry["vs_first"] = {"baseline": "retriever", "metric": HEADLINE,
-                             **paired_comparison(scored["retriever"][HEADLINE], scored[entry["model"]][HEADLINE], bootstrap, seed)}
-    return {"task": "rerank", "dataset": ds.name, "num_queries": len(ds.queries), "num_docs": len(ds.corpus), "ks": ks,
-            "headline": HEADLINE, "top_k": top_k, "retriever": emb.name, "reranker": reranker_name,
-            "results": results, "seconds": {"rerank_all": round(rerank_seconds, 2)},
-            "latency": measure_latency(ds, candidates, reranker, latency_queries, batch_size) if latency_queries else {},
-            "per_query": {"query_ids": list(ds.queries),
-                          HEADLINE: {lab: pq[HEADLINE].round(6).tolist() for lab, pq in scored.items()}}}
+        entry.vs_first = Comparison(baseline="retriever", metric=HEADLINE, **paired_comparison(
+            scored["retriever"][HEADLINE], scored[entry.model][HEADLINE], bootstrap, seed))
+    return EvalReport(task="rerank", dataset=ds.name, num_queries=len(ds.queries), num_docs=len(ds.corpus), ks=ks,
+                      headline=HEADLINE, top_k=top_k, retriever=emb.name, reranker=reranker_name, results=results,
+                      seconds={"rerank_all": round(rerank_seconds, 2)},
+                      latency=measure_latency(ds, candidates, reranker, latency_queries, batch_size) if latency_queries else {},
+                      per_query=PerQuery(query_ids=list(ds.queries),
+                                         **{HEADLINE: {lab: pq[HEADLINE].round(6).tolist() for lab, pq in scored.items()}}))
 
 
-def _entry(label: str, name: str, pq: dict[str, np.ndarray], bootstrap: int, seed: int) -> dict[str, Any]:
+def _entry(label: str, name: str, pq: dict[str, np.ndarray], bootstrap: int, seed: int) -> ModelResult:
     metrics = {m: float(v.mean()) if len(v) else float("nan") for m, v in pq.items()}
     ci = {m: list(bootstrap_ci(v, bootstrap, seed)) for m, v in pq.items() if m.startswith(("ndcg", "mrr", "hit"))}
-    return {"model": label, "model_name": name, "metrics": metrics, "ci95": ci}
+    return ModelResult(model=label, model_name=name, metrics=metrics, ci95=ci)

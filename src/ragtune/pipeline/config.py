@@ -1,0 +1,39 @@
+"""Settings of `ragtune run` (saved as RUN/config.json); kept apart from the pipeline so `--help` imports little."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragtune.embeddings.config import AdapterConfig, EmbeddingConfig
+
+__all__ = ["RunConfig"]
+
+
+class RunConfig(BaseModel):
+    """Settings of `ragtune run` (saved as RUN/config.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    docs: list[str] | None = Field(None, description="documents (files or folders: txt, md, html, pdf, jsonl); none = the "
+                                                     "bundled construction-faq demo")
+    output: str = Field("runs/demo", description="run folder (rerun the same command to resume)")
+    eval_dataset: str | None = Field(None, description="held-out REAL queries over the same corpus; they decide what ships "
+                                                       "(default with no docs: the 503 human FAQ questions)")
+    model: str = Field("minilm", description="embedding model to improve")
+    teacher: str | None = Field("mpnet", description="stronger embedder used as teacher for both the fine-tune and the adapter "
+                                                      "('none' = train on the synthetic labels only)")
+    llm: str = Field("local", description="question writer: 'local' (best installed local model), 'local:MODEL', 'openai:MODEL'")
+    base_url: str | None = Field(None, description="OpenAI-compatible server for an openai:MODEL question writer")
+    questions_per_chunk: int = Field(1, ge=1, le=20, description="questions asked for per chunk")
+    max_chunks: int = Field(0, ge=0, description="use at most this many chunks (0 = all); a quick look at a big corpus")
+    finetune: bool = Field(True, description="run the full fine-tune stage (the adapter stage always runs)")
+    finetune_epochs: float = Field(1.0, gt=0, description="epochs of the full fine-tune")
+    finetune_max_steps: int = Field(60, ge=-1, description="step budget of the full fine-tune (-1 = no cap); keeps the run "
+                                                           "within ~20 minutes on a 2-core CPU")
+    finetune_learning_rate: float = Field(EmbeddingConfig.model_fields["learning_rate"].default, gt=0,
+                                          description="learning rate of the full fine-tune")
+    adapter_kind: str = Field(AdapterConfig.model_fields["kind"].default, description="adapter kind: 'linear' or 'mlp'")
+    adapter_epochs: int = Field(AdapterConfig.model_fields["epochs"].default, ge=1,
+                                description="adapter epochs (milliseconds each on cached vectors)")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="share of source documents held out for validation")
+    seed: int = Field(42, description="seed for generation sampling, split and training")
