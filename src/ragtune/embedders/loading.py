@@ -79,7 +79,7 @@ def sentence_transformer_embedder(path: Path, name: str | None = None, device: s
         fn = model().encode_query if kind == "query" else model().encode_document
         return fn(texts, batch_size=batch_size, show_progress_bar=show_progress, convert_to_numpy=True, normalize_embeddings=True)
 
-    emb = Embedder(name or path.name, model_fingerprint(path), raw_encode, _st_prompts(path))
+    emb = Embedder(name or path.name, model_fingerprint(path), raw_encode, _st_prompts(path), key_by_kind=_st_routed(path))
     emb.path = path  # type: ignore[attr-defined]
     emb.model = model  # type: ignore[attr-defined]
     return emb
@@ -93,6 +93,16 @@ def _st_prompts(path: Path) -> dict[str, str]:
     data = json.loads(cfg.read_text(encoding="utf-8"))
     prompts = data.get("prompts") or {}
     return {k: v for k, v in prompts.items() if k in ("query", "document") and v}
+
+
+def _st_routed(path: Path) -> bool:
+    """True for an asymmetric sentence-transformers folder (a Router/Asym module): its query and document
+    vectors of one text differ even with no prompts, so the cache must key them apart."""
+    try:
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return any(str(m.get("type", "")).rsplit(".", 1)[-1] in ("Router", "Asym") for m in modules if isinstance(m, dict))
 
 
 def model_fingerprint(path: Path) -> str:
