@@ -11,9 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from ragtune.embeddings.adapter import Adapter, adapted_embedder, save_adapter
-from ragtune.embeddings.encoder import load_embedder, sentence_transformer_embedder
-from ragtune.embeddings.st_export import EXPORT_INFO, EXPORT_NOTE, export_sentence_transformer
+from ragtune.embedders import Adapter, adapted_embedder, load_embedder, save_adapter, sentence_transformer_embedder
+from ragtune.embedders.st_export import EXPORT_INFO, EXPORT_NOTE, export_sentence_transformer
 from ragtune.errors import InputError
 
 TEXTS = ["what is the permit fee for a garage?", "The roof must be inspected before the window is replaced.",

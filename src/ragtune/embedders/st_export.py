@@ -1,6 +1,6 @@
 """Export a ragtune adapter as a self-contained sentence-transformers model.
 
-    from ragtune.embeddings.st_export import export_sentence_transformer
+    from ragtune.embedders.st_export import export_sentence_transformer
     export_sentence_transformer("runs/adapter/model", "exported/")
     SentenceTransformer("exported/").encode_query([...])   # plain sentence-transformers, no ragtune import
 
@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from ragtune.embeddings.adapter import CONFIG, WEIGHTS, Adapter, load_adapter
+from ragtune.assets import resolve_model
+from ragtune.embedders.adapter import CONFIG, WEIGHTS, Adapter, load_adapter
 from ragtune.errors import InputError, RagtuneError
 
 EXPORT_NOTE = "EXPORT.md"
@@ -97,8 +98,6 @@ def _check_output(output: Path, adapter_folder: Path, overwrite: bool) -> None:
 
 def _base_folder(cfg: dict[str, Any], base_path: str | Path | None, adapter_folder: Path) -> Path:
     """The local sentence-transformers folder of the adapter's base model."""
-    from ragtune.assets import resolve_model
-
     spec = str(base_path) if base_path is not None else str((cfg.get("base") or {}).get("spec") or "")
     if not spec:
         raise InputError(f"{adapter_folder}/{CONFIG} does not name its base model; pass base_path=<sentence-transformers folder>.")
