@@ -122,6 +122,10 @@ def load_corpus(specs: str | Path | Sequence[str | Path], tokenizer: str = "mini
     else:
         from ragtune.data.documents import chunk_documents, chunks_to_dataset, load_documents, load_tokenizer
 
+        exclude = [Path(x).expanduser().resolve() for x in exclude]
+        named = [str(p) for p in items if Path(p).expanduser().resolve() in exclude]
+        if named:
+            raise InputError(f"--corpus {named[0]}: that is the queries file or the output of this run, not a document.")
         docs, report = load_documents(items, text_field=text_field, exclude=exclude)
         chunks = chunk_documents(docs, load_tokenizer(tokenizer), chunk_size=chunk_size, overlap=overlap)
         ds = chunks_to_dataset(chunks, name="corpus")
@@ -396,8 +400,7 @@ def label_queries(
             notify(message)
 
     output = Path(output).expanduser()
-    journal = journal_path(output)
-    _check_output(output, journal)
+    journal = _check_output(output)
     queries_file = None
     if isinstance(queries, (str, Path)):
         queries_file = str(queries)
@@ -525,16 +528,19 @@ def _corpus_spec(corpus: Any) -> Any:
     return [str(c) for c in corpus]
 
 
-def _check_output(output: Path, journal: Path) -> None:
-    if output.is_dir():
+def _check_output(output: Path) -> Path:
+    """The journal path of a usable output path; InputError for a folder, a non-.json name, a foreign file."""
+    if output.is_dir() or not output.name:
         raise InputError(f"-o {output}: is a folder; give a file name ending in .json (LlamaIndex JSON), e.g. labels.json.")
     if output.suffix.lower() != ".json":
         raise InputError(f"-o {output}: the labels are written as LlamaIndex JSON; give a file name ending in .json, e.g. labels.json.")
+    journal = journal_path(output)
     if output.exists() and not journal.exists():
         raise InputError(f"-o {output} exists and has no labelling journal next to it ({journal.name}), so it is not "
                          "from `ragtune label`; choose another output file, or move it away.")
     if journal.is_dir():
         raise InputError(f"{journal} is a folder; it must be free for the labelling journal.")
+    return journal
 
 
 def _check_journal(answers: dict[str, dict], sessions: list[dict], ds: RetrievalDataset, fingerprint: str,
