@@ -7,7 +7,6 @@ checked by hand); the CLI tests use the real `minilm` on a tiny corpus."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

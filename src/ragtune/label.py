@@ -216,7 +216,7 @@ class Pooler:
         self.doc_ids = list(ds.corpus)
         texts = [ds.corpus[d] for d in self.doc_ids]
         self.show_progress = show_progress
-        self.seconds = 0.0
+        self.seconds = 0.0  # embedding + searching queries, every model
         start = time.perf_counter()
         self.doc_vecs = {m: e.encode(texts, kind="document", show_progress=show_progress) for m, e in embedders.items()}
         self.seconds_corpus = time.perf_counter() - start
@@ -240,6 +240,11 @@ class Pooler:
                 Passage(n, d, self.ds.corpus[d], self.ds.doc_source.get(d), ranks)
                 for n, (d, ranks) in enumerate(pool(ranked), start=1)]
         self.seconds += time.perf_counter() - start
+
+    @property
+    def pooled(self) -> int:
+        """How many queries have been pooled so far."""
+        return len(self._cache)
 
     def passages(self, query: str) -> list[Passage]:
         self.prepare([query])
@@ -496,7 +501,7 @@ def label_queries(
         _unlock(lock)
 
     remaining = len(pending())
-    n_queries = len(pooler._cache)
+    n_queries = pooler.pooled
     return LabelSummary(
         labelled=_count(answers, "label"), skipped=_count(answers, "skip"), remaining=remaining, total=len(order),
         answered_now=len(seconds), seconds_per_query=(sum(seconds) / len(seconds)) if seconds else None,
