@@ -41,6 +41,10 @@ from ragtune.cli.run import run  # noqa: E402
 app.command("run")(run)
 app.command("distill")(sft_cli.distill)
 
+from ragtune.cli.label import label  # noqa: E402
+
+app.command("label")(label)
+
 from ragtune.cli.reranker import export_app  # noqa: E402
 
 app.add_typer(export_app, name="export")
