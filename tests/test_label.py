@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragtune.data.retrieval import RetrievalDataset, load_dataset, validate
-from ragtune.embeddings.encoder import Embedder
+from ragtune.embedders import Embedder
 from ragtune.errors import InputError
 from ragtune.label import (AnswerError, journal_path, label_queries, parse_answer, pool, query_id, read_queries,
                            replay)
@@ -237,7 +237,7 @@ def test_the_output_is_a_valid_dataset_over_the_whole_corpus(tmp_path):
 
 
 def test_documents_are_chunked_as_data_chunk_does_and_ids_are_stable(tmp_path):
-    from ragtune.data.documents import chunk_documents, load_documents, load_tokenizer
+    from ragtune.data.documents import chunk_documents, chunking_tokenizer, load_documents
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -248,7 +248,7 @@ def test_documents_are_chunked_as_data_chunk_does_and_ids_are_stable(tmp_path):
     (docs / "queries.txt").write_text("roof permit?\n", encoding="utf-8")  # neither it nor the output is a document
     label_queries(docs / "queries.txt", [docs], answer_fn=Script([[1]]), **kw)
     label_queries(["roof permit?", "fence height?"], [docs], answer_fn=Script([[1]]), **kw)
-    expected = {c.id for c in chunk_documents(load_documents([docs])[0], load_tokenizer("minilm"))}
+    expected = {c.id for c in chunk_documents(load_documents([docs])[0], chunking_tokenizer("minilm"))}
     ds = load_dataset(output)
     assert set(ds.corpus) == expected and len(ds.queries) == 2
     assert ds.relevant_docs[query_id("roof permit?")][0].startswith(f"{docs.as_posix()}/roof.md::")

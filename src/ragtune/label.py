@@ -38,21 +38,18 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from ragtune.data.retrieval import RetrievalDataset, write_llamaindex
+from ragtune.assets import get_asset
+from ragtune.data.documents import chunk_documents, chunking_tokenizer, chunks_to_dataset, load_documents
+from ragtune.data.retrieval import RetrievalDataset, load_dataset, write_llamaindex
+from ragtune.embedders import load_embedder
 from ragtune.errors import InputError
+from ragtune.evaluation.search import search
 from ragtune.io import append_jsonl, read_jsonl_tolerant
 
 Answer = Union[list[int], Literal["skip", "quit", "undo"]]
 AnswerFn = Callable[[str, list["Passage"]], Answer]
 JOURNAL_VERSION = 1
 POOLING = "union of each model's top-k, interleaved by rank (1st of each model, then 2nd, ...), duplicates shown once"
-
-
-def load_embedder(spec: Any):
-    """The one place this module reaches for an embedder (easy to repoint when the module moves)."""
-    from ragtune.embeddings.encoder import load_embedder as _load
-
-    return _load(spec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,8 +105,6 @@ def load_corpus(specs: str | Path | Sequence[str | Path], tokenizer: str = "mini
 
     A dataset is: the registry name `construction-faq`, a `.json` file, a BEIR folder (has `qrels/`),
     or a ragtune `.jsonl` (rows with "type"). Anything else is documents (files and folders)."""
-    from ragtune.data.retrieval import load_dataset
-
     items = [specs] if isinstance(specs, (str, Path)) else list(specs)
     if not items:
         raise InputError("no corpus given: pass --corpus with a dataset or your documents (files or folders).")
@@ -120,14 +115,12 @@ def load_corpus(specs: str | Path | Sequence[str | Path], tokenizer: str = "mini
         ds = load_dataset(str(items[0]))
         ds.meta = {"corpus": {"dataset": str(items[0])}}
     else:
-        from ragtune.data.documents import chunk_documents, chunks_to_dataset, load_documents, load_tokenizer
-
         exclude = [Path(x).expanduser().resolve() for x in exclude]
         named = [str(p) for p in items if Path(p).expanduser().resolve() in exclude]
         if named:
             raise InputError(f"--corpus {named[0]}: that is the queries file or the output of this run, not a document.")
         docs, report = load_documents(items, text_field=text_field, exclude=exclude)
-        chunks = chunk_documents(docs, load_tokenizer(tokenizer), chunk_size=chunk_size, overlap=overlap)
+        chunks = chunk_documents(docs, chunking_tokenizer(tokenizer), chunk_size=chunk_size, overlap=overlap)
         ds = chunks_to_dataset(chunks, name="corpus")
         ds.meta = {"corpus": {"documents": [str(p) for p in items], "skipped": report.lines()},
                    "chunking": {"tokenizer": tokenizer, "chunk_size": chunk_size, "overlap": overlap, "text_field": text_field}}
@@ -138,8 +131,6 @@ def load_corpus(specs: str | Path | Sequence[str | Path], tokenizer: str = "mini
 
 
 def _is_dataset(spec: str) -> bool:
-    from ragtune.assets import get_asset
-
     path = Path(spec).expanduser()
     asset = get_asset(spec)
     if asset is not None and asset.kind == "dataset" and not path.exists():
@@ -224,8 +215,6 @@ class Pooler:
 
     def prepare(self, queries: Sequence[str]) -> None:
         """Pool many queries in one batch per model (one model call instead of one per query)."""
-        from ragtune.evaluation.search import search
-
         todo = [q for q in dict.fromkeys(queries) if query_id(q) not in self._cache]
         if not todo:
             return
