@@ -1,0 +1,33 @@
+"""Judge distillation core: items with controls whose truth is known by construction, and reply parsing."""
+
+from ragtune.judges.items import (
+    CONTROL_TRUTH,
+    CORRECT,
+    CORRECTNESS_CONTROLS,
+    INCOMPLETE,
+    PAIRWISE_CONTROLS,
+    WRONG,
+    CorrectnessItem,
+    PairwiseItem,
+    QARow,
+    correctness_items,
+    faq_qa,
+    in_band,
+    pairwise_items,
+    qa_rows,
+    read_answers,
+    read_items,
+    score_band,
+    split_items,
+    split_question_ids,
+    truncate_reference,
+    write_items,
+)
+from ragtune.judges.parse import parse_correctness, parse_pairwise, parse_score, parse_verdict
+
+__all__ = [
+    "QARow", "CorrectnessItem", "PairwiseItem", "qa_rows", "faq_qa", "read_answers", "correctness_items", "pairwise_items",
+    "CORRECT", "INCOMPLETE", "WRONG", "CONTROL_TRUTH", "CORRECTNESS_CONTROLS", "PAIRWISE_CONTROLS",
+    "score_band", "in_band", "truncate_reference", "split_question_ids", "split_items", "write_items", "read_items",
+    "parse_score", "parse_correctness", "parse_verdict", "parse_pairwise",
+]
