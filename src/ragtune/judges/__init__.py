@@ -1,4 +1,4 @@
-"""Judge distillation core: items with controls whose truth is known by construction, and reply parsing."""
+"""Judge distillation core: items with controls whose truth is known by construction, judge prompts, reply parsing."""
 
 from ragtune.judges.items import (
     CONTROL_TRUTH,
@@ -24,10 +24,22 @@ from ragtune.judges.items import (
     write_items,
 )
 from ragtune.judges.parse import parse_correctness, parse_pairwise, parse_score, parse_verdict
+from ragtune.judges.prompts import (
+    correctness_messages,
+    item_messages,
+    pairwise_messages,
+    render_correctness_reply,
+    render_pairwise_reply,
+    swap_augment,
+    swap_item,
+    swap_reason,
+)
 
 __all__ = [
     "QARow", "CorrectnessItem", "PairwiseItem", "qa_rows", "faq_qa", "read_answers", "correctness_items", "pairwise_items",
     "CORRECT", "INCOMPLETE", "WRONG", "CONTROL_TRUTH", "CORRECTNESS_CONTROLS", "PAIRWISE_CONTROLS",
     "score_band", "in_band", "truncate_reference", "split_question_ids", "split_items", "write_items", "read_items",
     "parse_score", "parse_correctness", "parse_verdict", "parse_pairwise",
+    "correctness_messages", "pairwise_messages", "item_messages", "render_correctness_reply", "render_pairwise_reply",
+    "swap_item", "swap_augment", "swap_reason",
 ]
