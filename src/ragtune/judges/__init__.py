@@ -1,4 +1,5 @@
-"""Judge distillation core: items with controls whose truth is known by construction, judge prompts, reply parsing."""
+"""Judge distillation core: items with controls whose truth is known by construction, judge prompts, reply parsing,
+and journaled (resumable) judging with pairwise items asked in both orders."""
 
 from ragtune.judges.items import (
     CONTROL_TRUTH,
@@ -23,6 +24,19 @@ from ragtune.judges.items import (
     truncate_reference,
     write_items,
 )
+from ragtune.judges.judge import (
+    CorrectnessJudgment,
+    JudgeRun,
+    JudgeStats,
+    OrderJudgment,
+    PairwiseJudgment,
+    ajudge_items,
+    call_key,
+    combine_orders,
+    judge_items,
+    read_judgments,
+    write_judgments,
+)
 from ragtune.judges.parse import parse_correctness, parse_pairwise, parse_score, parse_verdict
 from ragtune.judges.prompts import (
     correctness_messages,
@@ -42,4 +56,6 @@ __all__ = [
     "parse_score", "parse_correctness", "parse_verdict", "parse_pairwise",
     "correctness_messages", "pairwise_messages", "item_messages", "render_correctness_reply", "render_pairwise_reply",
     "swap_item", "swap_augment", "swap_reason",
+    "judge_items", "ajudge_items", "JudgeRun", "JudgeStats", "CorrectnessJudgment", "PairwiseJudgment", "OrderJudgment",
+    "combine_orders", "call_key", "write_judgments", "read_judgments",
 ]
