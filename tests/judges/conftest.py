@@ -45,3 +45,27 @@ def oracle_reply(messages) -> str:
     if b == ref:
         return "B\nAnswer B matches the reference."
     return "tie\nNeither matches the reference."
+
+
+def make_run(scores=None, verdicts=None, model="hand"):
+    """A JudgeRun from hand-made data: scores {item_id: 1-5 or None}, verdicts {item_id: (order-0 verdict, order-1 verdict as shown)}."""
+    from ragtune.judges.judge import (
+        CorrectnessJudgment,
+        JudgeRun,
+        JudgeStats,
+        OrderJudgment,
+        PairwiseJudgment,
+        combine_orders,
+    )
+    from ragtune.judges.prompts import swap_verdict
+
+    correctness = {i: CorrectnessJudgment(item_id=i, key=f"k-{i}", score=s, raw="x", parse_failed=s is None)
+                   for i, s in (scores or {}).items()}
+    pairwise = {}
+    for i, (v0, v1) in (verdicts or {}).items():
+        final = combine_orders(v0, v1)
+        pairwise[i] = PairwiseJudgment(
+            item_id=i, first=OrderJudgment(key=f"k-{i}-0", verdict=v0, raw="x"),
+            second=OrderJudgment(key=f"k-{i}-1", verdict=v1, raw="x"), verdict=final,
+            consistent=None if final is None else v0 == swap_verdict(v1), parse_failed=v0 is None or v1 is None)
+    return JudgeRun(model, correctness, pairwise, JudgeStats())

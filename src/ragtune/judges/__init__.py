@@ -1,5 +1,17 @@
-"""Judge distillation core: items with controls whose truth is known by construction, judge prompts, reply parsing,
-and journaled (resumable) judging with pairwise items asked in both orders."""
+"""Judge distillation core: items with controls, judge prompts, robust parsing, journaled judging, metrics.
+
+    from ragtune.judges import faq_qa, correctness_items, pairwise_items, judge_items, score_agreement
+
+    qa = faq_qa()                                               # or qa_rows([...{id, question, reference, category}])
+    sources = {"rag_v1": read_answers("v1.jsonl"), "rag_v2": read_answers("v2.jsonl")}
+    items = correctness_items(qa, sources) + pairwise_items(qa, sources)    # + seeded controls
+    teacher = judge_items(load_llm("openai:gpt-4o"), items, "out/teacher.journal.jsonl")
+    student = judge_items(load_llm("local"), items, "out/student.journal.jsonl")
+    agreement = score_agreement(student, teacher, items)
+
+Judging is resumable (a journal of raw replies keyed by prompt hash, model and settings); pairwise
+items are judged in both answer orders, and a flip is "inconclusive".
+"""
 
 from ragtune.judges.items import (
     CONTROL_TRUTH,
@@ -37,6 +49,18 @@ from ragtune.judges.judge import (
     read_judgments,
     write_judgments,
 )
+from ragtune.judges.metrics import (
+    compare_judges,
+    control_accuracy,
+    correlations,
+    exact_agreement,
+    pairwise_agreement,
+    per_item,
+    quadratic_weighted_kappa,
+    score_agreement,
+    swap_consistency,
+    within_one_agreement,
+)
 from ragtune.judges.parse import parse_correctness, parse_pairwise, parse_score, parse_verdict
 from ragtune.judges.prompts import (
     correctness_messages,
@@ -50,12 +74,19 @@ from ragtune.judges.prompts import (
 )
 
 __all__ = [
+    # items
     "QARow", "CorrectnessItem", "PairwiseItem", "qa_rows", "faq_qa", "read_answers", "correctness_items", "pairwise_items",
     "CORRECT", "INCOMPLETE", "WRONG", "CONTROL_TRUTH", "CORRECTNESS_CONTROLS", "PAIRWISE_CONTROLS",
     "score_band", "in_band", "truncate_reference", "split_question_ids", "split_items", "write_items", "read_items",
-    "parse_score", "parse_correctness", "parse_verdict", "parse_pairwise",
+    # prompts
     "correctness_messages", "pairwise_messages", "item_messages", "render_correctness_reply", "render_pairwise_reply",
     "swap_item", "swap_augment", "swap_reason",
+    # parsing
+    "parse_score", "parse_correctness", "parse_verdict", "parse_pairwise",
+    # judging
     "judge_items", "ajudge_items", "JudgeRun", "JudgeStats", "CorrectnessJudgment", "PairwiseJudgment", "OrderJudgment",
     "combine_orders", "call_key", "write_judgments", "read_judgments",
+    # metrics and reports
+    "correlations", "exact_agreement", "within_one_agreement", "quadratic_weighted_kappa", "score_agreement",
+    "pairwise_agreement", "swap_consistency", "control_accuracy", "per_item", "compare_judges",
 ]
