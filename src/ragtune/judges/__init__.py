@@ -1,13 +1,13 @@
 """Judge distillation core: items with controls, judge prompts, robust parsing, journaled judging, metrics.
 
-    from ragtune.judges import faq_qa, correctness_items, pairwise_items, judge_items, score_agreement
+    from ragtune.judges import faq_qa, correctness_items, pairwise_items, judge_items, judges_report
 
     qa = faq_qa()                                               # or qa_rows([...{id, question, reference, category}])
     sources = {"rag_v1": read_answers("v1.jsonl"), "rag_v2": read_answers("v2.jsonl")}
     items = correctness_items(qa, sources) + pairwise_items(qa, sources)    # + seeded controls
     teacher = judge_items(load_llm("openai:gpt-4o"), items, "out/teacher.journal.jsonl")
     student = judge_items(load_llm("local"), items, "out/student.journal.jsonl")
-    agreement = score_agreement(student, teacher, items)
+    report = judges_report(items, {"teacher": teacher, "student_base": student})
 
 Judging is resumable (a journal of raw replies keyed by prompt hash, model and settings); pairwise
 items are judged in both answer orders, and a flip is "inconclusive".
@@ -72,6 +72,8 @@ from ragtune.judges.prompts import (
     swap_item,
     swap_reason,
 )
+from ragtune.judges.report import judge_report, judges_report
+from ragtune.judges.training import correctness_records, pairwise_records
 
 __all__ = [
     # items
@@ -89,4 +91,7 @@ __all__ = [
     # metrics and reports
     "correlations", "exact_agreement", "within_one_agreement", "quadratic_weighted_kappa", "score_agreement",
     "pairwise_agreement", "swap_consistency", "control_accuracy", "per_item", "compare_judges",
+    "judge_report", "judges_report",
+    # training data
+    "correctness_records", "pairwise_records",
 ]
