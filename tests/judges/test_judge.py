@@ -13,7 +13,16 @@ import pytest
 from ragtune.errors import InputError, LLMError
 from ragtune.io import read_jsonl_tolerant
 from ragtune.judges.items import PairwiseItem, correctness_items, pairwise_items, write_items
-from ragtune.judges.judge import call_key, combine_orders, judge_items, plan_calls, read_judgments, write_judgments
+from ragtune.judges.judge import (
+    NOT_JUDGED,
+    call_key,
+    combine_orders,
+    judge_items,
+    load_judgments,
+    plan_calls,
+    read_judgments,
+    write_judgments,
+)
 from ragtune.llm import FakeLLM, FatalLLMError
 
 from .conftest import oracle_reply
@@ -239,3 +248,13 @@ def test_sigkill_mid_run_then_resume_loses_nothing_and_repeats_nothing(tmp_path,
     fresh = judge_items(FakeLLM(default=ns["reply"], model="slow"), items, tmp_path / "fresh.jsonl")
     assert run.correctness == fresh.correctness and run.pairwise == fresh.pairwise
     assert run.stats.calls_resumed == len(before) and run.stats.calls_made == len(keys) - len(before)
+
+
+def test_load_judgments_reads_the_journal_without_an_llm(tmp_path, qa):
+    items = correctness_items(qa) + pairwise_items(qa)
+    path = tmp_path / "j.jsonl"
+    run = judge_items(FakeLLM(default=oracle_reply), items[:10], path)
+    loaded = load_judgments(items, path, "fake")
+    assert all(loaded.correctness[i.id] == run.correctness[i.id] for i in items[:10])
+    assert loaded.correctness[items[10].id].error == NOT_JUDGED and loaded.stats.calls_resumed == run.stats.calls_total
+    assert load_judgments(items, path, "other-model").stats.calls_resumed == 0

@@ -46,6 +46,7 @@ from ragtune.judges.judge import (
     call_key,
     combine_orders,
     judge_items,
+    load_judgments,
     read_judgments,
     write_judgments,
 )
@@ -87,7 +88,7 @@ __all__ = [
     "parse_score", "parse_correctness", "parse_verdict", "parse_pairwise",
     # judging
     "judge_items", "ajudge_items", "JudgeRun", "JudgeStats", "CorrectnessJudgment", "PairwiseJudgment", "OrderJudgment",
-    "combine_orders", "call_key", "write_judgments", "read_judgments",
+    "combine_orders", "call_key", "load_judgments", "write_judgments", "read_judgments",
     # metrics and reports
     "correlations", "exact_agreement", "within_one_agreement", "quadratic_weighted_kappa", "score_agreement",
     "pairwise_agreement", "swap_consistency", "control_accuracy", "per_item", "compare_judges",

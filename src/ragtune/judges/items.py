@@ -22,9 +22,11 @@ other truth (e.g. a human label) counts as right within one point.
 Pairwise controls put the reference against a worse answer, on a seeded side (A or B), and the
 reference must win: `reference_vs_same_category`, `reference_vs_other_category`, `reference_vs_truncated`.
 
-Every choice (which donor question, which side) is seeded per question, so it does not depend on the
-order of the QA set or on which other questions are present. `split_question_ids` splits by question
-id, so no question is on both sides of a train/test split.
+Every choice (which donor question, which side) is seeded per question and made on id-sorted rows, so
+it does not depend on the order of the QA set (a donor is drawn from the questions present, so adding
+or removing questions can change it). `split_question_ids` splits by question id, so no question is on
+both sides of a train/test split. A wrong control's answer text is a donor question's reference; to
+keep donors on the same side too, split the QA set first and build the items of each side separately.
 """
 
 from __future__ import annotations
@@ -372,7 +374,11 @@ def split_question_ids(question_ids: Iterable[str], test_fraction: float = 0.2, 
 
 
 def split_items(items: Sequence[Any], test_ids: Iterable[str]) -> tuple[list[Any], list[Any]]:
-    """(train, test) items by `question_id`: an item is in test exactly when its question is."""
+    """(train, test) items by `question_id`: an item is in test exactly when its question is.
+
+    A wrong control's donor (`donor_id`) may be on the other side; build items per side from a split QA
+    set when that matters.
+    """
     test = set(test_ids)
     return [i for i in items if i.question_id not in test], [i for i in items if i.question_id in test]
 

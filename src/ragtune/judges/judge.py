@@ -42,6 +42,7 @@ from ragtune.llm import LLM, Messages, Outcome, complete_many, scrub
 from ragtune.llm.recorder import secrets_from_env
 
 FinalVerdict = Literal["A", "B", "tie", "inconclusive"]
+NOT_JUDGED = "not judged yet (no reply in the journal)"
 
 
 class OrderJudgment(BaseModel):
@@ -232,7 +233,7 @@ def judge_items(llm: LLM, items: Sequence[CorrectnessItem | PairwiseItem], journ
 def _order(call: Call, done: dict[str, dict], failed: dict[str, str]) -> OrderJudgment:
     rec = done.get(call.key)
     if rec is None:
-        return OrderJudgment(key=call.key, error=failed.get(call.key, "no reply"))
+        return OrderJudgment(key=call.key, error=failed.get(call.key, NOT_JUDGED))
     verdict, reason = parse_pairwise(rec["reply"])
     return OrderJudgment(key=call.key, verdict=verdict, reason=reason, raw=rec["reply"])
 
@@ -250,7 +251,7 @@ def assemble(items: Sequence[CorrectnessItem | PairwiseItem], calls: Sequence[Ca
             (call,) = cs
             rec = done.get(call.key)
             if rec is None:
-                correctness[item.id] = CorrectnessJudgment(item_id=item.id, key=call.key, error=failed.get(call.key, "no reply"))
+                correctness[item.id] = CorrectnessJudgment(item_id=item.id, key=call.key, error=failed.get(call.key, NOT_JUDGED))
                 continue
             score, reason = parse_correctness(rec["reply"])
             correctness[item.id] = CorrectnessJudgment(item_id=item.id, key=call.key, score=score, reason=reason,
@@ -264,6 +265,20 @@ def assemble(items: Sequence[CorrectnessItem | PairwiseItem], calls: Sequence[Ca
                                              consistent=consistent, parse_failed=first.parse_failed or second.parse_failed,
                                              error=errors[0] if errors else None)
     return JudgeRun(model, correctness, pairwise, stats or JudgeStats())
+
+
+def load_judgments(items: Sequence[CorrectnessItem | PairwiseItem], journal_path: str | Path, model: str, *,
+                   max_tokens: int = 128, temperature: float = 0.0) -> JudgeRun:
+    """The judgments a journal holds for `items` under these settings, without calling any LLM.
+
+    Calls the journal lacks give judgments with `error` = NOT_JUDGED. Use it to re-parse after a parser
+    change, or to report on a run that another process made.
+    """
+    calls = plan_calls(items, model, max_tokens, temperature)
+    journal = Journal(journal_path)
+    done = {c.key for c in calls if c.key in journal.done}
+    stats = JudgeStats(calls_total=len({c.key for c in calls}), calls_resumed=len(done))
+    return assemble(items, calls, journal.done, {}, model, stats)
 
 
 def write_judgments(path: str | Path, run: JudgeRun) -> Path:
