@@ -11,7 +11,9 @@ SCORES = [
     ("SCORE = 2", 2), ("Score - 1", 1), ("Final score: 5", 5), ("Rating: 4/5", 4), ("4/5", 4), ("4 / 5", 4),
     ("4 out of 5", 4), ("Score: 4 out of 5", 4), ("**4**", 4), ("**Score:** 3", 3), ("`2`", 2), ("# Score: 5", 5),
     ("four", 4), ("Four.", 4), ("FIVE", 5), ("Score: four", 4), ("one\nIt answers another question.", 1),
-    ("(3) partly right", 3), ("4 - misses the fee", 4), ("4. The answer is close.", 4), ("1. The answer is wrong", 1),
+    ("(3)", 3), ("4 - misses the fee", 4), ("4 – misses the fee", 4), ("4.\nThe answer is close.", 4), ("Score: 4. Close.", 4),
+    ("4/5 The answer is close", 4), ("5 The answer is correct.", 5), ("5, it matches", 5), ("2: mostly wrong", 2),
+    ('3 "Partly" right', 3),
     ("The answer is right.\nScore: 5", 5), ("Good answer. Rating: 4", 4), ("I would rate this answer a 3.", 3),
     ("I rate it 2", 2), ("I give it a 2.", 2), ("I give this answer a score of 5", 5), ("It scores 4/5.", 4),
     ("[[3]]", 3), ("Explanation first. [[2]]", 2), ("Sure! Here is my grade:\n3\nbecause", 3),
@@ -26,6 +28,9 @@ UNPARSED_SCORES = [
     "2023 rules apply", "The processing time is 10 weeks.", "The answer gave 3 examples.", "fourteen", "5th",
     "-", "?!", "null", '{"score": 7}', '{"score": null}', '{"score": "high"}', "Score 5 and 4 for style",
     "A", "B is better", "\x00\x01\x02", "🙂🙂", "Yes", "no score here, sorry", "1,000 SEK",
+    # numbered lists and parroted answers (what small untuned models write), not scores
+    "1. 100–150 m² roof: 1–2 weeks in good weather.", "1. 1.\n2. 2.\n3. 3.", "1. Electrical installation rules apply.",
+    "4. The answer is close.", "(3) partly right", "2 weeks for a simple case", "3 sentences are missing",
 ]
 
 
@@ -63,7 +68,7 @@ def test_unparsed_reply_keeps_all_text_as_reason():
 VERDICTS = [
     ("A", "A"), ("B", "B"), ("A.", "A"), ("B\nB matches the reference.", "B"), ("  \nA", "A"), ("Answer A", "A"),
     ("answer b", "B"), ("Assistant B", "B"), ("Response A is better.", "A"), ("Verdict: B", "B"), ("Final verdict: A", "A"),
-    ("Better answer: B", "B"), ("(A)", "A"), ("[B]", "B"), ("**A**", "A"), ("`B`", "B"), ("A: it matches", "A"),
+    ("Better answer: B", "B"), ("(A)", "A"), ("[B]", "B"), ("**A**", "A"), ("`B`", "B"), ("Verdict: A:", "A"),
     ("B - it matches", "B"), ("A because it matches", "A"), ("A is better because it matches.", "A"),
     ("B is better", "B"), ("Answer A is more complete than B.", "A"), ("The better answer is A.", "A"),
     ("I prefer B.", "B"), ("B wins.", "B"), ("A is worse than B.", "B"), ("Answer B is clearly worse", "A"),
@@ -80,6 +85,8 @@ UNPARSED_VERDICTS = [
     "[[A]] [[B]]", "A\n[[B]]", "A is more accurate than B, but B is more complete.", "B is better, no, A is better",
     "4", "Score: 5", "The answers differ.", '{"verdict": "C"}', '{"verdict": null}', "\x00A\x00B", "¯\\_(ツ)_/¯",
     "Answer A correctly states the fee.", "Answer: C",
+    # recitations of the prompt's 'Answer A: ...' lines (what small untuned models write), not verdicts
+    "A: Yes, ROT and RUT have separate caps.", "Answer A: Yes, the labour cost counts.", "B: 100–150 m² roof: 1–2 weeks",
 ]
 
 

@@ -7,7 +7,9 @@ by its keys.
 
 Scores, in order of precedence:
 1. the first non-empty line starts with the score: `4`, `4.0`, `4/5`, `4 out of 5`, `Score: 4`,
-   `**Rating: 4/5**`, `Four.` (an integer 1-5, or the words one..five);
+   `**Rating: 4/5**`, `Four.`, `4 - reason`, `4, reason`, `4 The answer ...` (an integer 1-5, or the
+   words one..five). A bare number that opens a numbered list (`1. Roofs last 50 years`, `(3) partly`)
+   or a quantity (`2 weeks in most cases`) is not a score;
 2. else a line that is only a score (a reply that opens with a preamble);
 3. else the first labelled score anywhere: `score: 4`, `score of 4`, `rated 4`, `I give it a 4`,
    `4/5`, `4 out of 5`, `[[4]]`.
@@ -17,8 +19,9 @@ another number. A number inside a sentence without a label ("gave 3 examples") i
 
 Verdicts ("A", "B" or "tie"):
 1. `[[A]]`, `[[B]]`, `[[C]]` / `[[tie]]` (LlamaIndex's format), and the first non-empty line
-   opening with the verdict: `A`, `B.`, `Answer A`, `Verdict: B`, `(A)`, `A: ...`, `Tie`, `Equal`.
-   If both are present and disagree, the reply is unparsed;
+   opening with the verdict: `A`, `B.`, `Answer A`, `Verdict: B`, `(A)`, `A - ...`, `Tie`, `Equal`.
+   If both are present and disagree, the reply is unparsed. `A: text` / `Answer A: text` is the
+   prompt's own label for an answer (small models recite it) and is not a verdict;
 2. else a line that is only a verdict;
 3. else explicit phrases anywhere: `B is better`, `Answer A is more complete`, `the better answer
    is A`, `I prefer B`, `A wins`, `A is worse` (-> B), `it's a tie`, `equally good`, `neither is
@@ -39,7 +42,10 @@ _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _NUM = r"(?P<n>\d+(?:\.\d+)?|(?i:one|two|three|four|five))(?![\w]|[.,]\d)"
 _DEN = r"(?:\s*/\s*(?P<den>\d+)(?![\w.]\d)|\s+(?i:out\s+of)\s+(?P<den2>\d+))?"
 _LABEL = r"(?i:(?:final\s+|overall\s+|total\s+|correctness\s+)?(?:score|rating|grade|mark))"
-_LEAD_SCORE = re.compile(r"^[\s\W]*?(?:" + _LABEL + r"\s*(?i:is|of)?\s*[:=\-]?\s*)?(?<![\d.])" + _NUM + _DEN)
+_LEAD_SCORE = re.compile(r"^[\s\W]*?(?P<label>" + _LABEL + r"\s*(?i:is|of)?\s*[:=\-]?\s*)?(?<![\d.])" + _NUM + _DEN)
+# after a bare leading number: nothing, a separator, or a new sentence ('4 The answer ...'); not a list
+# marker ('1. Roofs ...', '(3) partly') and not a quantity ('2 weeks ...')
+_LEAD_REST_OK = re.compile(r"[\s.!)\]]*$|\s*[,:;]|\s+[-–—]\s|\s+[\"'(]?[A-Z]")
 _ONLY_SCORE = re.compile(r"^[\s\W]*(?:" + _LABEL + r"\s*[:=\-]?\s*)?" + _NUM + _DEN + r"[\s.!)\]]*$")
 _FIVE = r"(?:\s*/\s*5(?![\d/]|\.\d)|\s+(?i:out\s+of)\s+5(?!\d|\.\d))"
 _LABELLED = [
@@ -149,7 +155,8 @@ def find_score(text: str) -> tuple[int | None, tuple[int, int] | None]:
     m = _LEAD_SCORE.match(line)
     if m:
         v = _value(m)
-        if v is not None:
+        stated = m.group("label") or m.group("den") or m.group("den2") or _LEAD_REST_OK.match(line, m.end())
+        if v is not None and stated:  # '1. Roofs last 50 years' is a numbered list, not a score
             return v, (off + m.start(), off + m.end())
     for off, line in _lines(t):
         m = _ONLY_SCORE.match(line)
@@ -192,7 +199,9 @@ _V_LEAD = (r"^[\s\W]*?(?:(?i:(?:final\s+|my\s+)?(?:verdict|answer|winner|choice|
            r"better\s+answer|preferred\s+answer|best\s+answer))\s*(?i:is)?\s*[:=\-]?\s*)?")
 _SIDE_WORD = r"(?i:answer|assistant|response|option|candidate)"
 _BETTER = r"(?i:(?:clearly\s+|much\s+|slightly\s+)?(?:better|the\s+better|superior|preferred|stronger|more\s+(?:correct|accurate|complete|relevant|helpful))\b)"
-_AFTER_SIDE = r"(?=$|\s*[.:,;!)\]\-–—]|\s+(?i:wins|because)\b|\s+(?i:is|was)\s+" + _BETTER + ")"
+# after the side letter: the end, punctuation, ' - reason', 'is better', 'because'. Not 'A: text', which
+# is how the prompt labels the answers, and what a small model writes when it recites answer A.
+_AFTER_SIDE = r"(?=$|\s*[.,;!)\]]|\s*:\s*$|\s*[-–—]|\s+(?i:wins|because)\b|\s+(?i:is|was)\s+" + _BETTER + ")"
 _LEAD_SIDE = re.compile(_V_LEAD + r"(?:" + _SIDE_WORD + r"\s+\(?(?P<side>[ABab])\)?|\(?(?P<bare>[AB])\)?)" + _AFTER_SIDE)
 _LEAD_TIE = re.compile(_V_LEAD + r"(?P<tie>(?i:tie|tied|draw|equal|equally)\b)")
 _ONLY_VERDICT = re.compile(r"^[\s\W]*(?:(?i:verdict|answer|winner|better\s+answer)\s*[:=\-]?\s*)?(?:" + _SIDE_WORD
