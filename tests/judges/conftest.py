@@ -31,6 +31,7 @@ def oracle_reply(messages) -> str:
     ref = user.split("Reference answer: ", 1)[1]
     if "Answer to grade: " in user:
         ref, answer = ref.split("\n\nAnswer to grade: ", 1)
+        answer = answer.rsplit("\n\n", 1)[0]  # the format instruction comes last
         if answer == ref:
             return "5\nIt says what the reference says."
         if ref.startswith(answer):
@@ -38,6 +39,7 @@ def oracle_reply(messages) -> str:
         return "1\nIt answers a different question."
     ref, rest = ref.split("\n\nAnswer A: ", 1)
     a, b = rest.split("\n\nAnswer B: ", 1)
+    b = b.rsplit("\n\n", 1)[0]
     if a == b:
         return "tie\nThe answers are the same."
     if a == ref:

@@ -39,7 +39,7 @@ def table_reply(table):
     def reply(messages):
         user = messages[-1]["content"]
         a, b = user.split("Answer A: ", 1)[1].split("\n\nAnswer B: ", 1)
-        return table[(a, b)]
+        return table[(a, b.rsplit("\n\n", 1)[0])]
     return reply
 
 

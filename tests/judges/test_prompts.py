@@ -5,7 +5,9 @@ import pytest
 from ragtune.judges.items import pairwise_items
 from ragtune.judges.parse import parse_correctness, parse_pairwise
 from ragtune.judges.prompts import (
-    CORRECTNESS_SYSTEM,
+    CORRECTNESS_FORMAT,
+    CORRECTNESS_TASK,
+    PAIRWISE_FORMAT,
     correctness_messages,
     item_messages,
     pairwise_messages,
@@ -20,26 +22,26 @@ from ragtune.judges.prompts import (
 
 def test_correctness_prompt_holds_the_fields_and_the_format():
     m = correctness_messages(" Q? ", "R.", "  A.  ")
-    assert [x["role"] for x in m] == ["system", "user"]
-    assert m[0]["content"] == CORRECTNESS_SYSTEM
-    assert "score alone on the first line" in m[0]["content"] and "1 = wrong, or it answers a different question" in m[0]["content"]
-    assert m[1]["content"] == "Question: Q?\n\nReference answer: R.\n\nAnswer to grade: A."
-    assert correctness_messages("Q?", "R.", "  ")[1]["content"].endswith("Answer to grade: (no answer)")
+    assert [x["role"] for x in m] == ["user"]
+    assert m[0]["content"] == (f"{CORRECTNESS_TASK}\n\nQuestion: Q?\n\nReference answer: R.\n\nAnswer to grade: A.\n\n"
+                               f"{CORRECTNESS_FORMAT}")
+    assert "1 if it is wrong or answers a different question" in CORRECTNESS_TASK
+    assert "score (1 to 5) alone on the first line" in CORRECTNESS_FORMAT
+    assert "Answer to grade: (no answer)" in correctness_messages("Q?", "R.", "  ")[0]["content"]
 
 
 def test_pairwise_prompt_with_and_without_reference():
-    with_ref = pairwise_messages("Q?", "one", "two", "R.")
-    assert with_ref[1]["content"] == "Question: Q?\n\nReference answer: R.\n\nAnswer A: one\n\nAnswer B: two"
-    assert "judged against the reference answer" in with_ref[0]["content"]
-    assert "A, B, or tie" in with_ref[0]["content"]
-    without = pairwise_messages("Q?", "one", "two")
-    assert "Reference" not in without[1]["content"] and "reference" not in without[0]["content"]
-    assert "{" not in without[0]["content"] + with_ref[0]["content"]  # no unfilled placeholder
+    with_ref = pairwise_messages("Q?", "one", "two", "R.")[0]["content"]
+    assert with_ref.endswith("Question: Q?\n\nReference answer: R.\n\nAnswer A: one\n\nAnswer B: two\n\n" + PAIRWISE_FORMAT)
+    assert "using the reference answer" in with_ref and "A, B or tie alone on the first line" in with_ref
+    without = pairwise_messages("Q?", "one", "two")[0]["content"]
+    assert "reference" not in without.lower()
+    assert "{" not in without + with_ref  # no unfilled placeholder
 
 
 def test_item_messages_orders(qa):
     p = pairwise_items(qa)[0]
-    first, second = item_messages(p, 0)[1]["content"], item_messages(p, 1)[1]["content"]
+    first, second = item_messages(p, 0)[-1]["content"], item_messages(p, 1)[-1]["content"]
     assert f"Answer A: {p.answer_a}\n\nAnswer B: {p.answer_b}" in first
     assert f"Answer A: {p.answer_b}\n\nAnswer B: {p.answer_a}" in second
     with pytest.raises(ValueError):

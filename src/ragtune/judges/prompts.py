@@ -1,8 +1,11 @@
 """Judge prompts, the assistant turn a judgment becomes for SFT, and the answer-order swap.
 
-The prompts are short, literal and give the output format first, so that a 135M-0.5B model can
-follow them: the score (or verdict) alone on the first line, a one-sentence reason on the second.
-`ragtune.judges.parse` reads exactly that, and more (see its docstring).
+The prompts are one user turn (no system message: some chat templates have none), short and literal,
+so that a 135M-0.5B model can follow them: the task and a prose rubric first, then the question,
+reference and answer(s), then the output format last, where a small model looks: the score (or
+verdict) alone on the first line, a one-sentence reason on the second. `ragtune.judges.parse` reads
+exactly that, and more (see its docstring). A rubric written as a list ("5 = correct ...") made
+Qwen2.5-0.5B copy its first line as the reply for every item; the prose rubric does not.
 
 The rubric matches the control bands of `ragtune.judges.items`: a reference scores 5, an answer to a
 different question 1, a truncated reference 3 or 4.
@@ -18,25 +21,21 @@ from ragtune.judges.items import PairwiseItem
 from ragtune.judges.parse import Verdict
 from ragtune.llm import Messages
 
-CORRECTNESS_SYSTEM = (
-    "You grade an answer to a question by comparing it with a reference answer.\n"
-    "Give a score from 1 to 5:\n"
-    "5 = correct and complete: it says what the reference says.\n"
-    "4 = correct, but a minor detail of the reference is missing.\n"
-    "3 = correct as far as it goes, but important parts of the reference are missing.\n"
-    "2 = on topic, but mostly wrong or in conflict with the reference.\n"
-    "1 = wrong, or it answers a different question.\n"
-    "Write the score alone on the first line. On the second line, give the reason in one short sentence."
+CORRECTNESS_TASK = (
+    "Compare the answer with the reference answer and grade it from 1 to 5. Give 5 if the answer is correct "
+    "and complete (it says what the reference says), 4 if it is correct but a minor detail is missing, 3 if it "
+    "is correct as far as it goes but important parts are missing, 2 if it is on topic but mostly wrong or in "
+    "conflict with the reference, and 1 if it is wrong or answers a different question."
 )
+CORRECTNESS_FORMAT = "Write the score (1 to 5) alone on the first line, then the reason in one short sentence."
 
-PAIRWISE_SYSTEM = (
-    "You compare two answers, A and B, to the same question and decide which one is better.\n"
-    "The better answer is the one that is more correct and more complete{reference_clause}. "
-    "An answer to a different question is wrong.\n"
-    "Do not prefer an answer because it comes first or second, or because it is longer.\n"
-    "Write your verdict alone on the first line: A, B, or tie. On the second line, give the reason in one short sentence."
+PAIRWISE_TASK = (
+    "Compare two answers, A and B, to the same question{reference_clause}. The better answer is the one that "
+    "is more correct and more complete. An answer to a different question is wrong. Do not prefer an answer "
+    "because it comes first or second, or because it is longer."
 )
-_REFERENCE_CLAUSE = ", judged against the reference answer"
+PAIRWISE_FORMAT = "Write A, B or tie alone on the first line, then the reason in one short sentence."
+_REFERENCE_CLAUSE = ", using the reference answer"
 EMPTY_ANSWER = "(no answer)"
 
 
@@ -45,19 +44,20 @@ def _text(answer: str) -> str:
 
 
 def correctness_messages(question: str, reference: str, answer: str) -> Messages:
-    """The chat prompt that asks for a 1-5 score and a reason."""
-    user = f"Question: {question.strip()}\n\nReference answer: {reference.strip()}\n\nAnswer to grade: {_text(answer)}"
-    return [{"role": "system", "content": CORRECTNESS_SYSTEM}, {"role": "user", "content": user}]
+    """The chat prompt (one user turn) that asks for a 1-5 score and a reason."""
+    user = (f"{CORRECTNESS_TASK}\n\nQuestion: {question.strip()}\n\nReference answer: {reference.strip()}\n\n"
+            f"Answer to grade: {_text(answer)}\n\n{CORRECTNESS_FORMAT}")
+    return [{"role": "user", "content": user}]
 
 
 def pairwise_messages(question: str, answer_a: str, answer_b: str, reference: str | None = None) -> Messages:
-    """The chat prompt that asks for "A", "B" or "tie" and a reason (the reference is optional)."""
-    system = PAIRWISE_SYSTEM.replace("{reference_clause}", _REFERENCE_CLAUSE if reference else "")
-    parts = [f"Question: {question.strip()}"]
+    """The chat prompt (one user turn) that asks for "A", "B" or "tie" and a reason; the reference is optional."""
+    parts = [PAIRWISE_TASK.replace("{reference_clause}", _REFERENCE_CLAUSE if reference else ""),
+             f"Question: {question.strip()}"]
     if reference:
         parts.append(f"Reference answer: {reference.strip()}")
-    parts += [f"Answer A: {_text(answer_a)}", f"Answer B: {_text(answer_b)}"]
-    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+    parts += [f"Answer A: {_text(answer_a)}", f"Answer B: {_text(answer_b)}", PAIRWISE_FORMAT]
+    return [{"role": "user", "content": "\n\n".join(parts)}]
 
 
 def item_messages(item, order: int = 0) -> Messages:
