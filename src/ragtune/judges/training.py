@@ -1,6 +1,6 @@
 """SFT records from a teacher's judgments: the student learns to answer the judge prompt as the teacher did.
 
-Each record is one OpenAI chat conversation `{"id", "messages": [system, user, assistant], "metadata"}`
+Each record is one OpenAI chat conversation `{"id", "messages": [user, assistant], "metadata"}`
 (the format `ragtune.data.chat` reads), the assistant turn rendered by `render_correctness_reply` /
 `render_pairwise_reply`: the score or verdict, then the teacher's reason cut to a short one.
 
