@@ -1,0 +1,305 @@
+"""Run a judge over items: every correctness item once, every pairwise item in both orders, journaled.
+
+Each LLM call is keyed by what fully determines its answer, `sha256(prompt messages)[:16]:MODEL:t=T;max=N`,
+and its raw reply is appended to the journal (one fsynced JSON line, group-committed) before it
+counts as done, exactly like query generation's journal (`ragtune.generate.journal`). So:
+
+- a rerun with the same items, model and settings makes only the calls the journal lacks;
+- a kill mid-run (even SIGKILL) loses only the calls in flight and repeats none that finished;
+- a changed prompt, model, temperature or token budget gets fresh calls, never a stale reply;
+- two items with the same prompt (e.g. a system whose answer equals the reference) share one call.
+
+Prompts are not stored (only their hash), and replies pass through `ragtune.llm.scrub`, so no API
+key reaches the journal. Raw replies are stored, not parsed values: a parser change never needs the
+LLM again. A failed call (LLMError after the provider's retries) is not journaled: its judgment has
+`error` set and a rerun tries it again. A `FatalLLMError` stops the run; what finished is kept.
+
+Pairwise: order 0 shows (answer_a, answer_b) as (A, B); order 1 shows (answer_b, answer_a). The
+order-1 verdict is mapped back to the item's labels and combined with order 0 (`combine_orders`):
+the same verdict twice stands; A in one order and B in the other (a flip) is "inconclusive"; a tie
+in one order and A (or B) in the other gives A (or B), as LlamaIndex's vote count does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from ragtune.errors import InputError
+from ragtune.generate.journal import Journal, text_hash
+from ragtune.io import atomic_write_jsonl
+from ragtune.judges.items import CorrectnessItem, PairwiseItem
+from ragtune.judges.parse import Verdict, parse_correctness, parse_pairwise
+from ragtune.judges.prompts import item_messages, swap_verdict
+from ragtune.llm import LLM, Messages, Outcome, complete_many, scrub
+from ragtune.llm.recorder import secrets_from_env
+
+FinalVerdict = Literal["A", "B", "tie", "inconclusive"]
+NOT_JUDGED = "not judged yet (no reply in the journal)"
+
+
+class OrderJudgment(BaseModel):
+    """One call of a pairwise item; `verdict` is in the labels of the prompt shown in this order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    verdict: Verdict | None = None
+    reason: str = ""
+    raw: str | None = None
+    error: str | None = None
+
+    @property
+    def parse_failed(self) -> bool:
+        """A reply came back but states no verdict."""
+        return self.raw is not None and self.verdict is None
+
+
+class CorrectnessJudgment(BaseModel):
+    """A judge's 1-5 score of one correctness item (None: the call failed or the reply was unparsed)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["correctness"] = "correctness"
+    item_id: str
+    key: str
+    score: int | None = None
+    reason: str = ""
+    raw: str | None = None
+    parse_failed: bool = False
+    error: str | None = None
+
+
+class PairwiseJudgment(BaseModel):
+    """A judge's verdict on one pairwise item, from both orders, in the item's labels.
+
+    `verdict` is None when either order failed or was unparsed; `consistent` says whether the two
+    orders gave the same verdict once mapped back (None when either is missing).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["pairwise"] = "pairwise"
+    item_id: str
+    first: OrderJudgment
+    second: OrderJudgment
+    verdict: FinalVerdict | None = None
+    consistent: bool | None = None
+    parse_failed: bool = False
+    error: str | None = None
+
+
+Judgment = Annotated[Union[CorrectnessJudgment, PairwiseJudgment], Field(discriminator="kind")]
+_JUDGMENT = TypeAdapter(Judgment)
+
+
+def combine_orders(first: Verdict | None, second_shown: Verdict | None) -> FinalVerdict | None:
+    """The final verdict in the item's labels from order 0's verdict and order 1's verdict as shown."""
+    if first is None or second_shown is None:
+        return None
+    second = swap_verdict(second_shown)
+    if first == second:
+        return first
+    if first == "tie":
+        return second
+    if second == "tie":
+        return first
+    return "inconclusive"
+
+
+@dataclass
+class JudgeStats:
+    """What this run's calls did; resumed calls came from the journal."""
+
+    calls_total: int = 0
+    calls_resumed: int = 0
+    calls_made: int = 0
+    calls_failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class JudgeRun:
+    """Judgments by item id, plus the model and the call statistics."""
+
+    model: str
+    correctness: dict[str, CorrectnessJudgment]
+    pairwise: dict[str, PairwiseJudgment]
+    stats: JudgeStats
+
+    def judgments(self) -> list[CorrectnessJudgment | PairwiseJudgment]:
+        return [*self.correctness.values(), *self.pairwise.values()]
+
+    @property
+    def unparsed(self) -> dict[str, int]:
+        """Replies that state no score/verdict: correctness items, and pairwise calls (orders)."""
+        return {"correctness": sum(j.parse_failed for j in self.correctness.values()),
+                "pairwise_orders": sum(o.parse_failed for j in self.pairwise.values() for o in (j.first, j.second))}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One LLM call: its journal key, prompt and what it is for."""
+
+    key: str
+    item_id: str
+    kind: str
+    order: int
+    messages: Messages
+
+
+def call_key(messages: Messages, model: str, max_tokens: int, temperature: float) -> str:
+    """The journal key of one judge call (see the module docstring)."""
+    prompt = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+    return f"{text_hash(prompt)}:{model}:t={temperature:g};max={max_tokens}"
+
+
+def plan_calls(items: Sequence[CorrectnessItem | PairwiseItem], model: str, max_tokens: int,
+               temperature: float) -> list[Call]:
+    """Every call the items need: one per correctness item, two per pairwise item."""
+    seen: set[str] = set()
+    calls = []
+    for item in items:
+        if item.id in seen:
+            raise InputError(f"item id {item.id!r} appears twice; every item needs its own id.")
+        seen.add(item.id)
+        for order in ((0,) if item.kind == "correctness" else (0, 1)):
+            messages = item_messages(item, order)
+            calls.append(Call(call_key(messages, model, max_tokens, temperature), item.id, item.kind, order, messages))
+    return calls
+
+
+async def ajudge_items(llm: LLM, items: Sequence[CorrectnessItem | PairwiseItem], journal_path: str | Path, *,
+                       concurrency: int = 8, max_tokens: int = 128, temperature: float = 0.0, seed: int = 0,
+                       on_progress: Callable[[int, int], None] | None = None) -> JudgeRun:
+    """`judge_items` for callers that already run an event loop."""
+    calls = plan_calls(items, llm.model, max_tokens, temperature)
+    journal = Journal(journal_path)
+    unique = list({c.key: c for c in calls}.values())
+    todo = sorted((c for c in unique if c.key not in journal.done), key=lambda c: len(c.messages[-1]["content"]))
+    stats = JudgeStats(calls_total=len(unique), calls_resumed=len(unique) - len(todo))
+    failed: dict[str, str] = {}
+    secrets = secrets_from_env()
+    t0 = time.perf_counter()
+
+    async def on_done(o: Outcome) -> None:
+        call = todo[o.index]
+        if o.completion is None:
+            stats.calls_failed += 1
+            failed[call.key] = str(o.error)
+            if len(stats.errors) < 5:
+                stats.errors.append(f"{call.item_id} (order {call.order}): {o.error}")
+        else:
+            c = o.completion
+            await journal.add_async({"key": call.key, "kind": call.kind, "item_id": call.item_id, "order": call.order,
+                                     "model": llm.model, "reply": scrub(c.text, secrets), "prompt_tokens": c.prompt_tokens,
+                                     "completion_tokens": c.completion_tokens, "finish_reason": c.finish_reason})
+            stats.calls_made += 1
+            stats.tokens_in += c.prompt_tokens
+            stats.tokens_out += c.completion_tokens
+        if on_progress is not None:
+            on_progress(stats.calls_resumed + stats.calls_made + stats.calls_failed, stats.calls_total)
+
+    if todo:
+        seeds = [seed if temperature > 0 else None for _ in todo]
+        await complete_many(llm, [c.messages for c in todo], concurrency=concurrency, max_tokens=max_tokens,
+                            temperature=temperature, seeds=seeds, on_done=on_done)
+    stats.seconds = time.perf_counter() - t0
+    return assemble(items, calls, journal.done, failed, llm.model, stats)
+
+
+def judge_items(llm: LLM, items: Sequence[CorrectnessItem | PairwiseItem], journal_path: str | Path, *,
+                concurrency: int = 8, max_tokens: int = 128, temperature: float = 0.0, seed: int = 0,
+                on_progress: Callable[[int, int], None] | None = None) -> JudgeRun:
+    """Judge every item (pairwise ones in both orders), resuming from and appending to `journal_path`.
+
+    `on_progress(done, total)` is called after each call. Returns every item's judgment; a judgment
+    whose call failed has `error` set, one whose reply states no score/verdict has `parse_failed`.
+    """
+    return asyncio.run(ajudge_items(llm, items, journal_path, concurrency=concurrency, max_tokens=max_tokens,
+                                    temperature=temperature, seed=seed, on_progress=on_progress))
+
+
+def _order(call: Call, done: dict[str, dict], failed: dict[str, str]) -> OrderJudgment:
+    rec = done.get(call.key)
+    if rec is None:
+        return OrderJudgment(key=call.key, error=failed.get(call.key, NOT_JUDGED))
+    verdict, reason = parse_pairwise(rec["reply"])
+    return OrderJudgment(key=call.key, verdict=verdict, reason=reason, raw=rec["reply"])
+
+
+def assemble(items: Sequence[CorrectnessItem | PairwiseItem], calls: Sequence[Call], done: dict[str, dict],
+             failed: dict[str, str], model: str, stats: JudgeStats | None = None) -> JudgeRun:
+    """Parse the journaled replies into judgments (no LLM; a parser change re-reads the journal)."""
+    by_item: dict[str, list[Call]] = {}
+    for c in calls:
+        by_item.setdefault(c.item_id, []).append(c)
+    correctness, pairwise = {}, {}
+    for item in items:
+        cs = by_item[item.id]
+        if item.kind == "correctness":
+            (call,) = cs
+            rec = done.get(call.key)
+            if rec is None:
+                correctness[item.id] = CorrectnessJudgment(item_id=item.id, key=call.key, error=failed.get(call.key, NOT_JUDGED))
+                continue
+            score, reason = parse_correctness(rec["reply"])
+            correctness[item.id] = CorrectnessJudgment(item_id=item.id, key=call.key, score=score, reason=reason,
+                                                       raw=rec["reply"], parse_failed=score is None)
+            continue
+        first, second = (_order(c, done, failed) for c in sorted(cs, key=lambda c: c.order))
+        verdict = combine_orders(first.verdict, second.verdict)
+        consistent = None if verdict is None else first.verdict == swap_verdict(second.verdict)
+        errors = [o.error for o in (first, second) if o.error]
+        pairwise[item.id] = PairwiseJudgment(item_id=item.id, first=first, second=second, verdict=verdict,
+                                             consistent=consistent, parse_failed=first.parse_failed or second.parse_failed,
+                                             error=errors[0] if errors else None)
+    return JudgeRun(model, correctness, pairwise, stats or JudgeStats())
+
+
+def load_judgments(items: Sequence[CorrectnessItem | PairwiseItem], journal_path: str | Path, model: str, *,
+                   max_tokens: int = 128, temperature: float = 0.0) -> JudgeRun:
+    """The judgments a journal holds for `items` under these settings, without calling any LLM.
+
+    Calls the journal lacks give judgments with `error` = NOT_JUDGED. Use it to re-parse after a parser
+    change, or to report on a run that another process made.
+    """
+    calls = plan_calls(items, model, max_tokens, temperature)
+    journal = Journal(journal_path)
+    done = {c.key for c in calls if c.key in journal.done}
+    stats = JudgeStats(calls_total=len({c.key for c in calls}), calls_resumed=len(done))
+    return assemble(items, calls, journal.done, {}, model, stats)
+
+
+def write_judgments(path: str | Path, run: JudgeRun) -> Path:
+    """Judgments as JSONL, one object a line with a `kind` field, atomically."""
+    return atomic_write_jsonl(path, [j.model_dump() for j in run.judgments()])
+
+
+def read_judgments(path: str | Path, model: str = "") -> JudgeRun:
+    """Judgments written by `write_judgments` (call statistics are not part of the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"judgments file {path}: not found.")
+    correctness, pairwise = {}, {}
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                j = _JUDGMENT.validate_json(line)
+            except ValidationError as e:
+                first = e.errors()[0]
+                raise InputError(f"judgments file {path}, line {n}: {'.'.join(map(str, first['loc']))}: {first['msg']}.") from None
+            (correctness if j.kind == "correctness" else pairwise)[j.item_id] = j
+    return JudgeRun(model, correctness, pairwise, JudgeStats())
