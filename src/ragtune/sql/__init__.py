@@ -1,0 +1,1 @@
+"""Text-to-SQL core (work in progress)."""
