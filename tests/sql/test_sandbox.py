@@ -140,8 +140,8 @@ def test_missing_database_is_a_setup_error_not_a_result(tmp_path):
 
 def test_overhead_is_measurable(db):
     figures = sandbox_overhead_ms(db, repeats=50)
-    assert set(figures) == {"sandbox_ms", "bare_ms", "overhead_ms"}
-    assert 0 < figures["sandbox_ms"] < 50 and figures["bare_ms"] > 0
+    assert set(figures) == {"sandbox_ms", "bare_ms", "overhead_ms", "run_sql_ms"}
+    assert 0 < figures["sandbox_ms"] < 50 and figures["bare_ms"] > 0 and figures["run_sql_ms"] >= figures["sandbox_ms"]
 
 
 @pytest.mark.parametrize("sql", ["DROP TABLE t", "INSERT INTO t VALUES (99, 'x')", "CREATE TEMP TABLE u (a)",
