@@ -66,3 +66,21 @@ def load_evaluation() -> types.ModuleType:
     extra["exec_eval"] = load_exec_eval()
     extra["process_sql"] = _load("process_sql", d / "process_sql.py", {})
     return _load("spider_evaluation", d / "evaluation.py", extra)
+
+
+def load_process_sql() -> types.ModuleType:
+    """Spider's process_sql parser; its nltk word_tokenize runs with preserve_line=True (the punkt
+    sentence model is not installed; a SQL query is one line anyway, and values are masked first)."""
+    import nltk
+
+    module = _load("spider_process_sql", eval_dir() / "process_sql.py", {})
+    module.word_tokenize = lambda text: nltk.word_tokenize(text, preserve_line=True)
+    return module
+
+
+def spider_parse(process_sql: types.ModuleType, tables_entry: dict, query: str) -> dict:
+    """The official parse of `query` (get_sql) with the schema of a tables.json entry."""
+    schema = {}
+    for i, table in enumerate(tables_entry["table_names_original"]):
+        schema[table.lower()] = [c.lower() for t, c in tables_entry["column_names_original"] if t == i]
+    return process_sql.get_sql(process_sql.Schema(schema), query)
