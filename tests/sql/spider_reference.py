@@ -84,3 +84,34 @@ def spider_parse(process_sql: types.ModuleType, tables_entry: dict, query: str) 
     for i, table in enumerate(tables_entry["table_names_original"]):
         schema[table.lower()] = [c.lower() for t, c in tables_entry["column_names_original"] if t == i]
     return process_sql.get_sql(process_sql.Schema(schema), query)
+
+
+def official_exact_match(evaluation: types.ModuleType, process_sql: types.ModuleType, tables_entry: dict,
+                         kmaps: dict, pred: str, gold: str) -> bool:
+    """Spider's exact-set match as evaluation.py's evaluate() computes it (values and DISTINCT
+    disabled, columns rebuilt through the foreign-key map); an unparsable prediction scores 0."""
+    schema = {}
+    for i, table in enumerate(tables_entry["table_names_original"]):
+        schema[table.lower()] = [c.lower() for t, c in tables_entry["column_names_original"] if t == i]
+    schema = process_sql.Schema(schema)
+    g_sql = process_sql.get_sql(schema, gold)
+    try:
+        p_sql = process_sql.get_sql(schema, pred)
+    except Exception:  # the reference's own fallback
+        p_sql = {"except": None, "from": {"conds": [], "table_units": []}, "groupBy": [], "having": [],
+                 "intersect": None, "limit": None, "orderBy": [], "select": [False, []], "union": None, "where": []}
+    kmap = kmaps[tables_entry["db_id"]]
+    parsed = []
+    for sql in (g_sql, p_sql):
+        valid = evaluation.build_valid_col_units(sql["from"]["table_units"], schema)
+        parsed.append(evaluation.rebuild_sql_col(valid, evaluation.rebuild_sql_val(sql), kmap))
+    return bool(evaluation.Evaluator().eval_exact_match(parsed[1], parsed[0]))
+
+
+def official_parses(process_sql: types.ModuleType, tables_entry: dict, query: str) -> bool:
+    """Whether Spider's parser can read `query` (it knows a subset of SQLite)."""
+    try:
+        spider_parse(process_sql, tables_entry, query)
+    except Exception:
+        return False
+    return True
