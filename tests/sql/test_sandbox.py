@@ -63,6 +63,7 @@ HOSTILE = [
     ("SELECT randomblob(1e9)", "refused: a value longer than"),
     ("SELECT zeroblob(1e9)", "refused: a value longer than"),
     ("SELECT length(replace(hex(zeroblob(600000)), '0', 'ab'))", "refused: a value longer than"),
+    ("SELECT zeroblob(999999) FROM t a, t b, t c", "stopped: result larger than"),
 ]
 
 

@@ -8,8 +8,8 @@ Layers, each enough on its own for the common attacks:
 3. an authorizer allows only reads (SELECT, READ, RECURSIVE and functions other than
    `load_extension`): no writes, DDL, temp objects, ATTACH/DETACH, PRAGMA, transactions or savepoints;
 4. limits: wall time via the progress handler (default 2 s), rows fetched (default 10,000), value
-   length (`SQLITE_LIMIT_LENGTH`, default 1,000,000 bytes, so `randomblob(1e9)` fails at once) and
-   query length.
+   length (`SQLITE_LIMIT_LENGTH`, default 1,000,000 bytes, so `randomblob(1e9)` fails at once), the
+   whole result's size (default 32 MB, so 10,000 rows of 1 MB blobs stop early) and query length.
 
 Every outcome is a `SqlResult`; refusals, timeouts and SQL errors are results with a short reason,
 never exceptions, so one hostile prediction cannot crash an evaluation run.
@@ -29,6 +29,8 @@ from ragtune.errors import InputError
 DEFAULT_TIMEOUT_S = 2.0
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MAX_VALUE_BYTES = 1_000_000
+DEFAULT_MAX_RESULT_BYTES = 32_000_000  # all values of a result together (rows x value length)
+_FETCH_BATCH = 32
 MAX_SQL_CHARS = 100_000
 _ALLOWED_FIRST_WORDS = ("SELECT", "WITH", "VALUES")
 _DENIED_FUNCTIONS = frozenset({"load_extension"})
@@ -65,8 +67,10 @@ class SqlSandbox:
     """
 
     def __init__(self, db_path: str | Path, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 max_rows: int = DEFAULT_MAX_ROWS, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES):
+                 max_rows: int = DEFAULT_MAX_ROWS, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+                 max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES):
         self.db_path = Path(db_path).expanduser().resolve()
+        self.max_result_bytes = int(max_result_bytes)
         self.timeout_s = float(timeout_s)
         self.max_rows = int(max_rows)
         self.max_value_bytes = int(max_value_bytes)
@@ -85,18 +89,30 @@ class SqlSandbox:
         cursor = None
         try:
             cursor = self._conn.execute(statement)
-            rows = cursor.fetchmany(self.max_rows + 1)
             columns = [d[0] for d in cursor.description or ()]
+            rows, too_much = self._fetch(cursor)
         except (sqlite3.Error, OverflowError, MemoryError, ValueError) as e:
             return SqlResult(False, elapsed_ms=_ms(start), error=self._reason(e))
         finally:
             if cursor is not None:
                 cursor.close()
             self._conn.set_progress_handler(None, 0)
-        if len(rows) > self.max_rows:
-            return SqlResult(False, columns=columns, elapsed_ms=_ms(start),
-                             error=f"stopped: more than {self.max_rows} rows")
+        if too_much:
+            return SqlResult(False, columns=columns, elapsed_ms=_ms(start), error=too_much)
         return SqlResult(True, rows, columns, _ms(start))
+
+    def _fetch(self, cursor: sqlite3.Cursor) -> tuple[list[tuple], str]:
+        """(rows, "") or ([], why it stopped) when the result passes the row or byte cap."""
+        rows: list[tuple] = []
+        size = 0
+        while batch := cursor.fetchmany(_FETCH_BATCH):
+            rows.extend(batch)
+            size += sum(len(v) if isinstance(v, (str, bytes)) else 8 for row in batch for v in row)
+            if len(rows) > self.max_rows:
+                return [], f"stopped: more than {self.max_rows} rows"
+            if size > self.max_result_bytes:
+                return [], f"stopped: result larger than {self.max_result_bytes} bytes"
+        return rows, ""
 
     def close(self) -> None:
         """Close the connection."""
@@ -145,9 +161,11 @@ class SqlSandbox:
 
 
 def run_sql(db_path: str | Path, sql: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-            max_rows: int = DEFAULT_MAX_ROWS, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> SqlResult:
+            max_rows: int = DEFAULT_MAX_ROWS, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+            max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES) -> SqlResult:
     """Run one untrusted query on a fresh sandboxed connection (see `SqlSandbox` for many queries)."""
-    with SqlSandbox(db_path, timeout_s=timeout_s, max_rows=max_rows, max_value_bytes=max_value_bytes) as box:
+    with SqlSandbox(db_path, timeout_s=timeout_s, max_rows=max_rows, max_value_bytes=max_value_bytes,
+                    max_result_bytes=max_result_bytes) as box:
         return box.run(sql)
 
 
