@@ -72,10 +72,6 @@ class Seed:
     group_by: tuple[tuple[str, str], ...] = ()  # (alias, column) of the GROUP BY, when min_group > 1
     min_group: int = 1  # rows one group needs, from HAVING count(...) > / >= / = n
 
-    def table_of(self, alias: str) -> str:
-        """The table an alias stands for."""
-        return dict(self.aliases)[alias]
-
 
 @dataclass(frozen=True)
 class QueryHints:
