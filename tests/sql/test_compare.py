@@ -199,3 +199,27 @@ def test_execution_match_agrees_with_eval_exec_match(agreement_pairs):
                 continue
             assert ours == bool(theirs), (keep_distinct, pred, gold)
     assert order_rule_differs < 20
+
+
+@pytest.mark.timeout(30)
+def test_wide_results_do_not_search_every_permutation():
+    """10 columns, every row five 0s and five 1s, every column twenty of each: the quick check passes
+    and all columns are candidates for each other, so an unpruned search tries up to 10! orders."""
+    import random
+    import time
+
+    rng = random.Random(3)
+    gold = []
+    while len(gold) < 40:  # rows with their complements: every column holds twenty 0s and twenty 1s
+        bits = [1] * 5 + [0] * 5
+        rng.shuffle(bits)
+        row, complement = tuple(bits), tuple(1 - b for b in bits)
+        if row not in gold and complement not in gold:
+            gold += [row, complement]
+    order = [3, 0, 5, 2, 7, 4, 9, 6, 8, 1]
+    permuted = [tuple(r[j] for j in order) for r in gold]
+    start = time.perf_counter()
+    assert results_match(gold, permuted, order_matters=True) is True
+    assert results_match(gold, permuted[::-1], order_matters=True) is False  # rows out of order
+    assert results_match(gold, permuted[::-1], order_matters=False) is True
+    assert time.perf_counter() - start < 2.0

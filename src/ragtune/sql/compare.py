@@ -6,7 +6,8 @@
 - rows are a bag: duplicates count, and (unless order matters) row order does not;
 - column order does not matter: the prediction matches when SOME permutation of its columns makes
   the two results equal (the reference enumerates permutations, pruned by which values each column
-  holds; here candidate columns are those with the same multiset of values, then a search);
+  holds; here a search over columns with the same multiset of values, pruned as soon as the rows
+  restricted to the columns placed so far disagree);
 - a quick necessary check first, exactly as the reference's `quick_rej`: every row's values sorted
   by `str(value) + str(type(value))`, compared as lists (order matters) or as sets;
 - values compare with Python `==` on what sqlite3 returns (text decoded as UTF-8 with errors
@@ -72,7 +73,7 @@ def results_match(gold_rows: Sequence[Row], pred_rows: Sequence[Row], order_matt
     pred = [tuple(r) for r in pred_rows]
     if not _same_unordered_rows(gold, pred, order_matters):
         return False
-    for perm in _column_permutations(gold, pred, width):
+    for perm in _column_permutations(gold, pred, width, order_matters):
         permuted = pred if width == 1 else [tuple(r[j] for j in perm) for r in pred]
         if order_matters:
             if gold == permuted:
@@ -94,14 +95,22 @@ def _same_unordered_rows(gold: list[tuple], pred: list[tuple], order_matters: bo
     return a == b if order_matters else set(a) == set(b)
 
 
-def _column_permutations(gold: list[tuple], pred: list[tuple], width: int):
-    """Every column bijection gold column i -> pred column perm[i] under which column i and column
-    perm[i] hold the same multiset of values (a necessary condition for a match)."""
+def _column_permutations(gold: list[tuple], pred: list[tuple], width: int, order_matters: bool):
+    """Every column bijection gold column i -> pred column perm[i] that can still make the results
+    equal: column i and column perm[i] hold the same multiset of values, and the rows restricted to
+    the columns chosen so far agree (as a bag, or as a list when order matters). Both are necessary
+    conditions, so no matching permutation is skipped; they keep wide results from a factorial search."""
     gold_cols = [Counter(r[i] for r in gold) for i in range(width)]
     pred_cols = [Counter(r[j] for r in pred) for j in range(width)]
     candidates = [[j for j in range(width) if pred_cols[j] == gold_cols[i]] for i in range(width)]
     perm: list[int] = []
     taken: set[int] = set()
+
+    def consistent() -> bool:
+        k = len(perm)
+        g = [r[:k] for r in gold]
+        p = [tuple(r[j] for j in perm) for r in pred]
+        return g == p if order_matters else Counter(g) == Counter(p)
 
     def search(i: int):
         if i == width:
@@ -111,7 +120,8 @@ def _column_permutations(gold: list[tuple], pred: list[tuple], width: int):
             if j not in taken:
                 taken.add(j)
                 perm.append(j)
-                yield from search(i + 1)
+                if i == 0 or consistent():
+                    yield from search(i + 1)
                 perm.pop()
                 taken.discard(j)
 
