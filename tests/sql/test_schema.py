@@ -47,6 +47,8 @@ def test_spider_entry_keeps_names_keys_and_kinds():
 def test_spider_entry_missing_field_is_an_input_error():
     with pytest.raises(InputError, match="column_names_original"):
         schema_from_spider({"db_id": "x", "table_names_original": []})
+    with pytest.raises(InputError, match="do not fit together"):
+        schema_from_spider({**SPIDER_ENTRY, "foreign_keys": [[2, 99]]})
 
 
 def test_all_spider_schemas_read_and_render_as_valid_sqlite(spider_schemas):

@@ -158,10 +158,22 @@ def schema_from_spider(entry: Mapping[str, Any]) -> Schema:
     except (KeyError, TypeError) as e:
         raise InputError(f"{where}: missing field {e}; a tables.json entry needs db_id, "
                          "table_names_original, column_names_original and column_types") from e
+    try:
+        by_table, fks = _spider_columns(table_names, columns, types, primary, foreign)
+    except (IndexError, TypeError, ValueError) as e:
+        raise InputError(f"{where}: column, type or key lists do not fit together ({e}); "
+                         "check column_names_original, column_types, primary_keys and foreign_keys") from e
+    tables = tuple(Table(n, tuple(cols), tuple(dict.fromkeys(fk))) for n, cols, fk in zip(table_names, by_table, fks)
+                   if not n.lower().startswith("sqlite_"))  # SQLite's own tables (sqlite_sequence) are not user tables
+    return Schema(db_id, tables)
+
+
+def _spider_columns(table_names, columns, types, primary, foreign) -> tuple[list[list[Column]], list[list[ForeignKey]]]:
+    """Columns and foreign keys per table index from Spider's parallel lists (column 0 is "*")."""
     by_table: list[list[Column]] = [[] for _ in table_names]
     for i, (table_idx, name) in enumerate(columns):
         if table_idx < 0:
-            continue  # Spider's column 0 is "*"
+            continue
         kind = types[i] if types[i] in KINDS else "others"
         by_table[table_idx].append(Column(name, _SPIDER_SQL_TYPES[kind], kind, i in primary))
     fks: list[list[ForeignKey]] = [[] for _ in table_names]
@@ -169,9 +181,7 @@ def schema_from_spider(entry: Mapping[str, Any]) -> Schema:
         child_table, child_name = columns[child]
         parent_table, parent_name = columns[parent]
         fks[child_table].append(ForeignKey(child_name, table_names[parent_table], parent_name))
-    tables = tuple(Table(n, tuple(cols), tuple(dict.fromkeys(fk))) for n, cols, fk in zip(table_names, by_table, fks)
-                   if not n.lower().startswith("sqlite_"))  # SQLite's own tables (sqlite_sequence) are not user tables
-    return Schema(db_id, tables)
+    return by_table, fks
 
 
 def read_spider_tables(path: str | Path) -> dict[str, Schema]:
