@@ -21,7 +21,8 @@ How a fill is made (`generate_rows`):
 - fills after the first leave 5% of plain cells NULL, to tell `count(col)` from `count(*)`.
 
 Built files are cached under `ragtune_home()/sql/<key>/<db_id>/fill<k>.sqlite` (k = 0, 1, ...), where
-`key` hashes the schema, the seeds and literals, the seed, the row count and the builder version; the
+`key` hashes the schema, the seeds and literals, the seed, the fill and row counts and the source of the
+builder (build.py, hints.py, schema.py), so changed code never reuses old files; the
 folder is built under a file lock in a temp folder renamed into place, and reused afterwards.
 """
 
@@ -193,12 +194,13 @@ def write_sqlite(path: str | Path, schema: Schema, table_rows: Mapping[str, list
 
 
 def _builder_code_hash() -> str:
-    """sha256 of this module's and the hint extractor's source: any change to how fills are made
-    gives new cache folders instead of silently reusing files built by older code."""
-    from ragtune.sql import hints
+    """sha256 of the source of this module, the hint extractor and the schema renderer (its DDL is
+    what builds the tables): any change to how fills are made gives new cache folders instead of
+    silently reusing files built by older code."""
+    from ragtune.sql import hints, schema
 
     digest = hashlib.sha256()
-    for module_file in (__file__, hints.__file__):
+    for module_file in (__file__, hints.__file__, schema.__file__):
         digest.update(Path(module_file).read_bytes())
     return digest.hexdigest()[:16]
 
