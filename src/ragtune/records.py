@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -109,15 +109,20 @@ class EvalReport(BaseModel):
 class ShipDecision(BaseModel):
     """Whether a run's trained model ships (RUN/model/ is written), by which rule and on which data."""
 
-    shipped: bool = Field(description="RUN/model/ holds the tuned model")
+    shipped: bool = Field(description="RUN/model/ holds the tuned model (the verdict is 'ship')")
+    verdict: Literal["ship", "refuse", "cannot_judge"] = Field(
+        description="'ship'; 'refuse' (measured worse, or not better by the job's rule); 'cannot_judge' (the deciding data "
+                    "cannot tell a gain from noise: the base stays the result)")
     model: str = Field(description="label of the judged candidate (finetuned, adapter, reranked, tuned, ...)")
     decided_by: str = Field(description="what decided: 'validation split' or 'eval dataset'")
     dataset: str = Field(description="name of the deciding data")
     metric: str = Field(description="the deciding metric (ndcg@10, val_loss)")
     delta: float | None = Field(description="candidate minus base on the metric (a loss: lower is better)")
     ci95: list[float] | None = Field(description="paired 95% interval of delta, where the rule has one")
-    rule: str = Field(description="the job's rule: 'gain' (delta > 0), 'clear_gain' (CI above 0), 'lower_loss'")
+    rule: str = Field(description="the job's rule: 'gain' (a paired CI above zero on data that can judge), 'lower_loss'")
     reason: str = Field(description="one line for people: what was measured and what was decided")
+    evidence: dict[str, Any] | None = Field(None, description="how much the deciding data could say: queries, how many "
+                                                              "changed, the base's score and median rank, the CI width")
 
 
 class RunMetrics(BaseModel):

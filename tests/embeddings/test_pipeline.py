@@ -37,7 +37,7 @@ def _docs(tmp_path):
 def test_run_on_documents_writes_every_stage(tmp_path, tiny_st_dir):
     out, docs = tmp_path / "run", str(_docs(tmp_path))
     m = run(docs=[docs], output=out, say=lambda s: None, llm_object=FakeLLM(default=_question),
-            model=str(tiny_st_dir), teacher=str(tiny_st_dir), finetune_max_steps=2, adapter_epochs=3)
+            model=str(tiny_st_dir), teacher=str(tiny_st_dir), finetune_max_steps=2, adapter_epochs=3, val_style="same")
     assert list(m.seconds) == ["chunk", "generate", "evaluate base", "fine-tune", "adapter", "evaluate all", "total"]
     assert m.data["train_queries"] > 0 and m.data["val_queries"] > 0
     for f in ("config.json", "metrics.json", "card.md", "eval/val.json", "data/train.json", "data/val.json",
@@ -50,13 +50,13 @@ def test_run_on_documents_writes_every_stage(tmp_path, tiny_st_dir):
     assert (m.result["model"] in shipped) if shipped else m.result["model"] == "base"
     assert m.decision.shipped == bool(shipped) and (out / "model").exists() == bool(shipped)
     assert run(docs=[docs], output=out, say=lambda s: None, llm_object=FakeLLM(), model=str(tiny_st_dir),
-               teacher=str(tiny_st_dir), finetune_max_steps=2, adapter_epochs=3) == m  # finished: no LLM call, same result
+               teacher=str(tiny_st_dir), finetune_max_steps=2, adapter_epochs=3, val_style="same") == m  # finished: no LLM call, same result
 
 
 def test_run_without_docs_uses_the_faq_and_judges_on_human_questions(tmp_path, tiny_st_dir):
     out = tmp_path / "run"
     m = run(output=out, say=lambda s: None, llm_object=FakeLLM(default=_long_words),
-            model=str(tiny_st_dir), teacher="none", finetune=False, max_chunks=40, adapter_epochs=2)
+            model=str(tiny_st_dir), teacher="none", finetune=False, max_chunks=40, adapter_epochs=2, val_style="same")
     human = json.loads((out / "eval" / "construction-faq.json").read_text())
     assert human["num_queries"] == 503 and human["num_docs"] == 503
     assert m.decision.decided_by == "eval dataset" and m.decision.dataset == "construction-faq"

@@ -38,7 +38,7 @@ def test_mnrl_run_changes_weights_and_writes_the_run_folder(tmp_path, tiny_st_di
 
         assert SentenceTransformer(str(run / "model"), device="cpu").encode(["roof"]).shape == (1, 32)
     else:
-        assert "REFUSED" in m.decision.reason
+        assert m.decision.verdict in ("refuse", "cannot_judge") and m.decision.reason.startswith(("REFUSED", "CANNOT JUDGE"))
     assert json.loads((run / "config.json").read_text())["batch_size"] == 8
     # rerunning a finished run returns the recorded result without training again
     assert train_embedding(dataset=keyword_dataset(), model=str(tiny_st_dir), output=run, epochs=2, batch_size=8, learning_rate=1e-3) == m

@@ -47,7 +47,7 @@ def journal_keys(path: Path) -> list[str]:
 
 def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(tmp_path):
     docs, out = make_docs(tmp_path / "docs"), tmp_path / "out"
-    args = ["generate", "queries", str(docs), "-o", str(out), "--llm", "openai:test-model", "--no-filter", "-c", "2"]
+    args = ["generate", "queries", str(docs), "-o", str(out), "--llm", "openai:test-model", "--no-filter", "--val-style", "same", "-c", "2"]
     with ChatServer(reply=reply, delay=0.1) as srv:
         proc = cli([*args, "--base-url", srv.base_url])
         journal = out / "journal.jsonl"
@@ -85,7 +85,7 @@ def test_faults_complete_and_one_chunk_given_up(tmp_path):
         return Fault("500") if "The zinc is" in body["messages"][-1]["content"] else None
 
     with ChatServer(reply=reply, faults=faults, decide=decide) as srv:
-        proc = cli(["generate", "queries", str(docs), "-o", str(out), "--llm", "openai:test-model", "--no-filter",
+        proc = cli(["generate", "queries", str(docs), "-o", str(out), "--llm", "openai:test-model", "--no-filter", "--val-style", "same",
                     "-c", "4", "--base-url", srv.base_url, "--timeout", "1", "--max-tries", "3",
                     "--price-per-1k", "0.002"])
         stdout, stderr = proc.communicate(timeout=120)
@@ -102,7 +102,7 @@ def test_faults_complete_and_one_chunk_given_up(tmp_path):
 def test_negatives_cli(tmp_path):
     docs, out = make_docs(tmp_path / "docs"), tmp_path / "out"
     with ChatServer(reply=reply) as srv:
-        proc = cli(["generate", "queries", str(docs), "-o", str(out), "--llm", "openai:m", "--no-filter",
+        proc = cli(["generate", "queries", str(docs), "-o", str(out), "--llm", "openai:m", "--no-filter", "--val-style", "same",
                     "--base-url", srv.base_url])
         assert proc.communicate(timeout=120)[0] and proc.returncode == 0
     proc = cli(["generate", "negatives", str(out / "all.json"), "-m", "minilm", "-o", str(tmp_path / "negs.json"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ from .conftest import TOPICS, topic_reply
 def test_end_to_end_with_fake_llm(docs_folder, tmp_path, keyword_embedder):
     out = tmp_path / "out"
     llm = FakeLLM(default=topic_reply)
-    res = generate_queries(docs_folder, out, llm=llm, embedder=keyword_embedder, questions_per_chunk=2,
+    res = generate_queries(docs_folder, out, llm=llm, embedder=keyword_embedder, questions_per_chunk=2, val_style="same",
                            val_fraction=0.4, price_per_1k=0.5)
     assert len(llm.calls) == 5
     s = res.summary
@@ -139,12 +140,14 @@ def test_self_check_keeps_only_answerable_questions_and_resumes(docs_folder, tmp
         return topic_reply(messages)
 
     llm = FakeLLM(default=reply)
-    res = generate_queries(docs_folder, tmp_path / "o", llm=llm, filter=False, self_check=True, questions_per_chunk=2)
+    res = generate_queries(docs_folder, tmp_path / "o", llm=llm, filter=False, self_check=True, questions_per_chunk=2,
+                           val_style="same")
     assert len(llm.calls) == 5 + 10
     assert res.summary["dropped"]["self_check"] == 5
     assert all("cost" not in q for q in res.dataset.queries.values()) and len(res.dataset.queries) == 5
     again = FakeLLM()
-    res = generate_queries(docs_folder, tmp_path / "o", llm=again, filter=False, self_check=True, questions_per_chunk=2)
+    res = generate_queries(docs_folder, tmp_path / "o", llm=again, filter=False, self_check=True, questions_per_chunk=2,
+                           val_style="same")
     assert again.calls == [] and len(res.dataset.queries) == 5
 
 
@@ -153,10 +156,56 @@ def test_a_judge_that_rejects_everything_is_called_out(docs_folder, tmp_path):
         return "No." if messages[-1]["content"].startswith("Passage:") else topic_reply(messages)
 
     with pytest.raises(NoUsableDataError, match="no question survived.*self-check rejected 10 of 10 questions"):
-        generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(default=reply), filter=False, self_check=True,
+        generate_queries(docs_folder, tmp_path / "o", llm=FakeLLM(default=reply), filter=False, self_check=True, val_style="same",
                          questions_per_chunk=2)
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["dropped"]["self_check"] == 10 and summary["questions_kept"] == 0
     assert any("self-check rejected 10 of 10" in w for w in summary["warnings"])
     assert any(line.startswith("warning: the self-check rejected") for line in summary_lines({**summary, "train_queries": 0,
                                                                                               "val_queries": 0}))
+
+
+def test_validation_questions_are_written_apart_in_a_users_words(docs_folder, tmp_path, keyword_embedder):
+    """Held-out sources get questions from the validation prompt and writer, limited by overlap, never round-trip filtered."""
+    from ragtune.generate.prompts import validation_template
+
+    train_llm = FakeLLM(default=topic_reply, model="trainer")
+    marker = validation_template().split("\n")[0][:40]
+
+    def val_reply(messages):
+        prompt = messages[-1]["content"]
+        assert marker in prompt  # the validation prompt, not the training one
+        topic = next(t for t, text in TOPICS.items() if text in prompt)
+        first = TOPICS[topic].split()[0].lower().strip(".")
+        # one question in everyday words, one that reuses the passage's own distinctive words
+        return f"Is it worth paying someone to help with my house?\nHow do {first} {TOPICS[topic].split()[1]} work?"
+
+    val_llm = FakeLLM(default=val_reply, model="validator")
+    res = generate_queries(docs_folder, tmp_path / "o", llm=train_llm, val_llm=val_llm, embedder=keyword_embedder,
+                           questions_per_chunk=2, val_fraction=0.4)
+    split = json.loads((tmp_path / "o" / "split.json").read_text())
+    val_sources = set(split["val_sources"])
+    assert len(val_sources) == 2
+    assert all(marker not in c[-1]["content"] for c in train_llm.calls)  # the trainer never wrote validation questions
+    asked = {next(t for t, text in TOPICS.items() if text in c[-1]["content"]) for c in val_llm.calls}
+    assert {Path(src).stem for src in val_sources} == asked  # the validator wrote for the held-out sources only
+    v = res.summary["validation"]
+    assert v["style"] == "user" and v["llm"] == "validator" and v["dropped"].get("overlap", 0) >= 1
+    assert "round_trip" not in v["dropped"]  # the base model never chooses the validation questions
+    assert set(res.val.queries.values()) == {"Is it worth paying someone to help with my house?"}
+    rows = [json.loads(x) for x in (tmp_path / "o" / "dropped.jsonl").read_text().splitlines()]
+    assert any(r["reason"] == "overlap" and r["side"] == "val" and r["overlap"] > 0.5 for r in rows)
+    # the same split and training questions as writing everything one way: only the validation side differs
+    same = generate_queries(docs_folder, tmp_path / "s", llm=FakeLLM(default=topic_reply, model="trainer"),
+                            embedder=keyword_embedder, questions_per_chunk=2, val_fraction=0.4, val_style="same")
+    assert json.loads((tmp_path / "s" / "split.json").read_text()) == split
+    assert same.train.queries == res.train.queries
+
+
+def test_overlap_weighs_distinctive_words():
+    from ragtune.generate.queries import overlap_filter
+
+    corpus = ["the roof needs a permit", "the window needs a permit", "the bygglov for a roof"]
+    kept, rows = overlap_filter([("c", "What is a bygglov permit?"), ("c", "Do I need approval to build?")],
+                                {"c": corpus[2]}, corpus, 0.5)
+    assert kept == [("c", "Do I need approval to build?")] and rows[0]["reason"] == "overlap"

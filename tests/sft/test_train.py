@@ -158,7 +158,7 @@ def test_a_run_resumes_across_a_gradient_checkpointing_change(tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     old = SFTConfig(dataset="chats.jsonl", output=str(run), gradient_checkpointing=False).resolved()
     (run / "config.json").write_text(json.dumps({"job": "sft", **old.model_dump()}))
-    done = RunMetrics(job="sft", decision=ShipDecision(shipped=True, model="tuned", decided_by="validation split", dataset="val",
+    done = RunMetrics(job="sft", decision=ShipDecision(shipped=True, verdict="ship", model="tuned", decided_by="validation split", dataset="val",
                                                        metric="val_loss", delta=-0.1, ci95=None, rule="lower_loss", reason="ok"))
     write_metrics(run, done)
     for setting in (None, True):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
@@ -45,6 +45,10 @@ def queries(
     overlap: Optional[int] = option(Q, "overlap"),
     chunk_tokenizer: Optional[str] = option(Q, "chunk_tokenizer"),
     val_fraction: Optional[float] = option(Q, "val_fraction"),
+    val_style: Optional[Literal["user", "same"]] = option(Q, "val_style"),
+    val_llm: Optional[str] = option(Q, "val_llm"),
+    val_prompt_file: Optional[Path] = option(Q, "val_prompt_file"),
+    val_max_overlap: Optional[float] = option(Q, "val_max_overlap"),
     max_tries: Optional[int] = option(Q, "max_tries"),
     timeout: Optional[float] = option(Q, "timeout"),
     price_per_1k: Optional[float] = option(Q, "price_per_1k"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
@@ -22,6 +22,7 @@ def run(
     output: Optional[Path] = option(C, "output", "-o"),
     model: Optional[str] = option(C, "model", "-m"),
     teacher: Optional[str] = option(C, "teacher", "-t"),
+    teacher_check: Optional[Literal["drop", "stop", "off"]] = option(C, "teacher_check"),
     eval_dataset: Optional[str] = option(C, "eval_dataset"),
     llm: Optional[str] = option(C, "llm"),
     base_url: Optional[str] = option(C, "base_url"),
@@ -34,6 +35,8 @@ def run(
     adapter_kind: Optional[str] = option(C, "adapter_kind"),
     adapter_epochs: Optional[int] = option(C, "adapter_epochs"),
     val_fraction: Optional[float] = option(C, "val_fraction"),
+    val_style: Optional[Literal["user", "same"]] = option(C, "val_style"),
+    val_llm: Optional[str] = option(C, "val_llm"),
     seed: Optional[int] = option(C, "seed"),
     config: Optional[Path] = config_option(),
 ) -> None:

@@ -134,15 +134,8 @@ def split_by_source(ds: RetrievalDataset, val_fraction: float = 0.2, seed: int =
     Each query goes to the side of its first relevant doc's source; each side keeps only its own
     sources' chunks (chunks without queries stay as distractors on their side).
     """
-    if not 0.0 < val_fraction < 1.0:
-        raise InputError(f"val_fraction must be between 0 and 1 (exclusive); got {val_fraction}")
     sources = sorted({ds.source_of(d) for d in ds.corpus})
-    if len(sources) < 2:
-        raise InputError(f"cannot split by source document: the dataset has {len(sources)} source(s); need at least 2.")
-    rng = random.Random(seed)
-    rng.shuffle(sources)
-    n_val = min(len(sources) - 1, max(1, round(len(sources) * val_fraction)))
-    val_sources = set(sources[:n_val])
+    val_sources = held_out_sources(sources, val_fraction, seed)
     sides: dict[bool, tuple[list[str], list[str]]] = {True: ([], []), False: ([], [])}
     for did in ds.corpus:
         sides[ds.source_of(did) in val_sources][1].append(did)
@@ -158,6 +151,17 @@ def split_by_source(ds: RetrievalDataset, val_fraction: float = 0.2, seed: int =
         part.meta = {**ds.meta, "split": record}
         _drop_unanswerable(part)
     return train, val
+
+
+def held_out_sources(sources: list[str], val_fraction: float, seed: int) -> set[str]:
+    """The source documents held out for validation: a seeded share of them, at least one and never all."""
+    if not 0.0 < val_fraction < 1.0:
+        raise InputError(f"val_fraction must be between 0 and 1 (exclusive); got {val_fraction}")
+    if len(sources) < 2:
+        raise InputError(f"cannot split by source document: the dataset has {len(sources)} source(s); need at least 2.")
+    order = sorted(sources)
+    random.Random(seed).shuffle(order)
+    return set(order[: min(len(order) - 1, max(1, round(len(order) * val_fraction)))])
 
 
 def _drop_unanswerable(ds: RetrievalDataset) -> None:

@@ -28,6 +28,11 @@ class AdapterConfig(BaseModel):
                                                   "(recommended: it is what makes adapters help)")
     val_dataset: str | None = Field(None, description=VAL_HELP)
     eval_dataset: str | None = Field(None, description=EVAL_HELP)
+    teacher_check: Literal["drop", "stop", "off"] = Field("drop", description="before distilling, compare the teacher with "
+                                                          "the student on the deciding data (the eval dataset, else the "
+                                                          "validation split): only a clearly better teacher (paired 95% CI "
+                                                          "above zero) is used; 'drop' trains without any other, 'stop' "
+                                                          "refuses to train, 'off' skips the check")
     base_url: str | None = Field(None, description="base URL of an OpenAI-compatible embeddings server, for openai:MODEL")
     kind: Literal["linear", "mlp"] = Field("linear", description="'linear': an identity-initialised d x d matrix + bias; "
                                            "'mlp': x + W2 gelu(W1 x), W2 zero-initialised (starts as the identity too)")
@@ -76,6 +81,11 @@ class EmbeddingConfig(BaseModel):
                                                   "become the target (distillation); scores are computed once and cached")
     val_dataset: str | None = Field(None, description=VAL_HELP)
     eval_dataset: str | None = Field(None, description=EVAL_HELP)
+    teacher_check: Literal["drop", "stop", "off"] = Field("drop", description="before distilling, compare the teacher with "
+                                                          "the student on the deciding data (the eval dataset, else the "
+                                                          "validation split): only a clearly better teacher (paired 95% CI "
+                                                          "above zero) is used; 'drop' trains without any other, 'stop' "
+                                                          "refuses to train, 'off' skips the check")
     loss: Literal["mnrl", "cached_mnrl"] = Field("mnrl", description="contrastive loss without a teacher: MultipleNegatives"
                                                  "RankingLoss, or its cached variant (large effective batch in small memory)")
     mini_batch_size: int = Field(16, ge=1, description="mini-batch of cached_mnrl's gradient cache")

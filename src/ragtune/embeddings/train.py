@@ -27,7 +27,8 @@ from ragtune.evaluation.search import top_k
 from ragtune.generate.negatives import mine_hard_negatives
 from ragtune.io import publish_copy
 from ragtune.records import RunMetrics
-from ragtune.runs import Run, card, decide_gain, deciding_report, job_config, training_curve
+from ragtune.runs import Run, card, decide_gain, deciding_data, deciding_report, job_config, training_curve
+from ragtune.runs.teacher import check_teacher
 
 __all__ = ["train_embedding", "validation_evaluator", "candidates", "training_rows", "make_loss", "training_args",
            "merge_with_base"]
@@ -190,11 +191,13 @@ def _train(run: Run, cfg: EmbeddingConfig, objects: dict[str, Any], show_progres
     base_path = resolve_model(cfg.model)
     base = sentence_transformer_embedder(base_path, name=cfg.model)
     teacher = objects.get("teacher") or (load_embedder(cfg.teacher) if cfg.teacher else None)
+    teacher, teacher_check = check_teacher(base, teacher, *deciding_data(val, evalset), cfg.teacher_check)
     rows = training_rows(train, cfg, base, teacher)
     t_data = time.perf_counter() - t0
     log.info("training %s on %d queries (%s), validating on %d queries; columns %s", cfg.model, len(train.queries),
              "distilled from " + cfg.teacher if teacher else cfg.loss, len(val.queries), list(rows))
-    trainer, t_train = _fit(cfg, run, base_path, rows, val, show_progress)
+    cfg_used = cfg.model_copy(update={"teacher": cfg.teacher if teacher else None})
+    trainer, t_train = _fit(cfg_used, run, base_path, rows, val, show_progress)
     if not trainer.is_world_process_zero():  # under `accelerate launch` (DDP) rank 0 alone evaluates and writes
         return RunMetrics.model_construct(job="embedding", decision=None, rank=trainer.args.process_index,
                                           world_size=trainer.args.world_size)
@@ -203,8 +206,8 @@ def _train(run: Run, cfg: EmbeddingConfig, objects: dict[str, Any], show_progres
         merge_with_base(trainer.model, base_path, cfg.merge_with_base)
     shutil.rmtree(tuned_path, ignore_errors=True)
     trainer.model.save_pretrained(str(tuned_path))
-    return _finish(run, cfg, base, tuned_path, trainer, train, val, evalset,
-                   {"data_s": round(t_data, 3), "train_s": round(t_train, 3)}, t0)
+    return _finish(run, cfg_used, base, tuned_path, trainer, train, val, evalset,
+                   {"data_s": round(t_data, 3), "train_s": round(t_train, 3)}, t0, teacher_check)
 
 
 def _fit(cfg: EmbeddingConfig, run: Run, base_path: Path, rows: dict[str, list], val: RetrievalDataset, show_progress: bool = False):
@@ -232,7 +235,8 @@ def _fit(cfg: EmbeddingConfig, run: Run, base_path: Path, rows: dict[str, list],
 
 
 def _finish(run: Run, cfg: EmbeddingConfig, base: Embedder, tuned_path: Path, trainer, train, val, evalset,
-            timing: dict[str, float], t0: float) -> RunMetrics:
+            timing: dict[str, float], t0: float, teacher_check: dict | None) -> RunMetrics:
+    """`cfg` says the teacher actually used (None when the check dropped it)."""
     tuned = sentence_transformer_embedder(tuned_path, name=f"{cfg.model}-finetuned")
     reports = {"val": evaluate_retrieval(val, {"base": base, "finetuned": tuned})}
     if evalset is not None:
@@ -242,7 +246,7 @@ def _finish(run: Run, cfg: EmbeddingConfig, base: Embedder, tuned_path: Path, tr
     decision = decide_gain(*deciding_report(reports["val"], reports.get(evalset.name) if evalset else None), "finetuned")
     run.ship(decision, lambda folder: publish_copy(tuned_path, folder))
     tm = getattr(trainer, "train_metrics", {})
-    fields = {"validation_difficulty": difficulty(reports["val"]),
+    fields = {"validation_difficulty": difficulty(reports["val"]), "teacher_check": teacher_check,
               "best_checkpoint": trainer.state.best_model_checkpoint,
               "curve": training_curve(trainer.state.log_history, (f"eval_{HEADLINE_KEY}", "eval_val_mrr@10", "eval_val_hit@1")),
               "models": {name: rep.metric_table() for name, rep in reports.items()},
@@ -252,7 +256,8 @@ def _finish(run: Run, cfg: EmbeddingConfig, base: Embedder, tuned_path: Path, tr
               "data": {"train_queries": len(train.queries), "train_docs": len(train.corpus), "val_queries": len(val.queries)}}
     about = [f"`{cfg.model}` fine-tuned with sentence-transformers on {len(train.queries)} queries from `{train.name}` "
              + (f"distilled from `{cfg.teacher}` ({cfg.distill_loss}, top {cfg.teacher_top_n} candidates)" if cfg.teacher
-                else f"with {cfg.loss} and no-duplicates batches")
+                else f"with {cfg.loss} and no-duplicates batches"
+                + (f" (the teacher was dropped: {teacher_check['reason']})" if teacher_check and not teacher_check["used"] else ""))
              + f"; {cfg.epochs:g} epoch(s)" + (f" capped at {cfg.max_steps} steps" if cfg.max_steps > 0 else "")
              + f", lr {cfg.learning_rate:g}, batch {cfg.batch_size}."]
     load = ["`SentenceTransformer('RUN/model')`, or LlamaIndex `HuggingFaceEmbedding(model_name='RUN/model')`."]

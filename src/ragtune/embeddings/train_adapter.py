@@ -24,7 +24,8 @@ from ragtune.evaluation.retrieval import difficulty, evaluate_retrieval
 from ragtune.generate.pseudo import pseudo_queries
 from ragtune.io import publish_copy
 from ragtune.records import RunMetrics
-from ragtune.runs import Run, card, decide_gain, deciding_report, job_config
+from ragtune.runs import Run, card, decide_gain, deciding_data, deciding_report, job_config
+from ragtune.runs.teacher import check_teacher
 
 __all__ = ["train_adapter", "fit_adapter", "targets", "val_ndcg", "val_kl"]
 
@@ -160,6 +161,7 @@ def _train(run: Run, cfg: AdapterConfig, objects: dict[str, Any], progress) -> R
     evalset = load_checked(objects.get("eval_dataset") or cfg.eval_dataset, "eval dataset") if cfg.eval_dataset else None
     run.start()
     save_split_record(train, val, run.data)
+    teach, teacher_check = check_teacher(base, teach, *deciding_data(val, evalset), cfg.teacher_check)
     log.info("adapter %s/%s over %s; teacher %s; %d train queries, %d val queries", cfg.kind, cfg.side, base.name,
              teach.name if teach else "none", len(train.queries), len(val.queries))
     q, d, tgt, n_pseudo = _training_arrays(train, base, teach, cfg)
@@ -175,7 +177,7 @@ def _train(run: Run, cfg: AdapterConfig, objects: dict[str, Any], progress) -> R
     final = _refit(adapter, train, val, base, teach, cfg, (vq, vd, vrel, vt)) if cfg.refit_all and adapter.best_epoch else adapter
     t_train = time.perf_counter() - t1
     return _finish(run, cfg, base, teach, adapter, final, curve, train, val, evalset,
-                   {"embed_s": round(t_embed, 3), "train_s": round(t_train, 3), "pseudo_queries": n_pseudo}, t0)
+                   {"embed_s": round(t_embed, 3), "train_s": round(t_train, 3), "pseudo_queries": n_pseudo}, t0, teacher_check)
 
 
 def _refit(held_out: Adapter, train: RetrievalDataset, val: RetrievalDataset, base, teach, cfg: AdapterConfig, val_arrays):
@@ -220,7 +222,7 @@ def _training_arrays(train: RetrievalDataset, base: Embedder, teach: Embedder | 
 
 
 def _finish(run: Run, cfg: AdapterConfig, base: Embedder, teach, adapter: Adapter, final: Adapter, curve, train, val, evalset,
-            timing, t0) -> RunMetrics:
+            timing, t0, teacher_check: dict | None) -> RunMetrics:
     """Validation scores the held-out adapter (trained without the validation data); an eval dataset and
     RUN/model/ get the final one (the refit on training + validation data, when refit_all)."""
     name = f"{base.name}+{cfg.kind}-adapter"
@@ -234,7 +236,7 @@ def _finish(run: Run, cfg: AdapterConfig, base: Embedder, teach, adapter: Adapte
         run.write_eval(rep_name, rep)
     decision = decide_gain(*deciding_report(reports["val"], reports.get(evalset.name) if evalset else None), "adapter")
     run.ship(decision, lambda folder: publish_copy(run.checkpoints / "final", folder))  # the adapter saved above, whole
-    fields = {"best_epoch": adapter.best_epoch, "best_epoch_by": adapter.selected_by,
+    fields = {"teacher_check": teacher_check, "best_epoch": adapter.best_epoch, "best_epoch_by": adapter.selected_by,
               "shipped_adapter": final.selected_by if final is not adapter else "the held-out adapter scored on validation",
               "validation_difficulty": difficulty(reports["val"]), "curve": curve,
               "models": {n: rep.metric_table() for n, rep in reports.items()},
@@ -242,7 +244,8 @@ def _finish(run: Run, cfg: AdapterConfig, base: Embedder, teach, adapter: Adapte
               "data": {"train_queries": len(train.queries), "pseudo_queries": timing["pseudo_queries"],
                        "train_docs": len(train.corpus), "val_queries": len(val.queries)}}
     about = [f"A {cfg.kind} adapter ({cfg.side} side) over the frozen embedder `{base.name}`"
-             + (f", distilled from `{teach.name}`" if teach else "") + ".",
+             + (f", distilled from `{teach.name}`" if teach else "")
+             + (f" (the teacher was dropped: {teacher_check['reason']})" if teacher_check and not teacher_check["used"] else "") + ".",
              f"Trained on {len(train.queries)} queries (+{timing['pseudo_queries']} pseudo-queries) from `{train.name}`; "
              f"best epoch {adapter.best_epoch} of {cfg.epochs} by {adapter.selected_by}."]
     load = ["`ragtune.embedders.load_embedder('RUN/model')` (the adapter over its base), or in LlamaIndex "

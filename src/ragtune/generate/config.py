@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -45,6 +45,18 @@ class QueryGenConfig(BaseModel):
     overlap: int = Field(32, ge=0, description="tokens shared by consecutive chunks")
     chunk_tokenizer: str = Field("minilm", description="tokenizer that sizes chunks (use your embedding model's)")
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share of source documents held out for validation")
+    val_style: Literal["user", "same"] = Field("user", description="'user': validation questions are written apart from the "
+                                               "training ones, asked in a user's own words (another local LLM when two are "
+                                               "installed, never filtered by an embedding model, their passage's distinctive "
+                                               "terms limited by val_max_overlap), so that the base cannot rank nearly all of "
+                                               "them first; 'same': written and filtered like the training questions")
+    val_llm: str | None = Field(None, description="LLM of the validation questions (style 'user'); default: the other installed "
+                                                  "local model when llm is local, else llm")
+    val_prompt_file: str | None = Field(None, description="template of the validation questions (style 'user'); default: bundled")
+    val_max_overlap: float = Field(0.5, gt=0.0, le=1.0, description="style 'user': drop a validation question when more than "
+                                                                    "this share of its content words (weighted by rarity in "
+                                                                    "the corpus) occur in its passage; on construction-faq "
+                                                                    "the human questions' median is 0.46, synthetic ones' 0.59")
     max_tries: int = Field(5, ge=1, le=20, description="attempts per chunk (server) before the chunk is given up; a rerun "
                                                        "retries it")
     timeout: float = Field(60.0, gt=0, description="seconds before one request times out (server)")

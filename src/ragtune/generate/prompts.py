@@ -20,6 +20,11 @@ def default_template() -> str:
     return resources.files("ragtune").joinpath("prompts/generate_queries.txt").read_text(encoding="utf-8")
 
 
+def validation_template() -> str:
+    """The bundled template of validation questions: a user's own words (ragtune/prompts/generate_validation.txt)."""
+    return resources.files("ragtune").joinpath("prompts/generate_validation.txt").read_text(encoding="utf-8")
+
+
 def load_template(path: str | Path | None) -> str:
     """The template in `path`, or the default; it must contain `{passage}`."""
     if path is None:

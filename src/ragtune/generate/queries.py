@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,17 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.data.documents import Chunk
-from ragtune.data.retrieval import RetrievalDataset, save_split_record, split_by_source, write_llamaindex
+from ragtune.data.retrieval import RetrievalDataset, held_out_sources, save_split_record, split_by_source, write_llamaindex
 from ragtune.errors import InputError, NoUsableDataError
 from ragtune.evaluation.protocols import Encoder
 from ragtune.evaluation.search import encode_pair, positive_ranks
 from ragtune.generate.config import QueryGenConfig, reply_tokens, resolve_config
 from ragtune.generate.inputs import nonempty, to_chunks
 from ragtune.generate.journal import Journal, call_key
-from ragtune.generate.parsing import Limits, dedup_across, parse_reply
-from ragtune.generate.prompts import load_examples, load_template, prompt_hash, render
+from ragtune.generate.parsing import Limits, content_words, dedup_across, parse_reply
+from ragtune.generate.prompts import load_examples, load_template, prompt_hash, render, validation_template
 from ragtune.io import atomic_write_json, atomic_write_jsonl
-from ragtune.llm import LLM, Outcome, RetryPolicy, complete_many, load_llm, user_message
+from ragtune.llm import LLM, Outcome, RetryPolicy, complete_many, installed_local_models, load_llm, user_message
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,29 @@ class GenerationResult:
     out: Path
 
 
+@dataclass
+class Part:
+    """The questions of one side (training or validation) and how they were made."""
+
+    questions: list[tuple[str, str]]
+    drops: Counter
+    rows: list[dict]
+    stats: RunStats
+    jobs: list[Job]
+    model: str
+
+
 def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None = None, *, llm: LLM | None = None,
-                     embedder: Encoder | None = None, show_progress: bool = False, **options: Any) -> GenerationResult:
+                     val_llm: LLM | None = None, embedder: Encoder | None = None, show_progress: bool = False,
+                     **options: Any) -> GenerationResult:
     """Write synthetic questions for every chunk of `docs` into the folder `out`.
 
     `docs`: file/folder paths, ragtune Documents or Chunks, or LlamaIndex Documents/TextNodes.
-    Options are the fields of `QueryGenConfig` (the CLI flags); `llm` overrides `config.llm` with a ready
-    object (tests pass fakes here). `embedder` is the round-trip filter's reference encoder (the caller
-    loads `config.filter_model`, e.g. `ragtune.embedders.load_embedder`); it is needed when the filter is on.
+    Options are the fields of `QueryGenConfig` (the CLI flags); `llm` and `val_llm` override `config.llm` and
+    `config.val_llm` with ready objects (tests pass fakes here). `embedder` is the round-trip filter's reference
+    encoder (the caller loads `config.filter_model`, e.g. `ragtune.embedders.load_embedder`); it is needed when
+    the filter is on. With `val_style='user'` (the default) the source documents held out for validation get
+    their own questions, asked in a user's words (see `QueryGenConfig.val_style`).
     Output: OUT/train.json, val.json, split.json (LlamaIndex JSON), all.json, summary.json,
     config.json, dropped.jsonl, and the resumable journal.jsonl.
     """
@@ -83,13 +99,51 @@ def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None =
     t0 = time.perf_counter()
     chunks, read_note = to_chunks(docs, cfg)
     chunks = nonempty(chunks)
-    llm = llm or load_llm(cfg.llm, base_url=cfg.base_url, api_key_env=cfg.api_key_env, concurrency=cfg.concurrency,
-                          timeout=cfg.timeout, retry=RetryPolicy(max_tries=cfg.max_tries), batch_size=cfg.concurrency)
+    given = llm is not None
+    llm = llm or _load(cfg.llm, cfg)
     out = Path(out)
     journal = Journal(out / "journal.jsonl")
-    jobs = make_jobs(chunks, cfg, llm.model)
+    train_chunks, val_chunks = _sides(chunks, cfg)
+    train, warning = _training_questions(train_chunks, llm, journal, embedder, cfg, show_progress)
+    parts = {"train": train}
+    if val_chunks:
+        writer = val_llm or (llm if given and not cfg.val_llm else _validation_llm(cfg, llm))
+        parts["val"] = _validation_questions(val_chunks, chunks, writer, journal, cfg, show_progress)
+    questions = [q for part in parts.values() for q in part.questions]
+    summary = make_summary(chunks, parts, journal, cfg, time.perf_counter() - t0, read_note)
+    if warning:
+        summary["warnings"] = [warning]
+    atomic_write_jsonl(out / "dropped.jsonl", [row for part in parts.values() for row in part.rows])
+    atomic_write_json(out / "summary.json", summary)  # rewritten below with the split sizes
+    try:
+        dataset = build_dataset(chunks, questions, out.name, cfg, llm.model)
+    except NoUsableDataError as e:
+        raise NoUsableDataError(f"{e}; {warning}" if warning else str(e)) from None
+    return write_outputs(dataset, summary, cfg, out)
+
+
+def _load(spec: str, cfg: QueryGenConfig) -> LLM:
+    return load_llm(spec, base_url=cfg.base_url, api_key_env=cfg.api_key_env, concurrency=cfg.concurrency,
+                    timeout=cfg.timeout, retry=RetryPolicy(max_tries=cfg.max_tries), batch_size=cfg.concurrency)
+
+
+def _sides(chunks: list[Chunk], cfg: QueryGenConfig) -> tuple[list[Chunk], list[Chunk]]:
+    """(chunks that get training questions, chunks that get validation questions of their own). With style 'same'
+    or one source document, every chunk gets training questions and the split comes after (as `write_outputs` does)."""
+    sources = sorted({c.source for c in chunks})
+    if cfg.val_style == "same" or len(sources) < 2:
+        return chunks, []
+    held = held_out_sources(sources, cfg.val_fraction, cfg.seed)
+    return [c for c in chunks if c.source not in held], [c for c in chunks if c.source in held]
+
+
+def _training_questions(chunks: list[Chunk], llm: LLM, journal: Journal, embedder, cfg: QueryGenConfig,
+                        show_progress: bool) -> tuple[Part, str | None]:
+    """The training questions: the main prompt, cleaning, the optional self-check and the round-trip filter."""
+    template = load_template(cfg.prompt_file)
+    jobs = make_jobs(chunks, template, cfg, llm.model)
     stats = run_jobs(llm, jobs, journal, cfg, show_progress)
-    questions, drops, dropped_rows = collect(jobs, journal, cfg)
+    questions, drops, dropped_rows = collect(jobs, journal, cfg, template)
     warning = None
     if cfg.self_check and questions:
         questions, sc_rows = self_check(llm, questions, chunks, journal, cfg, stats, show_progress)
@@ -100,20 +154,58 @@ def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None =
         questions, rt_rows = round_trip_filter(questions, chunks, embedder, cfg)
         drops["round_trip"] = len(rt_rows)
         dropped_rows += rt_rows
-    summary = make_summary(chunks, questions, drops, stats, jobs, journal, cfg, time.perf_counter() - t0, read_note)
-    if warning:
-        summary["warnings"] = [warning]
-    atomic_write_jsonl(out / "dropped.jsonl", dropped_rows)
-    atomic_write_json(out / "summary.json", summary)  # rewritten below with the split sizes
-    try:
-        dataset = build_dataset(chunks, questions, out.name, cfg, llm.model)
-    except NoUsableDataError as e:
-        raise NoUsableDataError(f"{e}; {warning}" if warning else str(e)) from None
-    return write_outputs(dataset, summary, cfg, out)
+    return Part(questions, drops, dropped_rows, stats, jobs, llm.model), warning
 
 
-def make_jobs(chunks: list[Chunk], cfg: QueryGenConfig, model: str) -> list[Job]:
-    template, examples = load_template(cfg.prompt_file), load_examples(cfg.examples_file)
+def _validation_questions(chunks: list[Chunk], corpus: list[Chunk], llm: LLM, journal: Journal, cfg: QueryGenConfig,
+                          show_progress: bool) -> Part:
+    """Validation questions in a user's words: their own prompt and LLM, cleaning, and the overlap limit; never an
+    embedding filter (the base model would choose the questions it already answers)."""
+    template = load_template(cfg.val_prompt_file) if cfg.val_prompt_file else validation_template()
+    jobs = make_jobs(chunks, template, cfg, llm.model, examples=[])
+    stats = run_jobs(llm, jobs, journal, cfg, show_progress)
+    questions, drops, rows = collect(jobs, journal, cfg, template)
+    kept, over = overlap_filter(questions, {c.id: c.text for c in chunks}, [c.text for c in corpus], cfg.val_max_overlap)
+    drops["overlap"] = len(over)
+    rows += over
+    return Part(kept, drops, [{**r, "side": "val"} for r in rows], stats, jobs, llm.model)
+
+
+def _validation_llm(cfg: QueryGenConfig, llm: LLM) -> LLM:
+    """`val_llm` when given; else, for a local LLM, the other installed local model (validation and training
+    questions then come from different writers); else the training LLM itself."""
+    if cfg.val_llm:
+        return _load(cfg.val_llm, cfg)
+    kind, _, name = cfg.llm.partition(":")
+    if kind != "local":
+        return llm
+    other = [m for m in installed_local_models() if m != (name or llm.model)]
+    return _load(f"local:{other[0]}", cfg) if other else llm
+
+
+def overlap(question: str, passage: str, idf: dict[str, float]) -> float:
+    """Share of the question's content words that occur in the passage, each weighted by its rarity (idf)."""
+    q, p = content_words(question), content_words(passage)
+    total = sum(idf.get(w, 0.0) for w in q)
+    return sum(idf.get(w, 0.0) for w in q if w in p) / total if total > 0 else 0.0
+
+
+def overlap_filter(questions: list[tuple[str, str]], text_of: dict[str, str], corpus: list[str], limit: float):
+    """Drop questions that reuse more than `limit` of their passage's distinctive words (idf over `corpus`)."""
+    df = Counter(w for t in corpus for w in content_words(t))
+    idf = {w: math.log(len(corpus) / (1 + n)) for w, n in df.items()}
+    kept, rows = [], []
+    for cid, text in questions:
+        share = overlap(text, text_of[cid], idf)
+        if share > limit:
+            rows.append({"reason": "overlap", "chunk_id": cid, "text": text, "overlap": round(share, 3)})
+        else:
+            kept.append((cid, text))
+    return kept, rows
+
+
+def make_jobs(chunks: list[Chunk], template: str, cfg: QueryGenConfig, model: str, examples: list[str] | None = None) -> list[Job]:
+    examples = load_examples(cfg.examples_file) if examples is None else examples
     phash = prompt_hash(template, cfg.questions_per_chunk, examples, f"t={cfg.temperature};max={reply_tokens(cfg)}")
     jobs = []
     for c in chunks:
@@ -184,10 +276,10 @@ class ProgressBar:
             self.bar.stop()
 
 
-def collect(jobs: list[Job], journal: Journal, cfg: QueryGenConfig):
-    """Parse every journaled reply of this run's jobs; returns questions, drop counts, dropped rows."""
+def collect(jobs: list[Job], journal: Journal, cfg: QueryGenConfig, template: str):
+    """Parse every journaled reply of these jobs; returns questions, drop counts, dropped rows."""
     limits = Limits(min_words=cfg.min_words, max_words=cfg.max_words)
-    instructions = render(load_template(cfg.prompt_file), "", cfg.questions_per_chunk, [])
+    instructions = render(template, "", cfg.questions_per_chunk, [])
     drops: Counter = Counter()
     dropped_rows: list[dict] = []
     items: list[tuple[str, str]] = []
@@ -281,9 +373,27 @@ def public_config(cfg: QueryGenConfig) -> dict[str, Any]:
     return cfg.model_dump()
 
 
-def make_summary(chunks, questions, drops: Counter, stats: RunStats, jobs: list[Job], journal: Journal,
-                 cfg: QueryGenConfig, wall: float, read_note: str) -> dict[str, Any]:
-    recs = [journal.done[j.key] for j in jobs if j.key in journal.done]
+def make_summary(chunks, parts: dict[str, Part], journal: Journal, cfg: QueryGenConfig, wall: float, read_note: str) -> dict[str, Any]:
+    """The run's summary: totals over both sides, the validation side's own figures under "validation"."""
+    summary = _side_summary(chunks, list(parts.values()), journal, cfg, wall, read_note)
+    if "val" in parts:
+        val = parts["val"]
+        summary["validation"] = {"style": cfg.val_style, "llm": val.model, "chunks": len({j.chunk.id for j in val.jobs}),
+                                 "questions_kept": len(val.questions), "dropped": dict(sorted(val.drops.items())),
+                                 "max_overlap": cfg.val_max_overlap}
+    return summary
+
+
+def _side_summary(chunks, parts: list[Part], journal: Journal, cfg: QueryGenConfig, wall: float, read_note: str) -> dict[str, Any]:
+    questions = [q for p in parts for q in p.questions]
+    drops: Counter = Counter()
+    for p in parts:
+        for reason, n in p.drops.items():
+            drops[reason] += n  # update, not +: a reason counted 0 times is still reported
+    stats = RunStats(**{k: sum(getattr(p.stats, k) for p in parts) for k in
+                        ("calls_total", "calls_resumed", "calls_made", "calls_failed", "tokens_in", "tokens_out", "seconds")},
+                     errors=[e for p in parts for e in p.stats.errors][:5])
+    recs = [journal.done[j.key] for p in parts for j in p.jobs if j.key in journal.done]
     tok_in = sum(r.get("prompt_tokens", 0) for r in recs)
     tok_out = sum(r.get("completion_tokens", 0) for r in recs)
     summary = {

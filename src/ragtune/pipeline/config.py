@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragtune.embeddings.config import AdapterConfig, EmbeddingConfig
+from ragtune.generate.config import QueryGenConfig
 
 __all__ = ["RunConfig"]
 
@@ -22,6 +25,8 @@ class RunConfig(BaseModel):
     model: str = Field("minilm", description="embedding model to improve")
     teacher: str | None = Field("mpnet", description="stronger embedder used as teacher for both the fine-tune and the adapter "
                                                       "('none' = train on the synthetic labels only)")
+    teacher_check: Literal["drop", "stop", "off"] = Field(EmbeddingConfig.model_fields["teacher_check"].default,
+                                                          description=EmbeddingConfig.model_fields["teacher_check"].description)
     llm: str = Field("local", description="question writer: 'local' (best installed local model), 'local:MODEL', 'openai:MODEL'")
     base_url: str | None = Field(None, description="OpenAI-compatible server for an openai:MODEL question writer")
     questions_per_chunk: int = Field(1, ge=1, le=20, description="questions asked for per chunk")
@@ -36,4 +41,7 @@ class RunConfig(BaseModel):
     adapter_epochs: int = Field(AdapterConfig.model_fields["epochs"].default, ge=1,
                                 description="adapter epochs (milliseconds each on cached vectors)")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of source documents held out for validation")
+    val_style: Literal["user", "same"] = Field(QueryGenConfig.model_fields["val_style"].default,
+                                               description=QueryGenConfig.model_fields["val_style"].description)
+    val_llm: str | None = Field(None, description=QueryGenConfig.model_fields["val_llm"].description)
     seed: int = Field(42, description="seed for generation sampling, split and training")

@@ -76,7 +76,7 @@ def run(config: RunConfig | None = None, *, say: Callable[[str], None] = print, 
 
 def _data_stages(folder: Run, cfg: RunConfig, st: Stages, show_progress: bool, llm, eval_object):
     gen_cfg = QueryGenConfig(llm=cfg.llm, base_url=cfg.base_url, questions_per_chunk=cfg.questions_per_chunk,
-                             val_fraction=cfg.val_fraction, seed=cfg.seed)
+                             val_fraction=cfg.val_fraction, seed=cfg.seed, val_style=cfg.val_style, val_llm=cfg.val_llm)
     st.start("chunk", "reading and chunking documents" if cfg.docs else f"bundled {FAQ}: 503 answers (human questions held out)")
     chunks = nonempty(to_chunks(cfg.docs, gen_cfg)[0]) if cfg.docs else faq_chunks()
     chunks = chunks[: cfg.max_chunks] if cfg.max_chunks else chunks
@@ -112,13 +112,13 @@ def _model_stages(folder: Run, train, val, evalset, cfg: RunConfig, st: Stages, 
         out["finetuned"] = train_embedding(dataset=train, output=folder.folder / "finetune", model=cfg.model, teacher=cfg.teacher,
                                            val_dataset=val, eval_dataset=evalset, epochs=cfg.finetune_epochs,
                                            max_steps=cfg.finetune_max_steps, learning_rate=cfg.finetune_learning_rate,
-                                           seed=cfg.seed, show_progress=show_progress)
+                                           teacher_check=cfg.teacher_check, seed=cfg.seed, show_progress=show_progress)
         st.done(out["finetuned"].decision.reason)
     st.start("adapter", f"{cfg.adapter_kind} query adapter over cached {cfg.model} vectors"
              + (f", distilled from {cfg.teacher}" if cfg.teacher else ""))
     out["adapter"] = train_adapter(dataset=train, output=folder.folder / "adapter", model=cfg.model, teacher=cfg.teacher,
                                    kind=cfg.adapter_kind, val_dataset=val, eval_dataset=evalset, epochs=cfg.adapter_epochs,
-                                   seed=cfg.seed)
+                                   teacher_check=cfg.teacher_check, seed=cfg.seed)
     st.done(out["adapter"].decision.reason)
     return out
 
@@ -159,17 +159,18 @@ def _report(folder: Run, cfg: RunConfig, train, val, evalset, results: dict[str,
 
 
 def _choose(results: dict[str, RunMetrics]) -> ShipDecision:
-    """The shipped stage with the largest gain on the deciding data; when none shipped, the best refused one
-    (not shipped: the base stays the result)."""
+    """The shipped stage with the largest gain on the deciding data. When none shipped: 'cannot judge' if any stage
+    could not be judged (the data could not tell), else the least bad refusal; the base stays the result."""
     decisions = [r.decision for r in results.values()]
     shipped = [d for d in decisions if d.shipped]
     if shipped:
         best = max(shipped, key=lambda d: d.delta)
-        return best.model_copy(update={"reason": f"{best.model}: largest ndcg@10 gain over base on the deciding data "
+        return best.model_copy(update={"reason": f"{best.model}: the largest ndcg@10 gain over base on the deciding data "
                                                  f"({best.delta:+.4f}); {best.reason}"})
-    best = max(decisions, key=lambda d: d.delta if d.delta is not None else float("-inf"))
-    return best.model_copy(update={"reason": "no trained model beat the base on the deciding data; keep using the base "
-                                             f"model (best: {best.model} {best.delta:+.4f})"})
+    unjudged = [d for d in decisions if d.verdict == "cannot_judge"]
+    pick = unjudged[0] if unjudged else max(decisions, key=lambda d: d.delta if d.delta is not None else float("-inf"))
+    stages = "; ".join(f"{d.model}: {d.verdict.replace('_', ' ')} ({d.delta:+.4f})" for d in decisions)
+    return pick.model_copy(update={"reason": f"no trained model shipped ({stages}); keep using the base model. {pick.reason}"})
 
 
 def _card(cfg: RunConfig, decision: ShipDecision, fields: dict[str, Any], reports: list[EvalReport]) -> str:

@@ -30,7 +30,7 @@ from ragtune.llm import load_llm
 from ragtune.records import EvalReport, RunMetrics, ShipDecision
 from ragtune.rerankers import data as rdata
 from ragtune.rerankers.config import RerankerConfig
-from ragtune.runs import Run, card, decide_clear_gain, job_config, training_curve
+from ragtune.runs import Run, card, decide_gain, job_config, training_curve
 from ragtune.runs.decision import EVAL_DATASET, VALIDATION
 
 __all__ = ["train_reranker", "load_base", "make_loss"]
@@ -184,7 +184,7 @@ def _finish(run: Run, cfg: RerankerConfig, val_ds: RetrievalDataset, retr, model
         eval_report = evaluate_rerank(evalset, retr, model, top_k=cfg.top_k, latency_queries=0, reranker_name="reranker")
         run.write_eval(_file_name(evalset.name), eval_report)  # never eval/val.json
         deciding, decided_by = eval_report, EVAL_DATASET
-    decision = decide_clear_gain(deciding, decided_by, "reranked", cfg.allow_regression)
+    decision = decide_gain(deciding, decided_by, "reranked", allow_regression=cfg.allow_regression, versus="the retriever alone")
     run.ship(decision, lambda folder: model.save_pretrained(str(folder)))
     fields = {"val": report.metric_table(), "val_vs_retriever": report.comparison("reranked").model_dump(),
               "latency": report.latency, "data": data_stats, "curve": curve, "seconds": round(seconds, 1),

@@ -15,8 +15,8 @@ See docs/architecture.md for the folder layout and the metrics.json schema.
 """
 
 from ragtune.runs.card import card
-from ragtune.runs.decision import decide_clear_gain, decide_gain, decide_lower_loss, deciding_report
+from ragtune.runs.decision import decide_gain, decide_lower_loss, deciding_data, deciding_report
 from ragtune.runs.folder import Run, training_curve
 from ragtune.runs.inputs import job_config
 
-__all__ = ["Run", "training_curve", "decide_gain", "decide_clear_gain", "decide_lower_loss", "deciding_report", "card", "job_config"]
+__all__ = ["Run", "training_curve", "decide_gain", "decide_lower_loss", "deciding_report", "deciding_data", "card", "job_config"]

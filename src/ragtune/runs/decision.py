@@ -1,21 +1,32 @@
-"""Ship rules: each job's rule, one record (`ragtune.records.ShipDecision`).
+"""Ship rules: each job's rule, one record (`ragtune.records.ShipDecision`) with one of three verdicts.
 
-- `decide_gain`: the tuned embedder ships when it beats the base on ndcg@10 on the deciding data (any gain);
-- `decide_clear_gain`: a reranker costs latency on every query, so it ships only on a clear gain (the paired
-  95% CI of its ndcg@10 gain above zero);
-- `decide_lower_loss`: a chat model ships when its validation loss is lower than the base's.
+- `decide_gain` (embedding fine-tune, adapter, reranker): before judging, the deciding data must be able
+  to judge. It cannot when too few queries rank differently under the candidate and the base (fewer than
+  `MIN_CHANGED`), or when the paired 95% CI of the ndcg@10 difference includes zero: a gain cannot be told
+  from noise. Then the verdict is `cannot_judge`: the base stays the result, and the reason says how to get
+  data that can judge. Otherwise the candidate ships on a gain (CI above zero) and is refused on a loss (CI
+  below zero). It never ships or refuses on a tie.
+- `decide_lower_loss` (chat SFT): the tuned model ships when its validation loss is lower than the base's.
 
 The deciding data is the real held-out queries when given (`eval dataset`), else the validation split.
+Synthetic validation questions copy their passage's words, so the base often ranks nearly all of them
+first: the `evidence` of a decision (base score and median rank, queries that changed, CI width) shows how
+much the data could say.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from ragtune.records import EvalReport, ShipDecision
 
-__all__ = ["VALIDATION", "EVAL_DATASET", "deciding_report", "decide_gain", "decide_clear_gain", "decide_lower_loss"]
+__all__ = ["VALIDATION", "EVAL_DATASET", "MIN_CHANGED", "LABEL_HINT", "deciding_report", "deciding_data", "decide_gain", "decide_lower_loss"]
 
 VALIDATION = "validation split"
 EVAL_DATASET = "eval dataset"
+MIN_CHANGED = 10  # fewer queries ranked differently than this cannot tell a gain from noise
+LABEL_HINT = ("To decide on real queries, label 30-50 of your users' queries (a few seconds each): "
+              "`ragtune label QUERIES.txt --corpus DOCS -o real.json`, then rerun with --eval-dataset real.json.")
 
 
 def deciding_report(val_report: EvalReport, eval_report: EvalReport | None) -> tuple[EvalReport, str]:
@@ -23,55 +34,68 @@ def deciding_report(val_report: EvalReport, eval_report: EvalReport | None) -> t
     return (eval_report, EVAL_DATASET) if eval_report is not None else (val_report, VALIDATION)
 
 
-def _where(report: EvalReport, decided_by: str) -> str:
-    return f"{report.dataset} ({decided_by})"
+def deciding_data(val, evalset) -> tuple[Any, str]:
+    """The dataset that decides (real queries when given, else the validation split) and what it is."""
+    return (evalset, EVAL_DATASET) if evalset is not None else (val, VALIDATION)
 
 
-def decide_gain(report: EvalReport, decided_by: str, candidate: str) -> ShipDecision:
-    """Ship if `candidate` beats the report's baseline on its headline metric at all."""
+def evidence(report: EvalReport, candidate: str) -> dict[str, float | int | None]:
+    """How much the deciding data can say about `candidate`: the base's score and median rank, how many
+    queries changed (won or lost), and the width of the paired 95% CI."""
+    cmp = report.comparison(candidate)
+    base = report.results[0].metrics
+    return {"queries": report.num_queries, "changed": cmp.wins + cmp.losses, "wins": cmp.wins, "losses": cmp.losses,
+            "base_score": base.get(cmp.metric), "base_median_rank": base.get("median_rank"),
+            "ci_width": cmp.ci95[1] - cmp.ci95[0]}
+
+
+def decide_gain(report: EvalReport, decided_by: str, candidate: str, *, allow_regression: bool = False,
+                versus: str = "base", min_changed: int = MIN_CHANGED) -> ShipDecision:
+    """Ship on a clear gain over the report's baseline, refuse on a clear loss, else cannot judge (see module doc).
+    `allow_regression` ships whatever the data says (and says so)."""
     cmp = report.comparison(candidate)
     lo, hi = cmp.ci95
-    measured = f"{cmp.metric} {cmp.delta:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-    ship = cmp.delta > 0
-    reason = (f"{candidate} beats base on {_where(report, decided_by)}: {measured}" if ship else
-              f"REFUSED TO SHIP: {candidate} is not better than base on {_where(report, decided_by)}: {measured}; "
-              "the base model stays the result.")
-    return ShipDecision(shipped=ship, model=candidate, decided_by=decided_by, dataset=report.dataset, metric=cmp.metric,
-                        delta=cmp.delta, ci95=[lo, hi], rule="gain", reason=reason)
-
-
-def decide_clear_gain(report: EvalReport, decided_by: str, candidate: str, allow_regression: bool = False) -> ShipDecision:
-    """Ship only if the paired 95% CI of `candidate`'s gain over the baseline lies above zero (or when forced)."""
-    cmp = report.comparison(candidate)
-    lo, hi = cmp.ci95
-    measured = (f"{cmp.metric} {cmp.delta:+.4f} versus the retriever alone on {_where(report, decided_by)} "
-                f"(95% CI {lo:+.4f}..{hi:+.4f})")
-    if lo > 0:
-        ship, reason = True, f"reranking improves {measured}"
-    elif allow_regression:
-        ship, reason = True, f"shipped without a clear gain, {measured} (allow_regression)"
+    ev = evidence(report, candidate)
+    where = f"{report.dataset} ({decided_by})"
+    measured = f"{cmp.metric} {cmp.delta:+.4f} [{lo:+.4f}, {hi:+.4f}] versus {versus} on {where}, {cmp.wins} won / {cmp.losses} lost"
+    base_note = f"the base scores {ev['base_score']:.3f}" + (f", median rank {ev['base_median_rank']:.0f}"
+                                                              if ev["base_median_rank"] is not None else "")
+    if ev["changed"] < min_changed:
+        verdict = "cannot_judge"
+        why = (f"CANNOT JUDGE: only {ev['changed']} of {ev['queries']} queries on {where} rank differently under "
+               f"{candidate} and {versus} ({measured}; {base_note}): too few to tell a gain from noise.")
+    elif lo > 0:
+        verdict, why = "ship", f"{candidate} beats {versus}: {measured}."
+    elif hi < 0:
+        verdict, why = "refuse", f"REFUSED TO SHIP: {candidate} is worse than {versus}: {measured}."
     else:
-        worse = "worse than no reranking" if cmp.delta < 0 else "not clearly better than no reranking"
-        ship, reason = False, (f"REFUSED TO SHIP: {measured}: {worse}, so no model/ was written; try more or cleaner data, "
-                               "--teacher, more epochs, or --allow-regression to inspect it anyway")
-    return ShipDecision(shipped=ship, model=candidate, decided_by=decided_by, dataset=report.dataset, metric=cmp.metric,
-                        delta=cmp.delta, ci95=[lo, hi], rule="clear_gain", reason=reason)
+        verdict = "cannot_judge"
+        why = (f"CANNOT JUDGE: the 95% CI includes zero, so a gain cannot be told from noise: {measured} ({base_note}).")
+    if verdict != "ship" and allow_regression:
+        verdict, why = "ship", f"shipped anyway (allow_regression): {why}"
+    elif verdict == "cannot_judge":
+        why += f" The base model stays the result. {LABEL_HINT}" if decided_by == VALIDATION else " The base model stays the result."
+    elif verdict == "refuse":
+        why += " The base model stays the result."
+    return ShipDecision(shipped=verdict == "ship", verdict=verdict, model=candidate, decided_by=decided_by, dataset=report.dataset,
+                        metric=cmp.metric, delta=cmp.delta, ci95=[lo, hi], rule="gain", reason=why, evidence=ev)
 
 
 def decide_lower_loss(base_loss: float | None, tuned_loss: float | None, dataset: str, allow_regression: bool = False,
                       candidate: str = "tuned") -> ShipDecision:
     """Ship if the validation loss went down (no validation data: ship, and say nothing was measured)."""
+    common = {"model": candidate, "decided_by": VALIDATION, "dataset": dataset, "metric": "val_loss", "ci95": None,
+              "rule": "lower_loss"}
     if base_loss is None or tuned_loss is None:
-        return ShipDecision(shipped=True, model=candidate, decided_by=VALIDATION, dataset=dataset, metric="val_loss", delta=None,
-                            ci95=None, rule="lower_loss", reason="no validation split, so nothing was measured; model/ written")
+        return ShipDecision(shipped=True, verdict="ship", delta=None, reason="no validation split, so nothing was measured; "
+                            "model/ written", **common)
     delta = tuned_loss - base_loss
     measured = f"validation loss {base_loss:.4f} -> {tuned_loss:.4f}"
     if delta < 0:
-        ship, reason = True, f"{measured} ({-delta / base_loss:.1%} lower); model/ written"
+        verdict, reason = "ship", f"{measured} ({-delta / base_loss:.1%} lower); model/ written"
     elif allow_regression:
-        ship, reason = True, f"{measured}: did not improve; model/ written anyway (allow_regression)"
+        verdict, reason = "ship", f"{measured}: did not improve; model/ written anyway (allow_regression)"
     else:
-        ship, reason = False, (f"REFUSED TO SHIP: {measured}: validation loss did not improve; model/ was not written. "
-                               "Rerun with --allow-regression to keep it anyway.")
-    return ShipDecision(shipped=ship, model=candidate, decided_by=VALIDATION, dataset=dataset, metric="val_loss", delta=delta,
-                        ci95=None, rule="lower_loss", reason=reason)
+        verdict, reason = "refuse", (f"REFUSED TO SHIP: {measured}: validation loss did not improve; model/ was not written. "
+                                     "Rerun with --allow-regression to keep it anyway.")
+    return ShipDecision(shipped=verdict == "ship", verdict=verdict, delta=delta, reason=reason, **common)

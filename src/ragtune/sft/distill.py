@@ -93,7 +93,8 @@ def distill(config: DistillConfig, teacher=None, question_llm=None, embedder=Non
     embedder = embedder or load_embedder(config.retriever)
     gen = generate_queries([Path(d) for d in config.docs], run / "data" / "questions", llm=question_llm or teacher,
                            embedder=embedder, filter=config.filter, questions_per_chunk=config.questions_per_chunk,
-                           concurrency=config.concurrency, seed=config.seed, text_field=config.text_field)
+                           concurrency=config.concurrency, seed=config.seed, text_field=config.text_field,
+                           val_style="same")  # the split only holds out chats for the student's validation loss
     splits = {"train": gen.train, "val": gen.val}
     summary: dict[str, Any] = {"questions": gen.summary.get("questions_kept")}
     tok = chat_tokenizer(config.student)
