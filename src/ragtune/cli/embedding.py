@@ -59,6 +59,7 @@ def train_adapter(
     eval_dataset: Optional[str] = option(A, "eval_dataset"),
     base_url: Optional[str] = option(A, "base_url"),
     seed: Optional[int] = option(A, "seed"),
+    device: Optional[str] = option(A, "device"),
     val_fraction: Optional[float] = option(A, "val_fraction"),
     config: Optional[Path] = config_option(),
 ) -> None:
@@ -104,6 +105,8 @@ def train_embedding(
     val_dataset: Optional[str] = option(E, "val_dataset"),
     eval_dataset: Optional[str] = option(E, "eval_dataset"),
     seed: Optional[int] = option(E, "seed"),
+    device: Optional[str] = option(E, "device"),
+    report_to: Optional[Literal["none", "tensorboard", "trackio", "wandb"]] = option(E, "report_to"),
     val_fraction: Optional[float] = option(E, "val_fraction"),
     config: Optional[Path] = config_option(),
 ) -> None:

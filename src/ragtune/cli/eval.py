@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ragtune.cli.common import console, handle_errors, parse_ks, say
+from ragtune.device import DEVICE_HELP
 
 app = typer.Typer(help="Evaluate models with real metrics, 95% confidence intervals and paired comparisons.", no_args_is_help=True)
 
@@ -25,6 +26,7 @@ def eval_retrieval(
     index: str = typer.Option("exact", help="'exact' (batched matrix products, bounded memory) or 'faiss' (needs ragtune[faiss])."),
     split: str | None = typer.Option(None, help="BEIR qrels split to use (default: test, else the first)."),
     base_url: str | None = typer.Option(None, help="Base URL of an OpenAI-compatible embeddings server, for openai:MODEL."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Score embedding models on a retrieval dataset: hit/recall/mrr/ndcg/map@k with 95% CIs.
 
@@ -48,7 +50,7 @@ def eval_retrieval(
     models = {}
     for spec in model:
         label, _, target = spec.partition("=") if "=" in spec and not spec.startswith("openai:") else (spec, "", spec)
-        models[label] = load_embedder(target, base_url=base_url)
+        models[label] = load_embedder(target, base_url=base_url, device=device)
     report = evaluate_retrieval(ds, models, ks=ks, batch_size=batch_size, bootstrap=bootstrap, index=index,
                                 show_progress=console.is_terminal)
     console.print(eval_table(report))

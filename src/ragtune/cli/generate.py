@@ -53,6 +53,7 @@ def queries(
     timeout: Optional[float] = option(Q, "timeout"),
     price_per_1k: Optional[float] = option(Q, "price_per_1k"),
     text_field: Optional[str] = option(Q, "text_field"),
+    device: Optional[str] = option(Q, "device"),
     config: Optional[Path] = config_option(),
 ) -> None:
     """Write synthetic questions for every chunk of your documents: a retrieval training set.

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from ragtune.cli.common import console, handle_errors, parse_ks, show_decision
 from ragtune.cli.options import config_from, config_option, option
+from ragtune.device import DEVICE_HELP
 from ragtune.rerankers.config import RerankerConfig
 
 R = RerankerConfig
@@ -49,6 +50,8 @@ def train_reranker(
     pseudo_queries: Optional[int] = option(R, "pseudo_queries"),
     latency_queries: Optional[int] = option(R, "latency_queries"),
     seed: Optional[int] = option(R, "seed"),
+    device: Optional[str] = option(R, "device"),
+    report_to: Optional[Literal["none", "tensorboard", "trackio", "wandb"]] = option(R, "report_to"),
     eval_dataset: Optional[str] = option(R, "eval_dataset"),
     allow_regression: Optional[bool] = option(R, "allow_regression", bool_flag=True),
     config: Optional[Path] = config_option(),
@@ -97,6 +100,7 @@ def eval_rerank(
     fuse: float | None = typer.Option(None, min=0.0, max=1.0, help="Also report w x reranker + (1 - w) x retriever scores "
                                       "(min-max scaled per query); take w from the training run's validation (metrics.json "
                                       "'fusion'), never tune it on the test set."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Score a reranker the way it is used: retrieve top K, rerank them, compare with the retriever alone.
 
@@ -116,8 +120,8 @@ def eval_rerank(
     from ragtune.rerankers.models import load_reranker
 
     ds = load_dataset(dataset)
-    scorer = load_reranker(reranker, max_length=max_length)
-    report = evaluate_rerank(ds, load_embedder(retriever), scorer, top_k=top_k, ks=parse_ks(k), bootstrap=bootstrap, oracle=oracle,
+    scorer = load_reranker(reranker, max_length=max_length, device=device)
+    report = evaluate_rerank(ds, load_embedder(retriever, device=device), scorer, top_k=top_k, ks=parse_ks(k), bootstrap=bootstrap, oracle=oracle,
                              latency_queries=latency_queries, batch_size=batch_size, reranker_name=str(reranker),
                              show_progress=console.is_terminal, fuse=fuse)
     console.print(eval_table(report))

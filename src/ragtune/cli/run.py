@@ -38,6 +38,7 @@ def run(
     val_style: Optional[Literal["user", "same"]] = option(C, "val_style"),
     val_llm: Optional[str] = option(C, "val_llm"),
     seed: Optional[int] = option(C, "seed"),
+    device: Optional[str] = option(C, "device"),
     config: Optional[Path] = config_option(),
 ) -> None:
     """Chunk -> generate queries -> split by document -> evaluate base -> fine-tune -> adapter -> evaluate all -> report.

@@ -7,12 +7,13 @@ happen inside the functions so `ragtune --help` stays instant.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
 from ragtune.cli.common import CHAT_MODEL_HELP, console, err_console, handle_errors, say, show_decision
 from ragtune.cli.options import config_from, config_option, option
+from ragtune.device import DEVICE_HELP
 from ragtune.sft.config import DistillConfig, SFTConfig
 
 S, D = SFTConfig, DistillConfig
@@ -54,6 +55,8 @@ def train_sft(
     eval_each_epoch: Optional[bool] = option(S, "eval_each_epoch", bool_flag=True),
     allow_regression: Optional[bool] = option(S, "allow_regression", bool_flag=True),
     logging_steps: Optional[int] = option(S, "logging_steps"),
+    device: Optional[str] = option(S, "device"),
+    report_to: Optional[Literal["none", "tensorboard", "trackio", "wandb"]] = option(S, "report_to"),
     config: Optional[Path] = config_option(),
 ) -> None:
     """Fine-tune a chat LLM on conversations, loss on assistant tokens only (LoRA by default).
@@ -89,6 +92,7 @@ def eval_sft(
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="longest generated answer"),
     max_length: int = typer.Option(1024, "--max-length", help="truncate conversations to this many tokens"),
     batch_size: int = typer.Option(8, "--batch-size", help="examples per forward pass"),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Held-out assistant-token loss, perplexity and ROUGE-L of each model, with 95% bootstrap CIs.
 
@@ -101,7 +105,8 @@ def eval_sft(
 
     samples = samples or (json_out.with_suffix(".samples.md") if json_out else None)
     report = evaluate_sft(load_chat(data), {spec: spec for spec in model}, token_rows, dataset=data.stem, generate_n=generate,
-                          max_new_tokens=max_new_tokens, max_length=max_length, batch_size=batch_size, samples_out=samples)
+                          max_new_tokens=max_new_tokens, max_length=max_length, batch_size=batch_size, samples_out=samples,
+                          device=device)
     if json_out:
         write_report(json_out, report)
     for r in report.results:
@@ -136,11 +141,12 @@ def chat(
     system: Optional[str] = typer.Option(None, "--system", help="system message"),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="longest answer"),
     temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy"),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Talk to a model: interactive (empty line or Ctrl-D quits), or one shot with --prompt."""
     from ragtune.sft.chat import ChatSession
 
-    session = ChatSession(model, system=system, max_new_tokens=max_new_tokens, temperature=temperature)
+    session = ChatSession(model, system=system, max_new_tokens=max_new_tokens, temperature=temperature, device=device)
     if prompt is not None:
         console.print(session.ask(prompt), markup=False, highlight=False)
         return
@@ -213,6 +219,7 @@ def distill(
     max_length: Optional[int] = option(D, "max_length"),
     seed: Optional[int] = option(D, "seed"),
     allow_regression: Optional[bool] = option(D, "allow_regression", bool_flag=True),
+    device: Optional[str] = option(D, "device"),
     config: Optional[Path] = config_option(),
 ) -> None:
     """Distill a teacher into a small student: questions over your documents, RAG answers from the

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ragtune.assets import get_asset, ragtune_home, resolve_model
+from ragtune.device import resolve_device
 from ragtune.embedders.adapter import CONFIG, adapted_embedder, load_adapter
 from ragtune.embedders.base import Embedder, Kind
 from ragtune.errors import InputError, LLMError
@@ -72,7 +73,7 @@ def sentence_transformer_embedder(path: Path, name: str | None = None, device: s
         if "m" not in state:
             from sentence_transformers import SentenceTransformer
 
-            state["m"] = SentenceTransformer(str(path), device=device or "cpu", local_files_only=True)
+            state["m"] = SentenceTransformer(str(path), device=resolve_device(device), local_files_only=True)
         return state["m"]
 
     def raw_encode(texts: list[str], kind: Kind, batch_size: int, show_progress: bool) -> np.ndarray:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ragtune.assets import resolve_model
+from ragtune.device import resolve_device
 from ragtune.embedders.adapter import CONFIG, WEIGHTS, Adapter, load_adapter
 from ragtune.errors import InputError, RagtuneError
 
@@ -46,7 +47,7 @@ PROBES = ["what is the permit fee for a garage?", "The roof must be inspected be
 
 
 def export_sentence_transformer(adapter_folder: str | Path, output_folder: str | Path, base_path: str | Path | None = None,
-                                overwrite: bool = False, verify: bool = True) -> Path:
+                                overwrite: bool = False, verify: bool = True, device: str = "auto") -> Path:
     """Write adapter + base as one sentence-transformers model folder; returns the folder.
 
     `base_path` is the base sentence-transformers folder (default: the `base.spec` recorded in adapter.json,
@@ -63,7 +64,7 @@ def export_sentence_transformer(adapter_folder: str | Path, output_folder: str |
     _check_output(output, adapter_folder, overwrite)
     base_dir = _base_folder(cfg, base_path, adapter_folder)
 
-    base = SentenceTransformer(str(base_dir), device="cpu", local_files_only=True)
+    base = SentenceTransformer(str(base_dir), device=resolve_device(device), local_files_only=True)
     routes, note_routes = _build_routes(base, adapter, base_dir)
     model = _routed_model(base, routes)
 
@@ -173,7 +174,7 @@ def _routed_model(base, routes: dict[str, list]):
     from sentence_transformers.base.modules import Router
 
     router = Router.for_query_document(query_modules=routes["query"], document_modules=routes["document"], default_route="document")
-    return SentenceTransformer(modules=[router], device="cpu", prompts=dict(base.prompts),
+    return SentenceTransformer(modules=[router], device=str(base.device), prompts=dict(base.prompts),
                                default_prompt_name=base.default_prompt_name, similarity_fn_name=base.similarity_fn_name)
 
 
@@ -190,7 +191,7 @@ def verify_export(folder: str | Path, base, adapter: Adapter, texts: list[str] |
     from sentence_transformers import SentenceTransformer
 
     texts = list(texts or PROBES)
-    exported = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    exported = SentenceTransformer(str(folder), device=str(base.device), local_files_only=True)
     diffs = {}
     for side in ("query", "document"):
         fn = exported.encode_query if side == "query" else exported.encode_document

@@ -10,6 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragtune.device import DEVICE_HELP, DeviceSetting
+from ragtune.runs.tracking import REPORT_TO_HELP
+
 DATASET_HELP = "training data: a registry name (construction-faq), LlamaIndex JSON, BEIR folder or ragtune .jsonl"
 VAL_HELP = "validation set (default: split the training data by source document)"
 EVAL_HELP = "held-out REAL queries over the same corpus; when given they decide whether the model ships"
@@ -65,6 +68,7 @@ class AdapterConfig(BaseModel):
                                               "report and a validation-decided ship use the held-out adapter; an eval "
                                               "dataset scores the refit one)")
     seed: int = Field(42, description="seed for the split, initialisation and shuffling")
+    device: DeviceSetting = Field("auto", description=DEVICE_HELP)
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of source documents held out for validation when no "
                                                              "validation set is given")
 
@@ -107,3 +111,5 @@ class EmbeddingConfig(BaseModel):
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of source documents held out for validation when no "
                                                              "validation set is given")
     max_steps: int = Field(-1, ge=-1, description="stop after this many optimizer steps (-1 = train for `epochs`)")
+    device: DeviceSetting = Field("auto", description=DEVICE_HELP)
+    report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field("none", description=REPORT_TO_HELP)

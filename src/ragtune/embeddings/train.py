@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.assets import resolve_model
+from ragtune.device import bf16_supported, resolve_device
 from ragtune.data.retrieval import RetrievalDataset, load_checked, save_split_record, train_val
 from ragtune.embedders import Embedder, load_embedder, sentence_transformer_embedder
 from ragtune.embeddings.config import EmbeddingConfig
@@ -29,6 +30,7 @@ from ragtune.io import publish_copy
 from ragtune.records import RunMetrics
 from ragtune.runs import Run, card, decide_gain, deciding_data, deciding_report, job_config, training_curve
 from ragtune.runs.teacher import check_teacher
+from ragtune.runs.tracking import report_to
 
 __all__ = ["train_embedding", "validation_evaluator", "candidates", "training_rows", "make_loss", "training_args",
            "merge_with_base"]
@@ -132,15 +134,16 @@ def training_args(cfg: EmbeddingConfig, run: Path, steps_per_epoch: int, eval_on
     from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
 
     strategy = "steps" if cfg.eval_steps else "epoch"
+    device = resolve_device(cfg.device)
     return SentenceTransformerTrainingArguments(
-        use_cpu=_multi_process_cpu(),
+        use_cpu=device == "cpu" or _multi_process_cpu(), bf16=bf16_supported(device),
         output_dir=str(run / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_ratio,
         batch_sampler=BatchSamplers.NO_DUPLICATES, seed=cfg.seed, data_seed=cfg.seed,
         eval_strategy=strategy if eval_on else "no", save_strategy=strategy, eval_steps=cfg.eval_steps or None,
         save_steps=cfg.eval_steps or None, load_best_model_at_end=eval_on,
         metric_for_best_model=f"eval_{HEADLINE_KEY}" if eval_on else None, greater_is_better=True,
-        save_total_limit=2, logging_steps=max(1, min(50, steps_per_epoch // 4)), report_to="none",
+        save_total_limit=2, logging_steps=max(1, min(50, steps_per_epoch // 4)), report_to=report_to(cfg.report_to),
         dataloader_drop_last=False, dataloader_pin_memory=False, disable_tqdm=not show_progress)
 
 
@@ -158,7 +161,7 @@ def merge_with_base(model, base_path: Path, alpha: float) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    base_state = SentenceTransformer(str(base_path), device="cpu", local_files_only=True).state_dict()
+    base_state = SentenceTransformer(str(base_path), device=str(next(model.parameters()).device), local_files_only=True).state_dict()
     with torch.no_grad():
         for k, v in model.state_dict().items():
             if v.is_floating_point() and k in base_state:
@@ -189,8 +192,8 @@ def _train(run: Run, cfg: EmbeddingConfig, objects: dict[str, Any], show_progres
     run.start()
     save_split_record(train, val, run.data)
     base_path = resolve_model(cfg.model)
-    base = sentence_transformer_embedder(base_path, name=cfg.model)
-    teacher = objects.get("teacher") or (load_embedder(cfg.teacher) if cfg.teacher else None)
+    base = sentence_transformer_embedder(base_path, name=cfg.model, device=cfg.device)
+    teacher = objects.get("teacher") or (load_embedder(cfg.teacher, device=cfg.device) if cfg.teacher else None)
     teacher, teacher_check = check_teacher(base, teacher, *deciding_data(val, evalset), cfg.teacher_check)
     rows = training_rows(train, cfg, base, teacher)
     t_data = time.perf_counter() - t0
@@ -217,7 +220,7 @@ def _fit(cfg: EmbeddingConfig, run: Run, base_path: Path, rows: dict[str, list],
     from transformers import set_seed
 
     set_seed(cfg.seed)
-    model = SentenceTransformer(str(base_path), device=None, local_files_only=True)
+    model = SentenceTransformer(str(base_path), device=resolve_device(cfg.device), local_files_only=True)
     model.max_seq_length = min(cfg.max_seq_length, model.max_seq_length or cfg.max_seq_length)
     train_ds = datasets.Dataset.from_dict(rows)
     steps = max(1, -(-len(train_ds) // cfg.batch_size))
@@ -237,7 +240,7 @@ def _fit(cfg: EmbeddingConfig, run: Run, base_path: Path, rows: dict[str, list],
 def _finish(run: Run, cfg: EmbeddingConfig, base: Embedder, tuned_path: Path, trainer, train, val, evalset,
             timing: dict[str, float], t0: float, teacher_check: dict | None) -> RunMetrics:
     """`cfg` says the teacher actually used (None when the check dropped it)."""
-    tuned = sentence_transformer_embedder(tuned_path, name=f"{cfg.model}-finetuned")
+    tuned = sentence_transformer_embedder(tuned_path, name=f"{cfg.model}-finetuned", device=cfg.device)
     reports = {"val": evaluate_retrieval(val, {"base": base, "finetuned": tuned})}
     if evalset is not None:
         reports[evalset.name] = evaluate_retrieval(evalset, {"base": base, "finetuned": tuned})

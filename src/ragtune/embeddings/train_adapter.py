@@ -153,8 +153,8 @@ def train_adapter(config: AdapterConfig | None = None, **fields: Any) -> RunMetr
 
 def _train(run: Run, cfg: AdapterConfig, objects: dict[str, Any], progress) -> RunMetrics:
     t0 = time.perf_counter()
-    base = objects.get("model") or load_embedder(cfg.model, base_url=cfg.base_url)
-    teach = objects.get("teacher") or (load_embedder(cfg.teacher, base_url=cfg.base_url) if cfg.teacher else None)
+    base = objects.get("model") or load_embedder(cfg.model, base_url=cfg.base_url, device=cfg.device)
+    teach = objects.get("teacher") or (load_embedder(cfg.teacher, base_url=cfg.base_url, device=cfg.device) if cfg.teacher else None)
     val_given = objects.get("val_dataset") or cfg.val_dataset
     train, val = train_val(load_checked(objects.get("dataset") or cfg.dataset, "training dataset"),
                            load_checked(val_given, "validation dataset") if val_given else None, cfg.val_fraction, cfg.seed)

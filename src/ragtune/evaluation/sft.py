@@ -139,10 +139,10 @@ def generate(model, tokenizer, prompts: list[list[dict[str, Any]]], max_new_toke
 
 
 def score_model(label: str, spec: str | Path, examples: list[ChatExample], token_rows: TokenRows, generate_n: int,
-                max_new_tokens: int, max_length: int = 1024, batch_size: int = 8) -> tuple[ModelResult, list[str]]:
+                max_new_tokens: int, max_length: int = 1024, batch_size: int = 8, device: str = "auto") -> tuple[ModelResult, list[str]]:
     """Held-out loss (+ ci95) of one model and its answers (ROUGE-L) to the first `generate_n` examples."""
     tok = load_tokenizer(spec)
-    model = load_causal_lm(spec)
+    model = load_causal_lm(spec, device=device)
     losses = example_losses(model, token_rows(tok, examples, max_length), tok.pad_token_id or 0, batch_size)
     loss = mean_loss(losses)
     per_ex = [s / n if n else 0.0 for s, n in losses]
@@ -161,7 +161,7 @@ def score_model(label: str, spec: str | Path, examples: list[ChatExample], token
 
 def evaluate_sft(examples: list[ChatExample], models: Mapping[str, str | Path], token_rows: TokenRows, *, dataset: str = "chat",
                  generate_n: int = 50, max_new_tokens: int = 128, max_length: int = 1024, batch_size: int = 8,
-                 samples_out: str | Path | None = None) -> EvalReport:
+                 samples_out: str | Path | None = None, device: str = "auto") -> EvalReport:
     """Evaluate each labelled model on held-out chats (task "sft"); the first is the baseline.
 
     `samples_out` (a .md file) gets the side-by-side answers; a .jsonl twin holds them as records.
@@ -170,7 +170,8 @@ def evaluate_sft(examples: list[ChatExample], models: Mapping[str, str | Path], 
         raise InputError("give at least one --model to evaluate.")
     results, answers = [], {}
     for label, spec in models.items():
-        result, answers[label] = score_model(label, spec, examples, token_rows, generate_n, max_new_tokens, max_length, batch_size)
+        result, answers[label] = score_model(label, spec, examples, token_rows, generate_n, max_new_tokens, max_length, batch_size,
+                                             device)
         results.append(result)
     if samples_out and generate_n > 0:
         write_side_by_side(examples[:generate_n], answers, samples_out)

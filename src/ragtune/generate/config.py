@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ragtune.device import DEVICE_HELP, DeviceSetting
 from ragtune.errors import InputError
 
 
@@ -62,6 +63,7 @@ class QueryGenConfig(BaseModel):
     timeout: float = Field(60.0, gt=0, description="seconds before one request times out (server)")
     price_per_1k: float | None = Field(None, ge=0, description="price per 1000 tokens (in + out) for the cost line")
     text_field: str = Field("text", description="field holding the text in JSONL documents")
+    device: DeviceSetting = Field("auto", description="where a local LLM runs: " + DEVICE_HELP)
 
     @model_validator(mode="after")
     def _default_concurrency(self):

@@ -124,7 +124,8 @@ def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None =
 
 def _load(spec: str, cfg: QueryGenConfig) -> LLM:
     return load_llm(spec, base_url=cfg.base_url, api_key_env=cfg.api_key_env, concurrency=cfg.concurrency,
-                    timeout=cfg.timeout, retry=RetryPolicy(max_tries=cfg.max_tries), batch_size=cfg.concurrency)
+                    timeout=cfg.timeout, retry=RetryPolicy(max_tries=cfg.max_tries), batch_size=cfg.concurrency,
+                    device=cfg.device)
 
 
 def _sides(chunks: list[Chunk], cfg: QueryGenConfig) -> tuple[list[Chunk], list[Chunk]]:

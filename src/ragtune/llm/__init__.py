@@ -40,7 +40,7 @@ def default_concurrency(spec: str) -> int:
 
 def load_llm(spec: str = "local", *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
              concurrency: int = SERVER_CONCURRENCY, timeout: float = 60.0, retry: RetryPolicy | None = None,
-             batch_size: int = LOCAL_BATCH) -> LLM:
+             batch_size: int = LOCAL_BATCH, device: str = "auto") -> LLM:
     """`local` (best installed local model), `local:MODEL` (registry name or folder), or `openai:MODEL`.
 
     For `openai:` the key is read from the environment variable `api_key_env` (a local server
@@ -48,7 +48,7 @@ def load_llm(spec: str = "local", *, base_url: str | None = None, api_key_env: s
     """
     kind, _, name = spec.partition(":")
     if kind == "local":
-        return LocalLLM(name or None, batch_size=batch_size)
+        return LocalLLM(name or None, batch_size=batch_size, device=device)
     if kind == "openai":
         if not name:
             raise InputError("--llm openai:MODEL needs a model name, e.g. openai:gpt-4o-mini or openai:qwen2.5:0.5b")

@@ -46,11 +46,12 @@ class _Pending:
 class LocalLLM:
     """A transformers causal LM (a registry name, a local folder or a cached hub id) run in process."""
 
-    def __init__(self, model: str | None = None, batch_size: int = LOCAL_BATCH, threads: int | None = None):
+    def __init__(self, model: str | None = None, batch_size: int = LOCAL_BATCH, threads: int | None = None, device: str = "auto"):
         self.spec = model or default_local_model()
         self.model = self.spec
         self.batch_size = batch_size
         self.threads = threads
+        self.device = device
         self._loaded = None
         self._load_lock = threading.Lock()
         self._pending: list[_Pending] = []
@@ -63,7 +64,7 @@ class LocalLLM:
         """Load tokenizer and model once (float32, eval mode, left padding)."""
         with self._load_lock:
             if self._loaded is None:
-                tok, model = _load(self.spec, self.threads)
+                tok, model = _load(self.spec, self.threads, self.device)
                 self._stops, self._plain_kv = _stop_ids(tok, model), _full_attention(model)
                 self._loaded = tok, model
         return self._loaded
@@ -140,7 +141,7 @@ class LocalLLM:
             torch.manual_seed(seed)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
         with torch.inference_mode():
-            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_tokens,
+            out = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device), max_new_tokens=max_tokens,
                                  **({"past_key_values": _static_cache(model, cache, len(rows), ids.shape[1] + max_tokens)}
                                     if self._plain_kv else {}),
                                  pad_token_id=tok.pad_token_id, eos_token_id=self._stops, **sampling)
@@ -181,7 +182,8 @@ class LocalLLM:
         else:
             _, model = self.load()
             with torch.inference_mode():
-                cache = model(input_ids=torch.tensor([shared]), use_cache=True, logits_to_keep=1).past_key_values
+                cache = model(input_ids=torch.tensor([shared], device=model.device), use_cache=True,
+                              logits_to_keep=1).past_key_values
         self._prefix = (tuple(shared), cache)
         return cache
 
@@ -195,7 +197,7 @@ class LocalLLM:
         return Completion(text, n_prompt, len(kept) + (1 if cut is not None else 0), self.spec, reason)
 
 
-def _load(spec: str, threads: int | None):
+def _load(spec: str, threads: int | None, device: str = "auto"):
     """Tokenizer (left padding) and model in eval mode; a LoRA adapter or run folder is merged into its base."""
     import torch
 
@@ -205,7 +207,7 @@ def _load(spec: str, threads: int | None):
     tok.padding_side = "left"
     if not tok.chat_template:
         raise InputError(f"model {spec} has no chat template; ragtune needs an instruct/chat model.")
-    return tok, load_causal_lm(spec, device="cpu", merge=True).eval()
+    return tok, load_causal_lm(spec, device=device, merge=True, bf16=True).eval()
 
 
 def _full_attention(model) -> bool:

@@ -1,7 +1,7 @@
 """Load a causal chat LM by spec: a registry name, a model folder, a LoRA adapter folder or a run folder.
 
-One loader for training, evaluation, chat and in-process generation. float32 on the CPU; on a GPU the
-model goes to the device given (default: the first GPU when there is one).
+One loader for training, evaluation, chat and in-process generation, on the device given (`auto`: the
+best available; see ragtune.device).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ragtune.assets import base_of, is_lora_adapter, model_folder
+from ragtune.device import bf16_supported, resolve_device
 
 __all__ = ["load_causal_lm", "plain_config"]
 
@@ -28,17 +29,18 @@ def plain_config(folder: Path):
     return config
 
 
-def load_causal_lm(spec: str | Path, trainable: bool = False, device: str | None = None, merge: bool = False):
-    """A causal LM in float32: the base with the LoRA adapter applied when the spec is one (`merge` folds the
+def load_causal_lm(spec: str | Path, trainable: bool = False, device: str | None = None, merge: bool = False,
+                   bf16: bool = False):
+    """A causal LM on `device` (auto: the best available) in float32 (`bf16` where the device supports it): the base with the LoRA adapter applied when the spec is one (`merge` folds the
     adapter into the weights, for fast inference)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     folder = model_folder(spec)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     base_folder = base_of(spec)
     base = AutoModelForCausalLM.from_pretrained(str(base_folder), config=plain_config(base_folder),
-                                                dtype=torch.float32).to(device)
+                                                dtype=torch.bfloat16 if bf16 and bf16_supported(device) else torch.float32).to(device)
     if not is_lora_adapter(folder):
         return base
     from peft import PeftModel

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragtune.device import DEVICE_HELP, DeviceSetting
 from ragtune.embeddings.config import AdapterConfig, EmbeddingConfig
 from ragtune.generate.config import QueryGenConfig
 
@@ -45,3 +46,4 @@ class RunConfig(BaseModel):
                                                description=QueryGenConfig.model_fields["val_style"].description)
     val_llm: str | None = Field(None, description=QueryGenConfig.model_fields["val_llm"].description)
     seed: int = Field(42, description="seed for generation sampling, split and training")
+    device: DeviceSetting = Field("auto", description=DEVICE_HELP)

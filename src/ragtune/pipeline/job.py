@@ -76,13 +76,15 @@ def run(config: RunConfig | None = None, *, say: Callable[[str], None] = print, 
 
 def _data_stages(folder: Run, cfg: RunConfig, st: Stages, show_progress: bool, llm, eval_object):
     gen_cfg = QueryGenConfig(llm=cfg.llm, base_url=cfg.base_url, questions_per_chunk=cfg.questions_per_chunk,
-                             val_fraction=cfg.val_fraction, seed=cfg.seed, val_style=cfg.val_style, val_llm=cfg.val_llm)
+                             val_fraction=cfg.val_fraction, seed=cfg.seed, val_style=cfg.val_style, val_llm=cfg.val_llm,
+                             device=cfg.device)
     st.start("chunk", "reading and chunking documents" if cfg.docs else f"bundled {FAQ}: 503 answers (human questions held out)")
     chunks = nonempty(to_chunks(cfg.docs, gen_cfg)[0]) if cfg.docs else faq_chunks()
     chunks = chunks[: cfg.max_chunks] if cfg.max_chunks else chunks
     st.done(f"({len(chunks)} chunks)")
     st.start("generate", f"writing questions with {cfg.llm} (journaled: a rerun resumes)")
-    gen = generate_queries(chunks, folder.data / "generated", gen_cfg, llm=llm, embedder=load_embedder(gen_cfg.filter_model),
+    gen = generate_queries(chunks, folder.data / "generated", gen_cfg, llm=llm,
+                           embedder=load_embedder(gen_cfg.filter_model, device=cfg.device),
                            show_progress=show_progress)
     st.done(f"({gen.summary['questions_kept']} questions kept of {gen.summary['candidates']})")
     if gen.val is None:
@@ -99,7 +101,7 @@ def _data_stages(folder: Run, cfg: RunConfig, st: Stages, show_progress: bool, l
 
 def _model_stages(folder: Run, train, val, evalset, cfg: RunConfig, st: Stages, show_progress: bool) -> dict[str, RunMetrics]:
     st.start("evaluate base", f"{cfg.model} on the validation split" + (f" and {evalset.name}" if evalset else ""))
-    base = load_embedder(cfg.model)
+    base = load_embedder(cfg.model, device=cfg.device)
     base_val = evaluate_retrieval(val, {"base": base})
     if evalset is not None:
         evaluate_retrieval(evalset, {"base": base})
@@ -112,13 +114,14 @@ def _model_stages(folder: Run, train, val, evalset, cfg: RunConfig, st: Stages, 
         out["finetuned"] = train_embedding(dataset=train, output=folder.folder / "finetune", model=cfg.model, teacher=cfg.teacher,
                                            val_dataset=val, eval_dataset=evalset, epochs=cfg.finetune_epochs,
                                            max_steps=cfg.finetune_max_steps, learning_rate=cfg.finetune_learning_rate,
-                                           teacher_check=cfg.teacher_check, seed=cfg.seed, show_progress=show_progress)
+                                           teacher_check=cfg.teacher_check, seed=cfg.seed, device=cfg.device,
+                                           show_progress=show_progress)
         st.done(out["finetuned"].decision.reason)
     st.start("adapter", f"{cfg.adapter_kind} query adapter over cached {cfg.model} vectors"
              + (f", distilled from {cfg.teacher}" if cfg.teacher else ""))
     out["adapter"] = train_adapter(dataset=train, output=folder.folder / "adapter", model=cfg.model, teacher=cfg.teacher,
                                    kind=cfg.adapter_kind, val_dataset=val, eval_dataset=evalset, epochs=cfg.adapter_epochs,
-                                   teacher_check=cfg.teacher_check, seed=cfg.seed)
+                                   teacher_check=cfg.teacher_check, seed=cfg.seed, device=cfg.device)
     st.done(out["adapter"].decision.reason)
     return out
 
@@ -126,10 +129,10 @@ def _model_stages(folder: Run, train, val, evalset, cfg: RunConfig, st: Stages, 
 def _candidates(folder: Run, cfg: RunConfig, results: dict[str, RunMetrics], adapter: str = "best"):
     """Embedders of every trained model (shipped or not: the report shows them all). `adapter`: 'best' (trained
     without the validation data; for the validation report) or 'final' (refit on all generated data)."""
-    models = {"base": load_embedder(cfg.model)}
+    models = {"base": load_embedder(cfg.model, device=cfg.device)}
     if "finetuned" in results:
         models["finetuned"] = sentence_transformer_embedder(folder.folder / "finetune" / "checkpoints" / "tuned",
-                                                            name=f"{cfg.model}-finetuned")
+                                                            name=f"{cfg.model}-finetuned", device=cfg.device)
     models["adapter"] = adapted_embedder(models["base"], folder.folder / "adapter" / "checkpoints" / adapter,
                                          name=f"{cfg.model}+adapter")
     return models

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragtune.device import DEVICE_HELP, DeviceSetting
+from ragtune.runs.tracking import REPORT_TO_HELP
+
 Loss = Literal["bce", "listnet", "lambda", "mse"]
 
 
@@ -46,6 +49,8 @@ class RerankerConfig(BaseModel):
     seed: int = Field(42, description="seed for the split, random negatives, initialisation and data order")
     eval_dataset: str | None = Field(None, description="real held-out queries (registry name or file) to evaluate on; when given, "
                                                        "they decide whether model/ ships instead of the synthetic validation split")
+    device: DeviceSetting = Field("auto", description=DEVICE_HELP)
+    report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field("none", description=REPORT_TO_HELP)
     allow_regression: bool = Field(False, description="ship model/ even if reranking is not clearly better than the retriever alone "
                                                       "(paired 95% CI of the ndcg@10 gain not above zero) on the deciding data")
 

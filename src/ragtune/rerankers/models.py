@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ragtune.assets import resolve_model
+from ragtune.device import resolve_device
 from ragtune.errors import InputError
 from ragtune.records import read_decision
 
@@ -27,4 +28,4 @@ def load_reranker(spec: str | Path, max_length: int | None = None, device: str |
     """A CrossEncoder ready to score (query, passage) pairs."""
     from sentence_transformers import CrossEncoder
 
-    return CrossEncoder(str(reranker_path(spec)), device=device or "cpu", local_files_only=True, max_length=max_length)
+    return CrossEncoder(str(reranker_path(spec)), device=resolve_device(device), local_files_only=True, max_length=max_length)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.assets import resolve_model
+from ragtune.device import bf16_supported, resolve_device
 from ragtune.data.retrieval import RetrievalDataset, load_checked, save_split_record, split_by_source
 from ragtune.embedders import Embedder, load_embedder
 from ragtune.errors import InputError
@@ -32,6 +33,7 @@ from ragtune.rerankers import data as rdata
 from ragtune.rerankers.config import RerankerConfig
 from ragtune.runs import Run, card, decide_gain, job_config, training_curve
 from ragtune.runs.decision import EVAL_DATASET, VALIDATION
+from ragtune.runs.tracking import report_to
 
 __all__ = ["train_reranker", "load_base", "make_loss"]
 
@@ -49,8 +51,8 @@ def train_reranker(config: RerankerConfig | None = None, **fields: Any) -> RunMe
     cfg, objects = job_config(RerankerConfig, config, fields)
     cfg = cfg.model_copy(update={"loss": cfg.resolved_loss()})
     rdata.check_loss_and_teacher(cfg.resolved_loss(), cfg.teacher, cfg.pseudo_queries)
-    models = {"retriever": objects.get("retriever") or load_embedder(cfg.retriever),
-              "teacher": objects.get("teacher") or (load_embedder(cfg.teacher) if cfg.teacher else None)}
+    models = {"retriever": objects.get("retriever") or load_embedder(cfg.retriever, device=cfg.device),
+              "teacher": objects.get("teacher") or (load_embedder(cfg.teacher, device=cfg.device) if cfg.teacher else None)}
     ds = load_checked(objects.get("dataset") or cfg.dataset, "training dataset")
     # a bad evaluation set stops us before training
     evalset = load_checked(objects.get("eval_dataset") or cfg.eval_dataset, "eval dataset") if cfg.eval_dataset else None
@@ -121,7 +123,7 @@ def load_base(cfg: RerankerConfig):
     from sentence_transformers.cross_encoder import CrossEncoder
 
     path = resolve_model(cfg.model)
-    return CrossEncoder(str(path), num_labels=1, max_length=cfg.max_length, device="cpu", local_files_only=True)
+    return CrossEncoder(str(path), num_labels=1, max_length=cfg.max_length, device=resolve_device(cfg.device), local_files_only=True)
 
 
 def make_loss(model, loss: str, listwise_batch: int):
@@ -150,7 +152,8 @@ def _trainer(cfg: RerankerConfig, groups: list[rdata.Group], corpus: dict[str, s
         output_dir=str(run.checkpoints), num_train_epochs=cfg.epochs, per_device_train_batch_size=batch, learning_rate=cfg.learning_rate,
         warmup_ratio=cfg.warmup_ratio, seed=cfg.seed, eval_strategy="steps", eval_steps=cfg.eval_steps, save_strategy="steps",
         save_steps=cfg.eval_steps, save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=VAL_METRIC,
-        greater_is_better=True, logging_steps=cfg.logging_steps, report_to="none", use_cpu=True, dataloader_num_workers=0,
+        greater_is_better=True, logging_steps=cfg.logging_steps, report_to=report_to(cfg.report_to),
+        use_cpu=resolve_device(cfg.device) == "cpu", bf16=bf16_supported(resolve_device(cfg.device)), dataloader_num_workers=0,
         disable_tqdm=True)
     evaluator = CrossEncoderRerankingEvaluator(val_samples, at_k=10, always_rerank_positives=False, name="val", batch_size=64,
                                                write_csv=False)

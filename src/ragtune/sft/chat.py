@@ -12,9 +12,10 @@ from ragtune.llm.models import load_causal_lm
 class ChatSession:
     """Holds the model, the tokenizer and the conversation so far."""
 
-    def __init__(self, model: str | Path, system: str | None = None, max_new_tokens: int = 256, temperature: float = 0.0):
+    def __init__(self, model: str | Path, system: str | None = None, max_new_tokens: int = 256, temperature: float = 0.0,
+                 device: str = "auto"):
         self.tokenizer = load_tokenizer(model)
-        self.model = load_causal_lm(model)
+        self.model = load_causal_lm(model, device=device)
         self.model.eval()
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ragtune.device import DEVICE_HELP, DeviceSetting
+from ragtune.runs.tracking import REPORT_TO_HELP
+
 
 
 
@@ -39,6 +45,8 @@ class SFTConfig(BaseModel):
     eval_each_epoch: bool = Field(True, description="validation loss after every epoch, and the best epoch's weights kept (costs one pass over the validation data per epoch)")
     allow_regression: bool = Field(False, description="ship model/ even if the validation loss did not improve over the base model")
     logging_steps: int = Field(5, ge=1, description="log the training loss every N optimizer steps")
+    device: DeviceSetting = Field("auto", description=DEVICE_HELP)
+    report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field("none", description=REPORT_TO_HELP)
 
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else (2e-5 if self.full else 2e-4)
@@ -76,6 +84,7 @@ class DistillConfig(BaseModel):
     max_length: int = Field(1024, ge=8, description="longest student training sequence in tokens")
     seed: int = Field(42, description="seed for the question split and training")
     allow_regression: bool = Field(False, description="keep the student even if its validation loss did not improve")
+    device: DeviceSetting = Field("auto", description=DEVICE_HELP)
 
     @model_validator(mode="after")
     def _default_concurrency(self):

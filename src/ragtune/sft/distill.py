@@ -89,12 +89,12 @@ def distill(config: DistillConfig, teacher=None, question_llm=None, embedder=Non
     """
     run = Path(config.output)
     teacher = teacher or load_llm(config.teacher, base_url=config.base_url, api_key_env=config.api_key_env,
-                                  concurrency=config.concurrency, batch_size=config.concurrency)
-    embedder = embedder or load_embedder(config.retriever)
+                                  concurrency=config.concurrency, batch_size=config.concurrency, device=config.device)
+    embedder = embedder or load_embedder(config.retriever, device=config.device)
     gen = generate_queries([Path(d) for d in config.docs], run / "data" / "questions", llm=question_llm or teacher,
                            embedder=embedder, filter=config.filter, questions_per_chunk=config.questions_per_chunk,
                            concurrency=config.concurrency, seed=config.seed, text_field=config.text_field,
-                           val_style="same")  # the split only holds out chats for the student's validation loss
+                           val_style="same", device=config.device)  # the split holds out chats for the student's validation loss
     splits = {"train": gen.train, "val": gen.val}
     summary: dict[str, Any] = {"questions": gen.summary.get("questions_kept")}
     tok = chat_tokenizer(config.student)
@@ -117,7 +117,7 @@ def distill(config: DistillConfig, teacher=None, question_llm=None, embedder=Non
                     val_fraction=0.0 if "val" in paths else 0.1, model=config.student, output=str(run),
                     epochs=config.epochs, learning_rate=config.learning_rate, lora_r=config.lora_r,
                     batch_size=config.batch_size, max_length=config.max_length, seed=config.seed,
-                    allow_regression=config.allow_regression)
+                    allow_regression=config.allow_regression, device=config.device)
     metrics = train_sft(sft)
     return metrics.model_copy(update={"distill": summary})
 

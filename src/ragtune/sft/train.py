@@ -25,6 +25,8 @@ from ragtune.errors import DataValidationError, Problem
 from ragtune.evaluation.sft import example_losses, mean_loss
 from ragtune.io import atomic_write_json
 from ragtune.llm.models import load_causal_lm
+from ragtune.runs.tracking import report_to
+from ragtune.device import bf16_supported, resolve_device
 from ragtune.records import EvalReport, ModelResult, RunMetrics
 from ragtune.runs import Run, card, decide_lower_loss, job_config, training_curve
 from ragtune.sft.config import SFTConfig
@@ -116,7 +118,6 @@ def with_lora(model, config: SFTConfig):
 
 def trl_args(config: SFTConfig, run: Path, has_val: bool):
     """TRL SFTConfig for this run: fp32, epoch-wise eval and checkpoints, best checkpoint restored."""
-    import torch
     from trl import SFTConfig as TRLConfig
 
     per_epoch = "epoch" if has_val and config.eval_each_epoch else "no"
@@ -132,7 +133,8 @@ def trl_args(config: SFTConfig, run: Path, has_val: bool):
         packing=config.packing,
         padding_free=config.padding_free or config.packing,
         gradient_checkpointing=config.gradient_checkpointing,
-        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        use_cpu=resolve_device(config.device) == "cpu",
+        bf16=bf16_supported(resolve_device(config.device)),
         fp16=False,
         lr_scheduler_type="cosine",
         warmup_steps=config.warmup_ratio,
@@ -144,7 +146,7 @@ def trl_args(config: SFTConfig, run: Path, has_val: bool):
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=config.logging_steps,
-        report_to="none",
+        report_to=report_to(config.report_to),
         seed=config.seed,
         data_seed=config.seed,
         disable_tqdm=True,
@@ -203,7 +205,7 @@ def _train(config: SFTConfig, run: Run, callbacks: list) -> RunMetrics:
     train_ds = to_dataset(train, tok, config.max_length)
     val_ds = to_dataset(val, tok, config.max_length) if val else None
     config = with_checkpointing(config, [len(x) for x in train_ds["input_ids"]])
-    model = load_causal_lm(config.model)
+    model = load_causal_lm(config.model, device=config.device)
     val_loss = (lambda m: mean_loss(example_losses(m, token_rows(tok, val, config.max_length), tok.pad_token_id or 0))) if val else None
     base_loss = _cached_base_loss(run, lambda: val_loss(model) if val_loss else None)
     model = with_lora(model, config)
