@@ -47,6 +47,7 @@ def queries(
     val_fraction: Optional[float] = option(Q, "val_fraction"),
     val_style: Optional[Literal["user", "same"]] = option(Q, "val_style"),
     val_llm: Optional[str] = option(Q, "val_llm"),
+    val_questions_per_chunk: Optional[int] = option(Q, "val_questions_per_chunk"),
     val_prompt_file: Optional[Path] = option(Q, "val_prompt_file"),
     val_max_overlap: Optional[float] = option(Q, "val_max_overlap"),
     max_tries: Optional[int] = option(Q, "max_tries"),

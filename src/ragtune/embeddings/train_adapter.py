@@ -11,6 +11,7 @@ validation ndcg@10), and the adapter ships only if it beats the base on the deci
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from typing import Any
 
@@ -18,11 +19,12 @@ import numpy as np
 
 from ragtune.data.retrieval import RetrievalDataset, load_checked, save_split_record, train_val
 from ragtune.embedders import Adapter, Embedder, adapted_embedder, load_embedder, save_adapter
+from ragtune.embedders.adapter import CONFIG, WEIGHTS
+from ragtune.embedders.st_export import export_sentence_transformer
 from ragtune.embeddings.config import AdapterConfig
 from ragtune.evaluation.metrics import per_query_metrics
 from ragtune.evaluation.retrieval import difficulty, evaluate_retrieval
 from ragtune.generate.pseudo import pseudo_queries
-from ragtune.io import publish_copy
 from ragtune.records import RunMetrics
 from ragtune.runs import Run, card, decide_gain, deciding_data, deciding_report, job_config
 from ragtune.runs.teacher import check_teacher
@@ -221,6 +223,21 @@ def _training_arrays(train: RetrievalDataset, base: Embedder, teach: Embedder | 
     return q, d, tgt, len(pseudo)
 
 
+def _write_model(adapter_folder, folder, base: Embedder, device: str) -> None:
+    """RUN/model/: the adapter (adapter.json + weights: ragtune, LlamaIndex's AdapterEmbedding) and, beside it, the same
+    model as a plain sentence-transformers folder (a Router: query route = base + adapter, document route = base, or
+    base + its own adapter for side 'both'), so `SentenceTransformer("RUN/model")` gives the same vectors. A base that
+    is not a local sentence-transformers model (a remote API such as openai:MODEL) cannot be packed into the folder;
+    then it holds the adapter alone, and the card says so."""
+    path = getattr(base, "path", None)
+    if path is None:
+        log.info("the base %s is not a local sentence-transformers model: model/ holds the adapter only", base.name)
+    else:
+        export_sentence_transformer(adapter_folder, folder, base_path=path, overwrite=True, device=device)
+    for name in (CONFIG, WEIGHTS):
+        shutil.copy2(adapter_folder / name, folder / name)
+
+
 def _finish(run: Run, cfg: AdapterConfig, base: Embedder, teach, adapter: Adapter, final: Adapter, curve, train, val, evalset,
             timing, t0, teacher_check: dict | None) -> RunMetrics:
     """Validation scores the held-out adapter (trained without the validation data); an eval dataset and
@@ -235,7 +252,7 @@ def _finish(run: Run, cfg: AdapterConfig, base: Embedder, teach, adapter: Adapte
     for rep_name, rep in reports.items():
         run.write_eval(rep_name, rep)
     decision = decide_gain(*deciding_report(reports["val"], reports.get(evalset.name) if evalset else None), "adapter")
-    run.ship(decision, lambda folder: publish_copy(run.checkpoints / "final", folder))  # the adapter saved above, whole
+    run.ship(decision, lambda folder: _write_model(run.checkpoints / "final", folder, base, cfg.device))
     fields = {"teacher_check": teacher_check, "best_epoch": adapter.best_epoch, "best_epoch_by": adapter.selected_by,
               "shipped_adapter": final.selected_by if final is not adapter else "the held-out adapter scored on validation",
               "validation_difficulty": difficulty(reports["val"]), "curve": curve,
@@ -248,6 +265,14 @@ def _finish(run: Run, cfg: AdapterConfig, base: Embedder, teach, adapter: Adapte
              + (f" (the teacher was dropped: {teacher_check['reason']})" if teacher_check and not teacher_check["used"] else "") + ".",
              f"Trained on {len(train.queries)} queries (+{timing['pseudo_queries']} pseudo-queries) from `{train.name}`; "
              f"best epoch {adapter.best_epoch} of {cfg.epochs} by {adapter.selected_by}."]
-    load = ["`ragtune.embedders.load_embedder('RUN/model')` (the adapter over its base), or in LlamaIndex "
-            "`ragtune.integrations.llamaindex.AdapterEmbedding('RUN/model')`."]
+    load = (["sentence-transformers: `m = SentenceTransformer('RUN/model')`, then `m.encode_query(queries)` and "
+            "`m.encode_document(passages)` (the routes differ: plain `encode` is the document route).",
+            "ragtune: `ragtune.embedders.load_embedder('RUN/model')`; LlamaIndex: "
+            "`ragtune.integrations.llamaindex.AdapterEmbedding('RUN/model')`.",
+            "The index needs no re-embedding for a query-side adapter: documents keep the base model's vectors."
+            if cfg.side == "query" else "Side 'both': documents are adapted too, so re-embed the index with encode_document."]
+            if getattr(base, "path", None) is not None else
+            [f"ragtune: `ragtune.embedders.load_embedder('RUN/model')` (the adapter over `{base.name}`, which is not a local "
+             "sentence-transformers model, so no sentence-transformers copy could be packed); LlamaIndex: "
+             "`ragtune.integrations.llamaindex.AdapterEmbedding('RUN/model')`."])
     return run.finish(decision, fields, card(f"Adapter for {base.name}", about, list(reports.values()), decision, load))

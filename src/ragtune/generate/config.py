@@ -53,6 +53,9 @@ class QueryGenConfig(BaseModel):
                                                "them first; 'same': written and filtered like the training questions")
     val_llm: str | None = Field(None, description="LLM of the validation questions (style 'user'); default: the other installed "
                                                   "local model when llm is local, else llm")
+    val_questions_per_chunk: int = Field(3, ge=1, le=20, description="style 'user': questions asked for per validation "
+                                                                     "chunk (more candidates survive the overlap limit, and "
+                                                                     "more questions narrow the CI that decides)")
     val_prompt_file: str | None = Field(None, description="template of the validation questions (style 'user'); default: bundled")
     val_max_overlap: float = Field(0.5, gt=0.0, le=1.0, description="style 'user': drop a validation question when more than "
                                                                     "this share of its content words (weighted by rarity in "

@@ -163,9 +163,10 @@ def _validation_questions(chunks: list[Chunk], corpus: list[Chunk], llm: LLM, jo
     """Validation questions in a user's words: their own prompt and LLM, cleaning, and the overlap limit; never an
     embedding filter (the base model would choose the questions it already answers)."""
     template = load_template(cfg.val_prompt_file) if cfg.val_prompt_file else validation_template()
-    jobs = make_jobs(chunks, template, cfg, llm.model, examples=[])
-    stats = run_jobs(llm, jobs, journal, cfg, show_progress)
-    questions, drops, rows = collect(jobs, journal, cfg, template)
+    vcfg = cfg.model_copy(update={"questions_per_chunk": cfg.val_questions_per_chunk})
+    jobs = make_jobs(chunks, template, vcfg, llm.model, examples=[])
+    stats = run_jobs(llm, jobs, journal, vcfg, show_progress)
+    questions, drops, rows = collect(jobs, journal, vcfg, template)
     kept, over = overlap_filter(questions, {c.id: c.text for c in chunks}, [c.text for c in corpus], cfg.val_max_overlap)
     drops["overlap"] = len(over)
     rows += over
