@@ -253,6 +253,7 @@ def _finish(run: Run, cfg: EmbeddingConfig, base: Embedder, tuned_path: Path, tr
               "best_checkpoint": trainer.state.best_model_checkpoint,
               "curve": training_curve(trainer.state.log_history, (f"eval_{HEADLINE_KEY}", "eval_val_mrr@10", "eval_val_hit@1")),
               "models": {name: rep.metric_table() for name, rep in reports.items()},
+              "epochs_trained": round(float(trainer.state.epoch or 0.0), 3), "steps_trained": trainer.state.global_step,
               "train_samples_per_second": tm.get("train_samples_per_second"),
               "validation_seconds_during_training": round(sum(r.get("eval_runtime", 0.0) for r in trainer.state.log_history), 3),
               "seconds": {**timing, "total_s": round(time.perf_counter() - t0, 3)},
@@ -261,7 +262,8 @@ def _finish(run: Run, cfg: EmbeddingConfig, base: Embedder, tuned_path: Path, tr
              + (f"distilled from `{cfg.teacher}` ({cfg.distill_loss}, top {cfg.teacher_top_n} candidates)" if cfg.teacher
                 else f"with {cfg.loss} and no-duplicates batches"
                 + (f" (the teacher was dropped: {teacher_check['reason']})" if teacher_check and not teacher_check["used"] else ""))
-             + f"; {cfg.epochs:g} epoch(s)" + (f" capped at {cfg.max_steps} steps" if cfg.max_steps > 0 else "")
+             + f"; {trainer.state.global_step} steps = {float(trainer.state.epoch or 0):.2f} epochs"
+             + (f" (max_steps {cfg.max_steps} overrides epochs {cfg.epochs:g})" if cfg.max_steps > 0 else "")
              + f", lr {cfg.learning_rate:g}, batch {cfg.batch_size}."]
     load = ["`SentenceTransformer('RUN/model')`, or LlamaIndex `HuggingFaceEmbedding(model_name='RUN/model')`."]
     return run.finish(decision, fields, card(f"Fine-tuned {cfg.model}", about, list(reports.values()), decision, load))

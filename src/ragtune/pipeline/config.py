@@ -33,9 +33,11 @@ class RunConfig(BaseModel):
     questions_per_chunk: int = Field(1, ge=1, le=20, description="questions asked for per chunk")
     max_chunks: int = Field(0, ge=0, description="use at most this many chunks (0 = all); a quick look at a big corpus")
     finetune: bool = Field(True, description="run the full fine-tune stage (the adapter stage always runs)")
-    finetune_epochs: float = Field(1.0, gt=0, description="epochs of the full fine-tune")
-    finetune_max_steps: int = Field(60, ge=-1, description="step budget of the full fine-tune (-1 = no cap); keeps the run "
-                                                           "within ~20 minutes on a 2-core CPU")
+    finetune_epochs: float = Field(1.0, gt=0, description="epochs of the full fine-tune (used when finetune_max_steps is -1)")
+    finetune_max_steps: int = Field(60, ge=-1, description="optimizer steps of the full fine-tune; when set (not -1) it "
+                                                           "replaces finetune_epochs, as in the transformers Trainer (the "
+                                                           "demo's 60 steps are 2.86 epochs of its 325 questions); keeps the "
+                                                           "run within ~20 minutes on a 2-core CPU")
     finetune_learning_rate: float = Field(EmbeddingConfig.model_fields["learning_rate"].default, gt=0,
                                           description="learning rate of the full fine-tune")
     adapter_kind: str = Field(AdapterConfig.model_fields["kind"].default, description="adapter kind: 'linear' or 'mlp'")
