@@ -28,7 +28,7 @@ class QueryGenConfig(BaseModel):
                                                                     "asked; questions are 5-20 words, and a local model "
                                                                     "spends most of its time on tokens nobody keeps)")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy (deterministic); 0.7 gives more varied questions")
-    seed: int = Field(42, description="seed for sampling and for the train/val split")
+    seed: int = Field(42, ge=0, description="seed for sampling and for the train/val split")
     prompt_file: str | None = Field(None, description="your prompt template; it must contain {passage} and may use {n} "
                                                       "(questions wanted) and {examples}; default: the bundled one")
     examples_file: str | None = Field(None, description="a few real user questions, one per line, shown to the LLM as "
@@ -50,6 +50,14 @@ class QueryGenConfig(BaseModel):
     timeout: float = Field(60.0, gt=0, description="seconds before one request times out (server)")
     price_per_1k: float | None = Field(None, ge=0, description="price per 1000 tokens (in + out) for the cost line")
     text_field: str = Field("text", description="field holding the text in JSONL documents")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.min_words > self.max_words:
+            raise ValueError(f"--min-words {self.min_words} is above --max-words {self.max_words}: no question could be kept")
+        if 2 * self.overlap >= self.chunk_size:
+            raise ValueError(f"--overlap {self.overlap} must be less than half of --chunk-size {self.chunk_size}")
+        return self
 
     @model_validator(mode="after")
     def _default_concurrency(self):

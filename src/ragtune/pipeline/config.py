@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
 
-from ragtune.embeddings.config import AdapterConfig, EmbeddingConfig
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ragtune.embeddings.config import AdapterConfig, EmbeddingConfig, _step_budget
 
 __all__ = ["RunConfig"]
 
@@ -30,10 +32,15 @@ class RunConfig(BaseModel):
     finetune_epochs: float = Field(1.0, gt=0, description="epochs of the full fine-tune")
     finetune_max_steps: int = Field(60, ge=-1, description="step budget of the full fine-tune (-1 = no cap); keeps the run "
                                                            "within ~20 minutes on a 2-core CPU")
+
+    @field_validator("finetune_max_steps")
+    @classmethod
+    def _steps(cls, v: int) -> int:
+        return _step_budget(v)
     finetune_learning_rate: float = Field(EmbeddingConfig.model_fields["learning_rate"].default, gt=0,
                                           description="learning rate of the full fine-tune")
-    adapter_kind: str = Field(AdapterConfig.model_fields["kind"].default, description="adapter kind: 'linear' or 'mlp'")
+    adapter_kind: Literal["linear", "mlp"] = Field(AdapterConfig.model_fields["kind"].default, description="adapter kind: 'linear' or 'mlp'")
     adapter_epochs: int = Field(AdapterConfig.model_fields["epochs"].default, ge=1,
                                 description="adapter epochs (milliseconds each on cached vectors)")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of source documents held out for validation")
-    seed: int = Field(42, description="seed for generation sampling, split and training")
+    seed: int = Field(42, ge=0, description="seed for generation sampling, split and training")
