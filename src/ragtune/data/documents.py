@@ -349,11 +349,11 @@ def chunk_documents(docs: Iterable[Document], tokenizer=None, chunk_size: int = 
 def _content_budget(tokenizer, chunk_size: int, overlap: int) -> int:
     special = tokenizer.num_special_tokens_to_add(pair=False)
     if chunk_size - special < 8:
-        raise InputError(f"chunk size (--chunk-size) {chunk_size} is too small: it must leave at least 8 tokens besides "
+        raise InputError(f"chunk size {chunk_size} is too small (--chunk-size): it must leave at least 8 tokens besides "
                          f"the model's {special} special tokens; the default is {DEFAULT_CHUNK_SIZE}.")
     if not 0 <= overlap < (chunk_size - special) // 2:
-        raise InputError(f"overlap (--overlap) {overlap} must be >= 0 and less than half the chunk's "
-                         f"{chunk_size - special} text tokens; the default is {DEFAULT_OVERLAP}.")
+        raise InputError(f"overlap {overlap} must be >= 0 and less than half the chunk's "
+                         f"{chunk_size - special} text tokens (--overlap); the default is {DEFAULT_OVERLAP}.")
     return chunk_size - special
 
 
