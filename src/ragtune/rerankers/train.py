@@ -51,12 +51,12 @@ def train_reranker(config: RerankerConfig | None = None, **fields: Any) -> RunMe
     rdata.check_loss_and_teacher(cfg.resolved_loss(), cfg.teacher, cfg.pseudo_queries)
     models = {"retriever": objects.get("retriever") or load_embedder(cfg.retriever),
               "teacher": objects.get("teacher") or (load_embedder(cfg.teacher) if cfg.teacher else None)}
-    resolve_model(cfg.model)  # every model resolves before any mining or training
-    if cfg.label_with:
-        check_llm(load_llm(cfg.label_with))
     ds = load_checked(objects.get("dataset") or cfg.dataset, "training dataset")
     # a bad evaluation set stops us before training
     evalset = load_checked(objects.get("eval_dataset") or cfg.eval_dataset, "eval dataset") if cfg.eval_dataset else None
+    resolve_model(cfg.model)  # every model resolves before any mining or training
+    if cfg.label_with:
+        check_llm(load_llm(cfg.label_with))
     with Run(cfg.output, "reranker", cfg, loggers=LOGGERS) as run:
         done = run.finished()
         if done is not None:
