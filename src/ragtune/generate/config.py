@@ -78,5 +78,6 @@ def resolve_config(config: QueryGenConfig | None, options: dict[str, Any]) -> Qu
     try:
         return QueryGenConfig.model_validate({**(config or QueryGenConfig()).model_dump(), **options})
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"]
+                             else err["msg"].removeprefix("Value error, ") for err in e.errors())
         raise InputError(f"bad generate-queries option(s): {problems}") from None
