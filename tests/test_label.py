@@ -361,7 +361,7 @@ def test_cli_with_an_answers_file_then_stdin_resumes(small):
     (["queries.txt", "--corpus", "corpus.json", "-o", "."], "is a folder"),
     (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "--answers", "none.txt"], "--answers"),
     (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "--model", "./no-model"], "does not exist"),
-    (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "-k", "0"], "positive"),
+    (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "-k", "0"], "greater than or equal to 1"),
     (["queries.txt", "--corpus", "queries.txt", "-o", "l.json"], "that is the queries file"),
 ])
 def test_cli_errors_are_one_line(small, monkeypatch, args, message):

@@ -379,10 +379,10 @@ def base_of(spec: str | Path) -> Path:
 def load_tokenizer(spec: str | Path):
     """The tokenizer of any model spec: registry name, model folder, LoRA adapter or run folder (the tokenizer
     saved with the model, else its base's). A missing pad token is set to the EOS token."""
+    folder = model_folder(spec)  # a bad spec fails before transformers is imported
+    source = folder if (folder / "tokenizer_config.json").exists() else base_of(spec)
     from transformers import AutoTokenizer
 
-    folder = model_folder(spec)
-    source = folder if (folder / "tokenizer_config.json").exists() else base_of(spec)
     try:
         tok = AutoTokenizer.from_pretrained(str(source))
     except (OSError, ValueError) as e:

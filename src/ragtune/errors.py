@@ -56,6 +56,9 @@ class DataValidationError(InputError):
     def __init__(self, what: str, problems: list[Problem]):
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
-        shown = "\n".join(f"  {p}" for p in errors[:50])
+        first = f"; the first: {errors[0]}" if errors else ""
+        shown = "".join(f"\n  {p}" for p in errors[1:50])
         more = f"\n  ... and {len(errors) - 50} more" if len(errors) > 50 else ""
-        super().__init__(f"{what} failed validation with {len(errors)} error(s):\n{shown}{more}")
+        rest = f"\nthe others:{shown}{more}" if len(errors) > 1 else ""
+        super().__init__(f"{what} failed validation with {len(errors)} error(s){first}{rest}\n"
+                         f"(`ragtune data validate` or `ragtune data info` lists every problem)")

@@ -1,15 +1,43 @@
-"""Atomic writes and crash-tolerant JSONL: nothing half-written is ever left under a final name."""
+"""Atomic writes and crash-tolerant JSONL: nothing half-written is ever left under a final name.
+
+Also the checks every command makes before any work: an output path that can be written (`check_output`),
+an input path that exists (`missing_reason` tells a symlink loop from a typo), and the one-process-per-folder
+lock (`hold_folder`). Files are written with the user's umask (a team-shared folder stays readable).
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from ragtune.errors import InputError
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (Linux: /proc/self/status; elsewhere the set-and-restore dance)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _apply_umask(path: str | Path, folder: bool = False) -> None:
+    """mkstemp/mkdtemp create 0600/0700 entries; give the final file or folder the mode a plain open/mkdir would."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -18,6 +46,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        _apply_umask(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -49,6 +78,7 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
     try:
+        _apply_umask(tmp, folder=True)
         yield tmp
         if final.exists():
             shutil.rmtree(final)
@@ -107,3 +137,122 @@ def read_jsonl_tolerant(path: str | Path) -> Iterator[dict]:
                 continue
             if isinstance(row, dict):
                 yield row
+
+
+# ---------------------------------------------------------------------------------------------
+# checks before the work
+
+
+def missing_reason(path: str | Path) -> str:
+    """Why `path` cannot be opened: 'is a symlink loop', 'is a broken symlink (to X)', or 'does not exist'."""
+    path = Path(path).expanduser()
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return "is a symlink loop (it points back to itself)"
+            return f"is a broken symlink (it points to {os.readlink(path)}, which does not exist)"
+    for parent in path.parents:  # a loop or a file further up
+        if os.path.islink(parent) and not parent.exists():
+            return f"cannot be reached: {parent} {missing_reason(parent)}"
+        if parent.is_file():
+            return f"cannot exist: {parent} is a file, not a folder"
+    return "does not exist"
+
+
+def check_output(path: str | Path, kind: Literal["file", "folder"] = "file", option: str = "-o") -> Path:
+    """Refuse, before any work, an output path that cannot be written: a file in the way of a folder, a folder
+    where a file goes (or the reverse), a symlink loop, a folder that does not allow writing. Creates nothing."""
+    path = Path(path).expanduser()
+    where = f"{option} {path}" if option else str(path)
+    if os.path.islink(path) and not path.exists():
+        raise InputError(f"{where}: {missing_reason(path)}; choose another path.")
+    if kind == "file" and path.is_dir():
+        raise InputError(f"{where} is a folder; give a file name (the output is one file).")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise InputError(f"{where} is a file, not a folder; give a folder path (the output is a folder), or move the file away.")
+    existing = path if path.is_dir() else None
+    for parent in path.parents:
+        if existing is not None:
+            break
+        if os.path.islink(parent) and not parent.exists():
+            raise InputError(f"{where}: {parent} {missing_reason(parent)}; choose another path.")
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{where}: {parent} is a file, not a folder, so nothing can be written under it; "
+                                 "choose another path.")
+            existing = parent
+    if existing is not None:
+        _probe_writable(existing, where)
+    return path
+
+
+def _probe_writable(folder: Path, where: str) -> None:
+    """Create and remove a temp file in `folder`: the only honest test (root ignores mode bits, not read-only mounts
+    or immutable folders)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".ragtune-write-test-", dir=folder)
+    except OSError as e:
+        reason = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "not permitted",
+                  errno.ENOSPC: "no space left on the device"}.get(e.errno, e.strerror or str(e))
+        raise InputError(f"{where}: cannot write in {folder} ({reason}); choose a folder you can write to.") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+# ---------------------------------------------------------------------------------------------
+# one process per folder
+
+_held: dict[Path, list] = {}  # resolved folder -> [lock, depth]: a process may re-enter a folder it holds
+_held_guard = threading.Lock()
+
+
+class FolderLock:
+    """FOLDER/.lock held by this process (re-entrant within it); `release()` once per `hold_folder`."""
+
+    def __init__(self, folder: Path, key: Path):
+        self.folder, self._key = folder, key
+
+    def release(self) -> None:
+        with _held_guard:
+            entry = _held.get(self._key)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _held[self._key]
+                (self.folder / ".lock.owner").unlink(missing_ok=True)
+                entry[0].release()
+
+    def __enter__(self) -> "FolderLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def hold_folder(folder: str | Path) -> FolderLock:
+    """Take FOLDER/.lock without waiting (creating FOLDER); a second process is refused at once with an InputError
+    naming the holder's pid. The same process may hold a folder twice (e.g. a job inside a job)."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    check_output(folder, "folder", option="")
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder.resolve()
+    with _held_guard:
+        if key in _held:
+            _held[key][1] += 1
+            return FolderLock(folder, key)
+        lock = FileLock(str(folder / ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            owner_file = folder / ".lock.owner"
+            owner = owner_file.read_text(encoding="utf-8").strip() if owner_file.exists() else "?"
+            raise InputError(f"{folder} is in use by another ragtune process (pid {owner}); wait for it to finish, "
+                             "or choose another output folder.") from None
+        _held[key] = [lock, 1]
+    atomic_write_text(folder / ".lock.owner", f"{os.getpid()}\n")
+    return FolderLock(folder, key)

@@ -40,7 +40,7 @@ import numpy as np
 
 from ragtune.assets import get_asset
 from ragtune.data.documents import chunk_documents, chunking_tokenizer, chunks_to_dataset, load_documents
-from ragtune.data.retrieval import RetrievalDataset, load_dataset, write_llamaindex
+from ragtune.data.retrieval import RetrievalDataset, check, load_dataset, write_llamaindex
 from ragtune.embedders import load_embedder
 from ragtune.errors import InputError
 from ragtune.evaluation.search import search
@@ -112,7 +112,7 @@ def load_corpus(specs: str | Path | Sequence[str | Path], tokenizer: str = "mini
     if any(kinds):
         if len(items) > 1:
             raise InputError("--corpus: give ONE retrieval dataset, or document files/folders, not both or several datasets.")
-        ds = load_dataset(str(items[0]))
+        ds = check(load_dataset(str(items[0])), f"--corpus {items[0]}")
         ds.meta = {"corpus": {"dataset": str(items[0])}}
     else:
         exclude = [Path(x).expanduser().resolve() for x in exclude]

@@ -106,7 +106,7 @@ def test_split_writes_train_val_and_record(tmp_path):
 
 def test_split_bad_fraction_is_a_clean_error(tmp_path):
     result = run("data", "split", "construction-faq", "-o", tmp_path / "s", "--val-fraction", "1.5")
-    assert result.exit_code == 2 and "val_fraction must be between 0 and 1" in result.stderr
+    assert result.exit_code == 2 and "--val-fraction': 1.5 is not in the range 0 < x < 1" in result.stderr
 
 
 def test_info_clean_dataset_exits_zero():
@@ -134,7 +134,7 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ragtune.cli.main", "data", "info", str(bad)],
                           capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"error: {bad}: not valid JSON") and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: {bad}:1: not valid JSON") and "Traceback" not in proc.stderr
 
 
 def test_chunk_output_inside_the_documents_folder_is_not_read_back(docs):

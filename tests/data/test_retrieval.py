@@ -127,7 +127,7 @@ def test_beir_errors_name_the_file_and_line(tmp_path):
     with pytest.raises(InputError, match=r"corpus\.jsonl:2: not valid JSON"):
         load_dataset(folder)
     (folder / "corpus.jsonl").write_bytes(b'{"_id": "d1", "text": "caf\xe9"}\n')
-    with pytest.raises(InputError, match=r"corpus\.jsonl: not UTF-8"):
+    with pytest.raises(InputError, match=r"corpus\.jsonl:1: not UTF-8"):
         load_dataset(folder)
 
 

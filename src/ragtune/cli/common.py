@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -12,6 +13,8 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click import exceptions as click_exceptions
+from typer.core import TyperGroup
 
 CHAT_MODEL_HELP = "registry name (smollm2-135m-instruct, qwen2.5-coder-0.5b-instruct), model folder, adapter folder or run folder"
 
@@ -28,7 +31,9 @@ def offline_env() -> None:
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command; a RagtuneError becomes a red message and its exit code, never a traceback."""
+    """Run a command: an expected failure (a RagtuneError, an OS error on a named file) becomes one `error: ...`
+    line and its exit code, never a traceback. Anything else is a bug: its traceback, then a line asking for a
+    report, exit code 70."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -38,13 +43,87 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except RagtuneError as e:
-            err_console.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
-            raise typer.Exit(code=e.exit_code) from None
+            fail(str(e), code=e.exit_code)
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: rerun the same command to resume where it stopped.")
             raise typer.Exit(code=130) from None
+        except (typer.Exit, typer.Abort, click_exceptions.ClickException):
+            raise
+        except OSError as e:
+            if e.filename is None:
+                _bug()
+            fail(_os_message(e), code=1)
+        except Exception:
+            _bug()
 
     return wrapper
+
+
+def fail(message: str, hint: str | None = None, code: int = 1) -> None:
+    """Print `error: MESSAGE` (and `hint: HINT`) on stderr and exit with `code`: the one way a command fails."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+    if hint:
+        err_console.print(f"hint: {escape(hint)}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
+def _os_message(e: OSError) -> str:
+    """An OS error on a named path: disk full, permission denied, ... (the commands check their paths first;
+    this is what is left, e.g. a disk that fills up during the work)."""
+    where = f"{e.filename} -> {e.filename2}" if e.filename2 else str(e.filename)
+    return f"{where}: {e.strerror or e}; check the path, its permissions and the free space."
+
+
+def _bug() -> None:
+    import traceback
+
+    traceback.print_exc()
+    err_console.print("[bold red]this is a bug in ragtune[/], not a problem with your input: please report it with the "
+                      "command you ran and the traceback above.", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=70) from None
+
+
+class RagtuneGroup(TyperGroup):
+    """The root command group: typer's usage errors (missing argument, bad choice, not an int, no such option)
+    come out as one `error: ...` line plus a `hint:` line naming `--help`, instead of a boxed panel with the usage.
+    Help output is typer's own, unchanged."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _one_line_usage_errors():
+    try:
+        yield
+    except click_exceptions.NoArgsIsHelpError:
+        raise  # `ragtune data` alone: typer prints the help
+    except click_exceptions.UsageError as e:
+        names, ctx = [], e.ctx
+        while ctx is not None and ctx.parent is not None:  # the root's name is whatever ran it (python -m ...)
+            names.append(ctx.info_name)
+            ctx = ctx.parent
+        command = " ".join(["ragtune", *reversed(names)])
+        fail(f"{command}: {e.format_message()}", hint=f"see `{command} --help`", code=e.exit_code)
+    except click_exceptions.ClickException as e:
+        fail(e.format_message(), code=e.exit_code)
+
+
+def above(low: float, high: float | None = None) -> Callable[[Any], Any]:
+    """A typer option callback for an open range: low < value (< high); this typer has `min`/`max` only for closed ones."""
+
+    def check(value: Any) -> Any:
+        if value is not None and (value <= low or (high is not None and value >= high)):
+            shown = f"{low:g} < x" + (f" < {high:g}" if high is not None else "")
+            raise typer.BadParameter(f"{value:g} is not in the range {shown}.")
+        return value
+
+    return check
 
 
 def parse_ks(text: str) -> list[int]:

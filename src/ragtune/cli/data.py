@@ -14,12 +14,17 @@ from typing import Optional
 
 import typer
 
-from ragtune.cli.common import CHAT_MODEL_HELP, console, err_console, handle_errors, say
+from ragtune.cli.common import CHAT_MODEL_HELP, above, console, err_console, fail, handle_errors, say
 
 app = typer.Typer(help="Chunk documents; inspect, validate, convert and split retrieval datasets; validate chat data.",
                   no_args_is_help=True)
 
 _FORMATS = ("llamaindex", "beir", "jsonl")
+
+
+def dataset_kind(path: Path) -> str:
+    """A dataset output is one file (.json, .jsonl) or a BEIR folder (any other name)."""
+    return "file" if path.suffix in (".json", ".jsonl") else "folder"
 _SPLIT_HELP = "BEIR input only: which qrels/<split>.tsv to read (default: test, else the first one)."
 
 
@@ -32,9 +37,9 @@ def chunk(
     text_field: str = typer.Option("text", "--text-field", help="JSONL inputs: the field that holds each row's text."),
     tokenizer: str = typer.Option("minilm", "--tokenizer", help="Model whose tokenizer measures chunks: an asset name "
                                   "(minilm, mpnet), a local model folder, or a cached hub id. Use your embedding model's."),
-    chunk_size: int = typer.Option(256, "--chunk-size", help="Most tokens per chunk, counting the model's special "
+    chunk_size: int = typer.Option(256, "--chunk-size", min=16, help="Most tokens per chunk, counting the model's special "
                                    "tokens. 256 = all-MiniLM-L6-v2's max_seq_length; longer chunks would be truncated."),
-    overlap: int = typer.Option(32, "--overlap", help="Tokens shared by consecutive chunks of one document (cuts fall "
+    overlap: int = typer.Option(32, "--overlap", min=0, help="Tokens shared by consecutive chunks of one document (cuts fall "
                                 "between words, so the real overlap can be a little smaller)."),
     name: str = typer.Option("", "--name", help="Dataset name used in reports (default: the output file's stem)."),
 ) -> None:
@@ -52,7 +57,9 @@ def chunk(
     """
     from ragtune.data.documents import chunk_documents, chunking_tokenizer, chunks_to_dataset, load_documents
     from ragtune.data.retrieval import save_dataset
+    from ragtune.io import check_output
 
+    check_output(output, dataset_kind(output))
     documents, report = load_documents(docs, text_field=text_field, exclude=[output])
     for line in report.lines():
         err_console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
@@ -80,13 +87,15 @@ def convert(
         ragtune data convert construction-faq faq.json
         ragtune data convert faq.json faq-beir --to beir
     """
-    from ragtune.data.retrieval import load_dataset, save_dataset
+    from ragtune.data.retrieval import check, load_dataset, save_dataset
     from ragtune.errors import InputError
+    from ragtune.io import check_output
 
     if to and to not in _FORMATS:
         raise InputError(f"--to must be one of {', '.join(_FORMATS)}; got {to!r}.")
-    ds = load_dataset(source, split or None)
     fmt = to or ("jsonl" if output.suffix == ".jsonl" else "llamaindex" if output.suffix == ".json" else "beir")
+    check_output(output, "folder" if fmt == "beir" else "file", option="OUTPUT")
+    ds = check(load_dataset(source, split or None), source)
     lost = [k for k in ("hard_negatives", "doc_source", "meta") if getattr(ds, k)]
     if fmt == "beir" and lost:
         err_console.print(f"warning: BEIR cannot store {', '.join(lost)}; they are not in {output}. "
@@ -100,7 +109,7 @@ def convert(
 def split(
     dataset: str = typer.Argument(..., help="Dataset to split: construction-faq, LlamaIndex .json, BEIR folder or .jsonl."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for train.json, val.json and split.json."),
-    val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of source documents held out for validation (0-1)."),
+    val_fraction: float = typer.Option(0.2, "--val-fraction", callback=above(0.0, 1.0), help="Share of source documents held out for validation (0-1)."),
     seed: int = typer.Option(42, "--seed", help="Random seed; the same seed gives the same split."),
     beir_split: str = typer.Option("", "--split", help=_SPLIT_HELP),
 ) -> None:
@@ -114,9 +123,11 @@ def split(
 
         ragtune data split construction-faq -o data/ --val-fraction 0.2 --seed 42
     """
-    from ragtune.data.retrieval import load_dataset, save_split_record, split_by_source
+    from ragtune.data.retrieval import check, load_dataset, save_split_record, split_by_source
+    from ragtune.io import check_output
 
-    ds = load_dataset(dataset, beir_split or None)
+    check_output(output, "folder")
+    ds = check(load_dataset(dataset, beir_split or None), dataset)
     train, val = split_by_source(ds, val_fraction=val_fraction, seed=seed)
     save_split_record(train, val, output)
     dropped = len(ds.queries) - len(train.queries) - len(val.queries)
@@ -178,7 +189,7 @@ def _is_retrieval(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8") as f:
             head = f.read(1 << 16).lstrip()
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # chat data reading reports it, with the line
         return False
     if path.suffix == ".json" and head.startswith("{"):
         return True
@@ -196,10 +207,10 @@ def validate(
     file: Path = typer.Argument(..., help="chat data (OpenAI chat JSONL, prompt/completion, sharegpt, alpaca) or a retrieval dataset (LlamaIndex JSON, BEIR folder)"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=f"check tokens, the loss mask and end-of-turn tokens with this model's tokenizer ({CHAT_MODEL_HELP}); without it token counts are estimated"),
     val: Optional[Path] = typer.Option(None, "--val", help="validation file to check for train/val overlap"),
-    max_length: Optional[int] = typer.Option(None, "--max-length", help="context budget in tokens (default: the model's context)"),
-    price: float = typer.Option(3.0, "--price-per-mtok", help="training price per million tokens for the cost estimate (USD; 3.0 is gpt-4o-mini's list price)"),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=8, help="context budget in tokens (default: the model's context)"),
+    price: float = typer.Option(3.0, "--price-per-mtok", min=0.0, help="training price per million tokens for the cost estimate (USD; 3.0 is gpt-4o-mini's list price)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="also write the valid conversations as OpenAI chat JSONL here"),
-    show: int = typer.Option(50, "--show", help="print at most this many problems of each severity"),
+    show: int = typer.Option(50, "--show", min=0, help="print at most this many problems of each severity"),
 ) -> None:
     """Check a dataset before training: every problem as `file:line: what is wrong`.
 
@@ -211,6 +222,11 @@ def validate(
 
         ragtune data validate chats.jsonl --model smollm2-135m-instruct --val val.jsonl
     """
+    from ragtune.errors import InputError
+    from ragtune.io import check_output
+
+    if output is not None:
+        check_output(output, "file")
     if _is_retrieval(file):
         return _validate_retrieval(file, show)
     from ragtune.data.chat import validate_chat, write_chat
@@ -221,11 +237,13 @@ def validate(
     _print_problems(report.errors, "error", show)
     _print_problems(report.warnings, "warning", show)
     _print_summary(report.summary, len(report.errors), len(report.warnings))
+    if not report.examples and not report.errors:
+        raise InputError(f"{file}: no conversations found (the file is empty); give chat data, one JSON object per line.")
     if output is not None:
         write_chat(report.examples, output)
         console.print(f"wrote {len(report.examples)} conversations as OpenAI chat JSONL to {output}")
     if report.errors:
-        raise typer.Exit(code=1)
+        fail(f"{file}: {len(report.errors)} error(s) (listed above); the first: {report.errors[0]}", code=1)
 
 
 def _validate_retrieval(path: Path, show: int) -> None:
@@ -238,7 +256,7 @@ def _validate_retrieval(path: Path, show: int) -> None:
     _print_problems([p for p in problems if p.severity != "error"], "warning", show)
     console.print(f"retrieval dataset: {ds.summary()}; {len(errors)} error(s)")
     if errors:
-        raise typer.Exit(code=1)
+        fail(f"{path}: {len(errors)} error(s) (listed above); the first: {errors[0]}", code=1)
 
 
 def _print_problems(problems, label: str, show: int) -> None:

@@ -21,8 +21,8 @@ def eval_retrieval(
                                     "LABEL=SPEC sets a label."),
     k: str = typer.Option("1,3,5,10", "--k", help="Cut-offs for hit@k, recall@k, mrr@k, ndcg@k, map@k (10 is always added)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the evaluation report (the shared JSON shape, docs/architecture.md) to this file."),
-    batch_size: int = typer.Option(64, help="Embedding batch size."),
-    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the 95% confidence intervals."),
+    batch_size: int = typer.Option(64, min=1, help="Embedding batch size."),
+    bootstrap: int = typer.Option(1000, min=1, help="Bootstrap resamples for the 95% confidence intervals."),
     index: str = typer.Option("exact", help="'exact' (batched matrix products, bounded memory) or 'faiss' (needs ragtune[faiss])."),
     split: str | None = typer.Option(None, help="BEIR qrels split to use (default: test, else the first)."),
     base_url: str | None = typer.Option(None, help="Base URL of an OpenAI-compatible embeddings server, for openai:MODEL."),
@@ -36,17 +36,20 @@ def eval_retrieval(
 
     Example: ragtune eval retrieval construction-faq -m minilm -m mpnet --json eval.json
     """
-    from ragtune.data.retrieval import load_dataset
+    from ragtune.data.retrieval import check, load_dataset
     from ragtune.embedders import load_embedder
     from ragtune.errors import InputError
     from ragtune.evaluation.retrieval import evaluate_retrieval
+    from ragtune.io import check_output
     from ragtune.records import write_report
     from ragtune.report.tables import eval_table
 
     if index not in ("exact", "faiss"):
         raise InputError(f"--index must be 'exact' or 'faiss'; got {index!r}")
     ks = parse_ks(k)
-    ds = load_dataset(dataset, split=split)
+    if json_out:
+        check_output(json_out, "file", option="--json")
+    ds = check(load_dataset(dataset, split=split), dataset)
     models = {}
     for spec in model:
         label, _, target = spec.partition("=") if "=" in spec and not spec.startswith("openai:") else (spec, "", spec)

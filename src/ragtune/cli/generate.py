@@ -75,11 +75,13 @@ def queries(
     from ragtune.embedders import load_embedder
     from ragtune.errors import InputError
     from ragtune.generate import generate_queries, summary_lines
+    from ragtune.io import check_output
 
     folder = output or out
     if folder is None:
         raise InputError("--output is required: the folder to write the questions into (-o gen/).")
     cfg = config_from(QueryGenConfig, locals(), config, arguments=())
+    check_output(folder, "folder")
     result = generate_queries([str(p) for p in docs], folder, cfg, embedder=load_embedder(cfg.filter_model) if cfg.filter else None,
                               show_progress=console.is_terminal)
     for line in summary_lines(result.summary):
@@ -97,11 +99,11 @@ def negatives(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output dataset file (.json LlamaIndex with "
                                           "hard_negatives, or .jsonl).", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", hidden=True, help="old name of --output"),
-    num_negatives: int = typer.Option(5, "--num-negatives", "-n", help="Hard negatives per query."),
-    skip_top: int = typer.Option(0, help="Skip this many top-ranked non-positive candidates (often unlabelled positives)."),
-    margin: float = typer.Option(0.95, help="Drop a candidate scoring above margin x the positive's score (a likely "
+    num_negatives: int = typer.Option(5, "--num-negatives", "-n", min=1, help="Hard negatives per query."),
+    skip_top: int = typer.Option(0, min=0, help="Skip this many top-ranked non-positive candidates (often unlabelled positives)."),
+    margin: float = typer.Option(0.95, min=0.0, help="Drop a candidate scoring above margin x the positive's score (a likely "
                                  "false negative); 0 turns the guard off."),
-    depth: int = typer.Option(50, help="How deep in the ranking to look for candidates."),
+    depth: int = typer.Option(50, min=1, help="How deep in the ranking to look for candidates."),
     base_url: str | None = typer.Option(None, help="Base URL of an OpenAI-compatible embeddings server, for openai:MODEL."),
 ) -> None:
     """Mine hard negatives: for each query, top-ranked chunks that are not its positives.
@@ -113,15 +115,17 @@ def negatives(
 
     Example: ragtune generate negatives gen/train.json -m minilm -o gen/train-negs.json --skip-top 2
     """
-    from ragtune.data.retrieval import load_dataset, save_dataset
+    from ragtune.data.retrieval import load_checked, save_dataset
     from ragtune.embedders import load_embedder
     from ragtune.errors import InputError
     from ragtune.generate.negatives import mine_hard_negatives
+    from ragtune.io import check_output
 
     out = output or out
     if out is None:
         raise InputError("--output is required: the dataset file to write (-o train-negs.json).")
-    ds = load_dataset(dataset)
+    check_output(out, "file")
+    ds = load_checked(dataset, "dataset")
     mined, stats = mine_hard_negatives(ds, load_embedder(model, base_url=base_url), num_negatives, skip_top,
                                        margin or None, depth, show_progress=console.is_terminal)
     save_dataset(mined, out, "jsonl" if out.suffix == ".jsonl" else "llamaindex")

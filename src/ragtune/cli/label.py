@@ -34,16 +34,16 @@ def label(
                               "run folder, cached hub id."),
     teacher: str = typer.Option("mpnet", "--teacher", "-t", help="A second (stronger) embedder whose top-k is pooled with "
                                 "--model's; 'none' shows --model's only."),
-    k: int = typer.Option(5, "-k", "--k", help="Passages per model; the pool shows at most 2k (fewer when both models agree)."),
+    k: int = typer.Option(5, "-k", "--k", min=1, help="Passages per model; the pool shows at most 2k (fewer when both models agree)."),
     answers: Path | None = typer.Option(None, "--answers", help="Read the answers from this file (one per line, the same "
                                         "syntax as typing) instead of the keyboard; a non-terminal stdin is read the same way."),
-    chars: int = typer.Option(400, "--chars", help="Show at most this many characters of each passage (`v N` shows it all)."),
+    chars: int = typer.Option(400, "--chars", min=40, help="Show at most this many characters of each passage (`v N` shows it all)."),
     retry_skipped: bool = typer.Option(False, "--retry-skipped", help="Show queries skipped in earlier sessions again."),
     labeller: str = typer.Option("", "--labeller", help="Who labels, recorded in the journal (default: your user name)."),
     tokenizer: str = typer.Option("minilm", "--tokenizer", help="Documents only: the tokenizer that measures chunks (as in "
                                   "`ragtune data chunk`)."),
-    chunk_size: int = typer.Option(256, "--chunk-size", help="Documents only: most tokens per chunk (as in `ragtune data chunk`)."),
-    overlap: int = typer.Option(32, "--overlap", help="Documents only: tokens shared by consecutive chunks (as in `ragtune data chunk`)."),
+    chunk_size: int = typer.Option(256, "--chunk-size", min=16, help="Documents only: most tokens per chunk (as in `ragtune data chunk`)."),
+    overlap: int = typer.Option(32, "--overlap", min=0, help="Documents only: tokens shared by consecutive chunks (as in `ragtune data chunk`)."),
     text_field: str = typer.Option("text", "--text-field", help="Documents only: the text field of .jsonl rows."),
 ) -> None:
     """Label a few REAL queries in the terminal, so the ship decision rests on them, not on synthetic ones.
@@ -70,11 +70,10 @@ def label(
     Scripts and tests: --answers FILE (or a piped stdin) gives one answer per line; from Python,
     `ragtune.label.label_queries(queries, corpus, model, teacher, output, answer_fn)`.
     """
-    from ragtune.errors import InputError
+    from ragtune.io import check_output
     from ragtune.label import label_queries
 
-    if chars < 40:
-        raise InputError(f"--chars must be at least 40 so a passage can be read; got {chars}.")
+    check_output(output, "file")
     if answers is not None:
         lines = _answer_lines(answers)
         interactive = False

@@ -15,9 +15,11 @@ from ragtune.cli import eval as eval_cli
 from ragtune.cli import generate as generate_cli
 from ragtune.cli import sft as sft_cli
 from ragtune.cli import train as train_cli
+from ragtune.cli.common import RagtuneGroup
 
 app = typer.Typer(
     name="ragtune",
+    cls=RagtuneGroup,
     help=(
         "Fine-tune every learnable part of a RAG stack from your own documents, offline, "
         "and prove each change with before/after numbers on held-out data.\n\n"

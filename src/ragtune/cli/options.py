@@ -79,11 +79,14 @@ def _plain(value: Any) -> Any:
 
 
 def _problem(err: dict[str, Any], arguments: tuple[str, ...]) -> str:
-    field = str(err["loc"][0]) if err["loc"] else "?"
+    msg = err["msg"].removeprefix("Value error, ")
+    if not err["loc"]:  # a check across fields names its options itself
+        return msg
+    field = str(err["loc"][0])
     name = field.upper() if field in arguments else flag_of(field)
     if err["type"] == "missing":
         return f"{name} is required (give it on the command line or in --config)"
-    return f"{name}: {err['msg'][0].lower() + err['msg'][1:]} (got {err.get('input')!r})"
+    return f"{name}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})"
 
 
 def _read_config_file(path: Path, cls: type[BaseModel]) -> dict[str, Any]:

@@ -89,14 +89,14 @@ def eval_rerank(
     retriever: str = typer.Option(..., "--retriever", help="First-stage embedding model: registry name, folder, adapter run "
                                                            "folder, cached hub id."),
     reranker: str = typer.Option(..., "--reranker", help="CrossEncoder folder, or a `ragtune train reranker` run folder."),
-    top_k: int = typer.Option(30, "--top-k", help="Candidates retrieved and reranked per query."),
+    top_k: int = typer.Option(30, "--top-k", min=1, help="Candidates retrieved and reranked per query."),
     k: str = typer.Option("1,3,5,10", "--k", help="Cut-offs for the metrics (10 and --top-k are always added)."),
     oracle: bool = typer.Option(True, help="Also report the oracle variant (missing positives injected), labelled as such."),
-    latency_queries: int = typer.Option(50, help="Queries timed one by one for the per-query latency (0 = skip)."),
+    latency_queries: int = typer.Option(50, min=0, help="Queries timed one by one for the per-query latency (0 = skip)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the evaluation report (the shared JSON shape, task 'rerank')."),
-    batch_size: int = typer.Option(64, help="Scoring batch size."),
-    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the 95% confidence intervals."),
-    max_length: int | None = typer.Option(None, help="Truncate query + passage to N tokens (default: the model's)."),
+    batch_size: int = typer.Option(64, min=1, help="Scoring batch size."),
+    bootstrap: int = typer.Option(1000, min=1, help="Bootstrap resamples for the 95% confidence intervals."),
+    max_length: int | None = typer.Option(None, min=16, help="Truncate query + passage to N tokens (default: the model's)."),
     fuse: float | None = typer.Option(None, min=0.0, max=1.0, help="Also report w x reranker + (1 - w) x retriever scores "
                                       "(min-max scaled per query); take w from the training run's validation (metrics.json "
                                       "'fusion'), never tune it on the test set."),
@@ -112,16 +112,20 @@ def eval_rerank(
 
     Example: ragtune eval rerank construction-faq --retriever minilm --reranker runs/rr --json rerank.json
     """
-    from ragtune.data.retrieval import load_dataset
+    from ragtune.data.retrieval import load_checked
     from ragtune.embedders import load_embedder
     from ragtune.evaluation.rerank import evaluate_rerank
+    from ragtune.io import check_output
     from ragtune.records import write_report
     from ragtune.report.tables import eval_table
     from ragtune.rerankers.models import load_reranker
 
-    ds = load_dataset(dataset)
+    if json_out:
+        check_output(json_out, "file", option="--json")
+    ds = load_checked(dataset, "dataset")
+    embedder = load_embedder(retriever, device=device)
     scorer = load_reranker(reranker, max_length=max_length, device=device)
-    report = evaluate_rerank(ds, load_embedder(retriever, device=device), scorer, top_k=top_k, ks=parse_ks(k), bootstrap=bootstrap, oracle=oracle,
+    report = evaluate_rerank(ds, embedder, scorer, top_k=top_k, ks=parse_ks(k), bootstrap=bootstrap, oracle=oracle,
                              latency_queries=latency_queries, batch_size=batch_size, reranker_name=str(reranker),
                              show_progress=console.is_terminal, fuse=fuse)
     console.print(eval_table(report))
@@ -141,8 +145,8 @@ def export_cohere_rerank(
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write."),
     retriever: str | None = typer.Option(None, "--retriever", help="Mine hard negatives with this embedding model "
                                                                    "(replaces the dataset's own)."),
-    num_negatives: int = typer.Option(5, help="Hard negatives per query when mining (Cohere suggests about five)."),
-    margin: float = typer.Option(0.95, help="False-negative guard when mining."),
+    num_negatives: int = typer.Option(5, min=1, help="Hard negatives per query when mining (Cohere suggests about five)."),
+    margin: float = typer.Option(0.95, min=0.0, help="False-negative guard when mining (0 = off)."),
 ) -> None:
     """Write Cohere's rerank fine-tuning JSONL: query, relevant_passages, hard_negatives.
 
@@ -154,14 +158,16 @@ def export_cohere_rerank(
     Example: ragtune export cohere-rerank data/train.json --retriever minilm -o cohere.jsonl
     """
     from ragtune.data.retrieval import check, load_dataset
+    from ragtune.io import check_output
     from ragtune.rerankers.export import export_cohere_rerank as export
 
+    check_output(output, "file")
     ds = check(load_dataset(dataset), dataset)
     if retriever:
         from ragtune.embedders import load_embedder
         from ragtune.generate.negatives import mine_hard_negatives
 
-        ds, _ = mine_hard_negatives(ds, load_embedder(retriever), num_negatives=num_negatives, margin=margin)
+        ds, _ = mine_hard_negatives(ds, load_embedder(retriever), num_negatives=num_negatives, margin=margin or None)
     stats = export(ds, output)
     console.print(f"wrote {stats['queries']} queries, {stats['relevant_passages']} relevant passages, "
                   f"{stats['hard_negatives']} hard negatives to {output}")

@@ -11,7 +11,7 @@ from typing import Literal, Optional
 
 import typer
 
-from ragtune.cli.common import CHAT_MODEL_HELP, console, err_console, handle_errors, say, show_decision
+from ragtune.cli.common import CHAT_MODEL_HELP, above, console, err_console, handle_errors, say, show_decision
 from ragtune.cli.options import config_from, config_option, option
 from ragtune.device import DEVICE_HELP
 from ragtune.sft.config import DistillConfig, SFTConfig
@@ -88,23 +88,31 @@ def eval_sft(
     model: list[str] = typer.Option(..., "--model", "-m", help=f"a model to evaluate (repeat to compare): {CHAT_MODEL_HELP}"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the evaluation JSON here"),
     samples: Optional[Path] = typer.Option(None, "--samples", help="side-by-side answers (.md, plus a .jsonl twin); default next to --json"),
-    generate: int = typer.Option(50, "--generate", help="generate answers for the first N conversations (ROUGE-L); 0 = loss only"),
-    max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="longest generated answer"),
-    max_length: int = typer.Option(1024, "--max-length", help="truncate conversations to this many tokens"),
-    batch_size: int = typer.Option(8, "--batch-size", help="examples per forward pass"),
+    generate: int = typer.Option(50, "--generate", min=0, help="generate answers for the first N conversations (ROUGE-L); 0 = loss only"),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, help="longest generated answer"),
+    max_length: int = typer.Option(1024, "--max-length", min=8, help="truncate conversations to this many tokens"),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="examples per forward pass"),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Held-out assistant-token loss, perplexity and ROUGE-L of each model, with 95% bootstrap CIs.
 
         ragtune eval sft val.jsonl --model smollm2-135m-instruct --model runs/support --json runs/support/eval/sft.json
     """
+    from ragtune.assets import model_folder
     from ragtune.data.chat import load_chat
     from ragtune.evaluation.sft import evaluate_sft
+    from ragtune.io import check_output
     from ragtune.records import write_report
     from ragtune.sft.tokenize import token_rows
 
     samples = samples or (json_out.with_suffix(".samples.md") if json_out else None)
-    report = evaluate_sft(load_chat(data), {spec: spec for spec in model}, token_rows, dataset=data.stem, generate_n=generate,
+    for path, option in ((json_out, "--json"), (samples, "--samples")):
+        if path is not None:
+            check_output(path, "file", option=option)
+    chats = load_chat(data)
+    for spec in model:  # every model resolves before the first one is evaluated
+        model_folder(spec)
+    report = evaluate_sft(chats, {spec: spec for spec in model}, token_rows, dataset=data.stem, generate_n=generate,
                           max_new_tokens=max_new_tokens, max_length=max_length, batch_size=batch_size, samples_out=samples,
                           device=device)
     if json_out:
@@ -128,8 +136,11 @@ def merge(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="where to write the merged model (default RUN/merged)"),
 ) -> None:
     """Merge a LoRA adapter into its base model and write a plain transformers model folder."""
+    from ragtune.io import check_output
     from ragtune.sft.merge import merge_adapter
 
+    if output is not None:
+        check_output(output, "folder")
     out = merge_adapter(run, output)
     console.print(f"merged model: {out}")
 
@@ -139,8 +150,8 @@ def chat(
     model: str = typer.Argument(..., help=CHAT_MODEL_HELP),
     prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="answer this one prompt and exit"),
     system: Optional[str] = typer.Option(None, "--system", help="system message"),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="longest answer"),
-    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy"),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="longest answer"),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, max=2.0, help="0 = greedy"),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Talk to a model: interactive (empty line or Ctrl-D quits), or one shot with --prompt."""
@@ -175,14 +186,17 @@ def submit(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="API base URL (default: the provider's)"),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="environment variable holding the API key"),
     suffix: Optional[str] = typer.Option(None, "--suffix", help="suffix for the fine-tuned model name"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="n_epochs hyperparameter (default: the provider's)"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="n_epochs hyperparameter (default: the provider's)"),
     output: Path = typer.Option(Path("finetuned_model.json"), "--output", "-o", help="write the job result (model id) here"),
-    poll: float = typer.Option(10.0, "--poll", help="seconds between status checks"),
-    timeout: float = typer.Option(24 * 3600, "--timeout", help="give up waiting after this many seconds (the job keeps running)"),
+    poll: float = typer.Option(10.0, "--poll", callback=above(0.0), help="seconds between status checks"),
+    timeout: float = typer.Option(24 * 3600, "--timeout", callback=above(0.0),
+                                  help="give up waiting after this many seconds (the job keeps running)"),
 ) -> None:
     """Validate, upload, create a hosted fine-tuning job, poll it with a status line, write the model id."""
+    from ragtune.io import check_output
     from ragtune.sft.submit import submit_job
 
+    check_output(output, "file")
     result = submit_job(file, provider=provider, model=model, val=val, base_url=base_url, api_key_env=api_key_env,
                         suffix=suffix, epochs=epochs, output=output, poll_seconds=poll, timeout=timeout,
                         status=lambda line: err_console.print(line, markup=False, highlight=False))

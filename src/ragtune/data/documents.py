@@ -29,6 +29,7 @@ from typing import Any
 from ragtune.assets import load_tokenizer
 from ragtune.data.retrieval import RetrievalDataset
 from ragtune.errors import InputError, NoUsableDataError
+from ragtune.io import missing_reason
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl")
 DEFAULT_CHUNK_SIZE = 256
@@ -139,7 +140,7 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
         elif path.exists():
             files.append(path)
         else:
-            raise InputError(f"document path {str(item)!r} does not exist; pass an existing folder or file.")
+            raise InputError(f"document path {str(item)!r} {missing_reason(path)}; pass an existing folder or file.")
     unique = {f.resolve(): f for f in reversed(files)}  # first spelling of each file wins
     return [f for f in files if unique[f.resolve()] is f]
 
@@ -348,11 +349,11 @@ def chunk_documents(docs: Iterable[Document], tokenizer=None, chunk_size: int = 
 def _content_budget(tokenizer, chunk_size: int, overlap: int) -> int:
     special = tokenizer.num_special_tokens_to_add(pair=False)
     if chunk_size - special < 8:
-        raise InputError(f"chunk size {chunk_size} is too small: it must leave at least 8 tokens besides "
+        raise InputError(f"chunk size {chunk_size} is too small (--chunk-size): it must leave at least 8 tokens besides "
                          f"the model's {special} special tokens; the default is {DEFAULT_CHUNK_SIZE}.")
     if not 0 <= overlap < (chunk_size - special) // 2:
         raise InputError(f"overlap {overlap} must be >= 0 and less than half the chunk's "
-                         f"{chunk_size - special} text tokens; the default is {DEFAULT_OVERLAP}.")
+                         f"{chunk_size - special} text tokens (--overlap); the default is {DEFAULT_OVERLAP}.")
     return chunk_size - special
 
 

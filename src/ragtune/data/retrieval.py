@@ -14,11 +14,11 @@ import random
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ragtune.assets import asset_path, get_asset
 from ragtune.errors import DataValidationError, InputError, Problem
-from ragtune.io import atomic_write_jsonl, atomic_write_json, atomic_write_text
+from ragtune.io import atomic_write_jsonl, atomic_write_json, atomic_write_text, missing_reason
 
 _LLAMAINDEX_KEYS = ("queries", "corpus", "relevant_docs", "mode")
 
@@ -110,7 +110,7 @@ def check(ds: RetrievalDataset, where: str = "dataset") -> RetrievalDataset:
 def load_checked(spec: "str | Path | RetrievalDataset", what: str) -> RetrievalDataset:
     """A dataset (a spec is loaded) that passed validation: a DataValidationError lists every problem first."""
     ds = spec if isinstance(spec, RetrievalDataset) else load_dataset(spec)
-    return check(ds, f"{what} {ds.name}")
+    return check(ds, f"{what} {ds.name if isinstance(spec, RetrievalDataset) else spec}")
 
 
 def train_val(train: RetrievalDataset, val: RetrievalDataset | None, val_fraction: float, seed: int,
@@ -200,13 +200,19 @@ def from_llamaindex_dict(data: dict[str, Any], name: str, where: str) -> Retriev
             mode=data.get("mode", "text"), hard_negatives=data.get("hard_negatives") or {},
             doc_source=data.get("doc_source") or {}, meta=data.get("meta") or {}, name=name,
         )
-    except ValueError as e:
-        raise InputError(f"{where}: wrong value types in the dataset: {_first_error(e)}") from None
+    except ValidationError as e:
+        raise InputError(f"{where}: wrong value types in the dataset: {_type_problems(e)}") from None
 
 
-def _first_error(e: Exception) -> str:
-    text = str(e).splitlines()
-    return " ".join(text[:3])
+def _type_problems(e: ValidationError) -> str:
+    """`corpus['a2']: input should be a valid string (got 5)`, for the first three problems."""
+    shown = []
+    for err in e.errors()[:3]:
+        loc = err["loc"]
+        name = str(loc[0]) + "".join(f"[{part!r}]" for part in loc[1:]) if loc else "?"
+        shown.append(f"{name}: {err['msg'][0].lower() + err['msg'][1:]} (got {err.get('input')!r})")
+    more = f"; and {len(e.errors()) - 3} more" if len(e.errors()) > 3 else ""
+    return "; ".join(shown) + more + ". Texts are strings, relevant_docs map a query id to a list of doc ids."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,11 +238,15 @@ def read_beir(folder: str | Path, split: str | None = None) -> RetrievalDataset:
     split = split or ("test" if "test" in splits else splits[0])
     if split not in splits:
         raise InputError(f"{folder}: no qrels/{split}.tsv; available splits: {', '.join(splits)}")
-    corpus = {}
+    corpus: dict[str, str] = {}
     for line_no, row in _read_jsonl_strict(folder / "corpus.jsonl"):
-        title, text = row.get("title") or "", row.get("text") or ""
-        corpus[str(row.get("_id", f"<missing _id at line {line_no}>"))] = f"{title}\n{text}".strip() if title else text
-    queries = {str(row.get("_id")): row.get("text") or "" for _, row in _read_jsonl_strict(folder / "queries.jsonl")}
+        where = f"{folder / 'corpus.jsonl'}:{line_no}"
+        title, text = _text(row, "title", where), _text(row, "text", where)
+        corpus[_new_id(row, "_id", corpus, where, "corpus")] = f"{title}\n{text}".strip() if title else text
+    queries: dict[str, str] = {}
+    for line_no, row in _read_jsonl_strict(folder / "queries.jsonl"):
+        where = f"{folder / 'queries.jsonl'}:{line_no}"
+        queries[_new_id(row, "_id", queries, where, "query")] = _text(row, "text", where)
     relevant: dict[str, list[str]] = {}
     qrels = qrels_dir / f"{split}.tsv"
     for i, row in enumerate(csv.reader(_utf8_text(qrels).splitlines(), delimiter="\t"), start=1):
@@ -263,8 +273,9 @@ def _utf8_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")  # a BOM from Windows editors is fine
     except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
-                         "re-save it as UTF-8.") from None
+        line = e.object.count(b"\n", 0, e.start) + 1
+        raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                         "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT`.") from None
 
 
 def _read_jsonl_strict(path: Path):
@@ -284,6 +295,32 @@ def _row_id(row: dict[str, Any], where: str) -> str:
     if row.get("id") in (None, ""):
         raise InputError(f"{where}: {row.get('type')} row has no 'id'; every corpus and query row needs one.")
     return str(row["id"])
+
+
+def _new_id(row: dict[str, Any], key: str, seen: dict[str, Any], where: str, kind: str) -> str:
+    """The row's id, refused when missing or when an earlier row has it (a later row would silently replace it)."""
+    if row.get(key) in (None, ""):
+        raise InputError(f"{where}: {kind} row has no {key!r}; every {kind} row needs one.")
+    ident = str(row[key])
+    if ident in seen:
+        raise InputError(f"{where}: duplicate {kind} id {ident!r} (an earlier row has it); ids must be unique.")
+    return ident
+
+
+def _text(row: dict[str, Any], key: str, where: str) -> str:
+    value = row.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{where}: {key!r} must be a string of text, got {type(value).__name__} {value!r}.")
+    return value
+
+
+def _ids(row: dict[str, Any], key: str, where: str) -> list[str]:
+    value = row.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(d, (str, int)) and not isinstance(d, bool) for d in value):
+        raise InputError(f"{where}: {key!r} must be a list of doc ids, got {value!r}.")
+    return [str(d) for d in value]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,16 +344,16 @@ def read_jsonl(path: str | Path) -> RetrievalDataset:
         if kind == "meta":
             ds.name, ds.mode, ds.meta = row.get("name", ds.name), row.get("mode", "text"), row.get("meta") or {}
         elif kind == "corpus":
-            doc_id = _row_id(row, f"{path}:{i}")
-            ds.corpus[doc_id] = row.get("text", "")
+            doc_id = _new_id(row, "id", ds.corpus, f"{path}:{i}", "corpus")
+            ds.corpus[doc_id] = _text(row, "text", f"{path}:{i}")
             if row.get("source"):
                 ds.doc_source[doc_id] = str(row["source"])
         elif kind == "query":
-            qid = _row_id(row, f"{path}:{i}")
-            ds.queries[qid] = row.get("text", "")
-            ds.relevant_docs[qid] = [str(d) for d in row.get("relevant", [])]
+            qid = _new_id(row, "id", ds.queries, f"{path}:{i}", "query")
+            ds.queries[qid] = _text(row, "text", f"{path}:{i}")
+            ds.relevant_docs[qid] = _ids(row, "relevant", f"{path}:{i}")
             if row.get("negatives"):
-                ds.hard_negatives[qid] = [str(d) for d in row["negatives"]]
+                ds.hard_negatives[qid] = _ids(row, "negatives", f"{path}:{i}")
         else:
             raise InputError(f"{path}:{i}: unknown row type {kind!r}; expected 'meta', 'corpus' or 'query'.")
     return ds
@@ -336,19 +373,55 @@ def load_dataset(spec: str | Path, split: str | None = None) -> RetrievalDataset
         return construction_faq()
     path = Path(text).expanduser()
     if not path.exists():
-        raise InputError(f"dataset {text!r} not found: give a registry name (construction-faq), "
-                         "a LlamaIndex JSON file, a BEIR folder, or a ragtune .jsonl file.")
+        reason = missing_reason(path)
+        if reason == "does not exist":
+            raise InputError(f"dataset {text!r} not found: give a registry name (construction-faq), "
+                             "a LlamaIndex JSON file, a BEIR folder, or a ragtune .jsonl file.")
+        raise InputError(f"dataset {text!r} {reason}.")
     if path.is_dir():
         return read_beir(path, split)
     if path.suffix == ".jsonl":
         return read_jsonl(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({e}).") from None
+    data = read_json_unique(path)
     if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object with queries/corpus/relevant_docs.")
+        raise InputError(f"{path}: expected a JSON object with queries/corpus/relevant_docs, got {type(data).__name__}.")
     return from_llamaindex_dict(data, name=path.stem, where=str(path))
+
+
+def read_json_unique(path: Path) -> Any:
+    """A JSON file (UTF-8) in which no object has the same key twice: `json.loads` would silently keep the last
+    one, dropping a query or a document. The error names the file, the line and the key."""
+    text = _utf8_text(path)
+    repeated: list[str] = []
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                repeated.append(key)
+            out[key] = value
+        return out
+
+    try:
+        data = json.loads(text, object_pairs_hook=unique)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno}).") from None
+    if repeated:
+        key = repeated[0]
+        section = next((name for name in ("queries", "corpus", "relevant_docs", "hard_negatives", "doc_source")
+                        if isinstance(data, dict) and isinstance(data.get(name), dict) and key in data[name]), None)
+        what = {"queries": "query id", "corpus": "corpus id", "relevant_docs": "relevant_docs query id",
+                "hard_negatives": "hard_negatives query id", "doc_source": "doc_source id"}.get(section, "key")
+        raise InputError(f"{path}:{_line_of_second(text, key)}: duplicate {what} {key!r}: the JSON object has it twice "
+                         f"({len(repeated)} repeated key(s) in all), and only the last would be kept; ids must be unique.")
+    return data
+
+
+def _line_of_second(text: str, key: str) -> int:
+    needle = json.dumps(key, ensure_ascii=False)
+    first = text.find(needle)
+    second = text.find(needle, first + 1) if first >= 0 else -1
+    return text.count("\n", 0, second) + 1 if second >= 0 else 1
 
 
 def save_dataset(ds: RetrievalDataset, path: str | Path, fmt: str | None = None) -> Path:

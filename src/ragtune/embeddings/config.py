@@ -6,9 +6,9 @@ the resolved config is written to `RUN/config.json`, which is a valid `--config`
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ragtune.device import DEVICE_HELP, DeviceSetting
 from ragtune.runs.tracking import REPORT_TO_HELP
@@ -16,6 +16,12 @@ from ragtune.runs.tracking import REPORT_TO_HELP
 DATASET_HELP = "training data: a registry name (construction-faq), LlamaIndex JSON, BEIR folder or ragtune .jsonl"
 VAL_HELP = "validation set (default: split the training data by source document)"
 EVAL_HELP = "held-out REAL queries over the same corpus; when given they decide whether the model ships"
+
+
+def _step_budget(v: int) -> int:
+    if v == 0:
+        raise ValueError("0 steps would train nothing; give -1 (no cap) or a positive number")
+    return v
 
 
 class AdapterConfig(BaseModel):
@@ -67,7 +73,7 @@ class AdapterConfig(BaseModel):
                                               "on training + validation data for that many epochs and ship it (the validation "
                                               "report and a validation-decided ship use the held-out adapter; an eval "
                                               "dataset scores the refit one)")
-    seed: int = Field(42, description="seed for the split, initialisation and shuffling")
+    seed: int = Field(42, ge=0, description="seed for the split, initialisation and shuffling")
     device: DeviceSetting = Field("auto", description=DEVICE_HELP)
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of source documents held out for validation when no "
                                                              "validation set is given")
@@ -93,7 +99,7 @@ class EmbeddingConfig(BaseModel):
     loss: Literal["mnrl", "cached_mnrl"] = Field("mnrl", description="contrastive loss without a teacher: MultipleNegatives"
                                                  "RankingLoss, or its cached variant (large effective batch in small memory)")
     mini_batch_size: int = Field(16, ge=1, description="mini-batch of cached_mnrl's gradient cache")
-    matryoshka_dims: list[int] = Field(default_factory=list, description="wrap the loss in MatryoshkaLoss with these "
+    matryoshka_dims: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, description="wrap the loss in MatryoshkaLoss with these "
                                                                           "dimensions (e.g. 384,256,128,64); empty = off")
     teacher_top_n: int = Field(5, ge=2, description="candidates per query scored by the teacher (the positive plus the "
                                                     "student's top negatives)")
@@ -107,9 +113,14 @@ class EmbeddingConfig(BaseModel):
     max_seq_length: int = Field(256, ge=8, description="truncate inputs to this many tokens")
     eval_steps: int = Field(0, ge=0, description="validate every N steps (0 = once per epoch)")
     merge_with_base: float = Field(0.0, ge=0, lt=1, description="after training, average weights: (1-a)*tuned + a*base (0 = off)")
-    seed: int = Field(42, description="seed for everything (split, sampler, initialisation)")
+    seed: int = Field(42, ge=0, description="seed for everything (split, sampler, initialisation)")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of source documents held out for validation when no "
                                                              "validation set is given")
     max_steps: int = Field(-1, ge=-1, description="stop after this many optimizer steps (-1 = train for `epochs`)")
     device: DeviceSetting = Field("auto", description=DEVICE_HELP)
     report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field("none", description=REPORT_TO_HELP)
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, v: int) -> int:
+        return _step_budget(v)

@@ -189,11 +189,11 @@ def _train(run: Run, cfg: EmbeddingConfig, objects: dict[str, Any], show_progres
     train, val = train_val(load_checked(objects.get("dataset") or cfg.dataset, "training dataset"),
                            load_checked(val_given, "validation dataset") if val_given else None, cfg.val_fraction, cfg.seed)
     evalset = load_checked(objects.get("eval_dataset") or cfg.eval_dataset, "eval dataset") if cfg.eval_dataset else None
-    run.start()
-    save_split_record(train, val, run.data)
     base_path = resolve_model(cfg.model)
     base = sentence_transformer_embedder(base_path, name=cfg.model, device=cfg.device)
     teacher = objects.get("teacher") or (load_embedder(cfg.teacher, device=cfg.device) if cfg.teacher else None)
+    run.start()
+    save_split_record(train, val, run.data)
     teacher, teacher_check = check_teacher(base, teacher, *deciding_data(val, evalset), cfg.teacher_check)
     rows = training_rows(train, cfg, base, teacher)
     t_data = time.perf_counter() - t0

@@ -29,7 +29,7 @@ class QueryGenConfig(BaseModel):
                                                                     "asked; questions are 5-20 words, and a local model "
                                                                     "spends most of its time on tokens nobody keeps)")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy (deterministic); 0.7 gives more varied questions")
-    seed: int = Field(42, description="seed for sampling and for the train/val split")
+    seed: int = Field(42, ge=0, description="seed for sampling and for the train/val split")
     prompt_file: str | None = Field(None, description="your prompt template; it must contain {passage} and may use {n} "
                                                       "(questions wanted) and {examples}; default: the bundled one")
     examples_file: str | None = Field(None, description="a few real user questions, one per line, shown to the LLM as "
@@ -69,6 +69,14 @@ class QueryGenConfig(BaseModel):
     device: DeviceSetting = Field("auto", description="where a local LLM runs: " + DEVICE_HELP)
 
     @model_validator(mode="after")
+    def _consistent(self):
+        if self.min_words > self.max_words:
+            raise ValueError(f"--min-words {self.min_words} is above --max-words {self.max_words}: no question could be kept")
+        if 2 * self.overlap >= self.chunk_size:
+            raise ValueError(f"--overlap {self.overlap} must be less than half of --chunk-size {self.chunk_size}")
+        return self
+
+    @model_validator(mode="after")
     def _default_concurrency(self):
         if self.concurrency is None:
             from ragtune.llm import default_concurrency  # here, not at the top: the CLI imports configs for --help
@@ -87,5 +95,6 @@ def resolve_config(config: QueryGenConfig | None, options: dict[str, Any]) -> Qu
     try:
         return QueryGenConfig.model_validate({**(config or QueryGenConfig()).model_dump(), **options})
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"]
+                             else err["msg"].removeprefix("Value error, ") for err in e.errors())
         raise InputError(f"bad generate-queries option(s): {problems}") from None

@@ -19,7 +19,7 @@ from typing import Any
 
 from ragtune.data.documents import Chunk
 from ragtune.data.retrieval import RetrievalDataset, held_out_sources, save_split_record, split_by_source, write_llamaindex
-from ragtune.errors import InputError, NoUsableDataError
+from ragtune.errors import InputError, LLMError, NoUsableDataError
 from ragtune.evaluation.protocols import Encoder
 from ragtune.evaluation.search import encode_pair, positive_ranks
 from ragtune.generate.config import QueryGenConfig, reply_tokens, resolve_config
@@ -27,8 +27,8 @@ from ragtune.generate.inputs import nonempty, to_chunks
 from ragtune.generate.journal import Journal, call_key
 from ragtune.generate.parsing import Limits, content_words, dedup_across, parse_reply
 from ragtune.generate.prompts import load_examples, load_template, prompt_hash, render, validation_template
-from ragtune.io import atomic_write_json, atomic_write_jsonl
-from ragtune.llm import LLM, Outcome, RetryPolicy, complete_many, installed_local_models, load_llm, user_message
+from ragtune.io import atomic_write_json, atomic_write_jsonl, hold_folder
+from ragtune.llm import LLM, Outcome, RetryPolicy, check_llm, complete_many, installed_local_models, load_llm, user_message
 
 
 @dataclass(frozen=True)
@@ -90,18 +90,24 @@ def generate_queries(docs: Any, out: str | Path, config: QueryGenConfig | None =
     the filter is on. With `val_style='user'` (the default) the source documents held out for validation get
     their own questions, asked in a user's words (see `QueryGenConfig.val_style`).
     Output: OUT/train.json, val.json, split.json (LlamaIndex JSON), all.json, summary.json,
-    config.json, dropped.jsonl, and the resumable journal.jsonl.
+    config.json, dropped.jsonl, and the resumable journal.jsonl. One process at a time works in `out` (OUT/.lock):
+    a second is refused at once, naming the first one's pid.
     """
     cfg = resolve_config(config, options)
     if cfg.filter and embedder is None:
         raise InputError("the round-trip filter needs its reference embedder: pass embedder=load_embedder(config.filter_model) "
                          "(ragtune.embedders), or filter=False.")
+    with hold_folder(out):
+        return _generate(docs, Path(out), cfg, llm, val_llm, embedder, show_progress)
+
+
+def _generate(docs: Any, out: Path, cfg: QueryGenConfig, llm: LLM | None, val_llm: LLM | None, embedder: Encoder | None,
+              show_progress: bool) -> GenerationResult:
     t0 = time.perf_counter()
     chunks, read_note = to_chunks(docs, cfg)
     chunks = nonempty(chunks)
     given = llm is not None
     llm = llm or _load(cfg.llm, cfg)
-    out = Path(out)
     journal = Journal(out / "journal.jsonl")
     train_chunks, val_chunks = _sides(chunks, cfg)
     train, warning = _training_questions(train_chunks, llm, journal, embedder, cfg, show_progress)
@@ -144,6 +150,9 @@ def _training_questions(chunks: list[Chunk], llm: LLM, journal: Journal, embedde
     template = load_template(cfg.prompt_file)
     jobs = make_jobs(chunks, template, cfg, llm.model)
     stats = run_jobs(llm, jobs, journal, cfg, show_progress)
+    if stats.calls_failed and not any(j.key in journal.done for j in jobs):
+        raise LLMError(f"every LLM call failed ({stats.calls_failed} given up, nothing generated); the first error: "
+                       f"{stats.errors[0] if stats.errors else '?'}. Fix the cause and rerun the same command.")
     questions, drops, dropped_rows = collect(jobs, journal, cfg, template)
     warning = None
     if cfg.self_check and questions:
@@ -223,6 +232,7 @@ def run_jobs(llm: LLM, jobs: list[Job], journal: Journal, cfg: QueryGenConfig, s
     stats = RunStats(calls_total=len(jobs), calls_resumed=len(jobs) - len(todo))
     if not todo:
         return stats
+    check_llm(llm)  # a model that does not resolve, a server that does not answer: fail before the first call
     t0 = time.perf_counter()
     with ProgressBar(show_progress, len(jobs), stats.calls_resumed) as bar:
         async def on_done(o: Outcome) -> None:

@@ -15,16 +15,18 @@ from __future__ import annotations
 import os
 
 from ragtune.errors import InputError
-from ragtune.llm.base import LLM, Completion, FatalLLMError, Messages, Outcome, complete_many, complete_sync, user_message
+from ragtune.llm.base import (LLM, Completion, FatalLLMError, Messages, Outcome, UnreachableError, check_llm, complete_many,
+                              complete_sync, user_message)
 from ragtune.llm.fake import FakeLLM
 from ragtune.llm.local import LOCAL_BATCH, LocalLLM, default_local_model, installed_local_models
-from ragtune.llm.openai_provider import OpenAIProvider
+from ragtune.llm.openai_provider import OpenAIProvider, check_server
 from ragtune.llm.recorder import Recorder
 from ragtune.secrets import scrub
 from ragtune.llm.retry import RetryPolicy
 
 __all__ = [
-    "LLM", "Completion", "FatalLLMError", "Messages", "Outcome", "complete_many", "complete_sync", "user_message",
+    "LLM", "Completion", "FatalLLMError", "UnreachableError", "Messages", "Outcome", "check_llm", "check_server",
+    "complete_many", "complete_sync", "user_message",
     "FakeLLM", "LocalLLM", "default_local_model", "installed_local_models", "default_concurrency", "OpenAIProvider", "Recorder", "scrub", "RetryPolicy", "load_llm",
 ]
 

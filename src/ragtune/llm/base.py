@@ -54,6 +54,22 @@ class FatalLLMError(LLMError):
     fatal = True
 
 
+class UnreachableError(LLMError):
+    """Every try of a prompt failed to connect: nothing answers at the server's address."""
+
+
+def check_llm(llm: object) -> None:
+    """Resolve an LLM before its first call: a local model's folder (a hub id that is not cached fails here), a
+    server's address (nothing listening fails here, naming the URL). A provider opts in with a `check()` method;
+    wrappers (`Recorder`) are looked through."""
+    while llm is not None:
+        check = getattr(llm, "check", None)
+        if callable(check):
+            check()
+            return
+        llm = getattr(llm, "llm", None)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The result of one prompt in `complete_many`: a completion, or the error that ended it."""
@@ -75,7 +91,9 @@ async def complete_many(
 ) -> list[Outcome]:
     """Run every prompt with at most `concurrency` in flight; a failed prompt does not stop the others.
 
-    A `FatalLLMError` stops the whole run (raised after in-flight prompts settle).
+    A `FatalLLMError` stops the whole run (raised after in-flight prompts settle), and so do connection failures
+    on every prompt of the first wave (`UnreachableError` before any success): the server is not there, and
+    trying every other prompt would only repeat that.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1; got {concurrency}")
@@ -83,7 +101,9 @@ async def complete_many(
     for i in range(len(prompts)):
         queue.put_nowait(i)
     outcomes: list[Outcome | None] = [None] * len(prompts)
-    fatal: list[FatalLLMError] = []
+    fatal: list[LLMError] = []
+    first_wave = min(concurrency, len(prompts))
+    seen = {"ok": 0, "unreachable": 0}
 
     async def worker() -> None:
         while not fatal and not queue.empty():
@@ -96,6 +116,14 @@ async def complete_many(
                 return
             except LLMError as e:
                 done = Outcome(i, None, e)
+                if isinstance(e, UnreachableError) and not seen["ok"]:
+                    seen["unreachable"] += 1
+                    if seen["unreachable"] >= first_wave:
+                        fatal.append(UnreachableError(f"{e}; stopped after the first {first_wave} prompt(s) all failed "
+                                                      "to connect: is the server running?"))
+                        return
+            else:
+                seen["ok"] += 1
             outcomes[i] = done
             if on_done is not None:
                 res = on_done(done)

@@ -13,7 +13,7 @@ import copy
 import threading
 from dataclasses import dataclass, field
 
-from ragtune.assets import get_asset, load_tokenizer
+from ragtune.assets import get_asset, load_tokenizer, model_folder
 from ragtune.errors import InputError, LLMError
 from ragtune.llm.base import Completion, Messages
 from ragtune.llm.models import load_causal_lm
@@ -59,6 +59,10 @@ class LocalLLM:
         self._prefix = None  # (shared token ids, their key/value cache)
         self._stops: list[int] = []  # end-of-turn token ids, found once at load
         self._plain_kv = False  # every layer plain full attention: prefix sharing and a static cache apply
+
+    def check(self) -> None:
+        """Before the first call: the model spec names a local folder (a hub id that is not cached fails here)."""
+        model_folder(self.spec)
 
     def load(self):
         """Load tokenizer and model once (float32, eval mode, left padding)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from ragtune.errors import LLMError
-from ragtune.llm.base import Completion, FatalLLMError, Messages
+from ragtune.errors import InputError, LLMError
+from ragtune.llm.base import Completion, FatalLLMError, Messages, UnreachableError
 from ragtune.llm.retry import RetryPolicy, RetryStats, parse_retry_after
 from ragtune.secrets import scrub
 
@@ -39,6 +39,10 @@ class OpenAIProvider:
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIProvider(model={self.model!r}, base_url={self.base_url!r})"
 
+    def check(self) -> None:
+        """Before the first call: is anything answering at the server's address? (`check_server`)"""
+        check_server(self.base_url, self._api_key, timeout=min(self.timeout, 10.0))
+
     def _client(self):
         """One AsyncOpenAI client and semaphore per event loop (httpx pools are bound to their loop)."""
         loop = asyncio.get_running_loop()
@@ -56,6 +60,7 @@ class OpenAIProvider:
                        seed: int | None = None) -> Completion:
         client, limit = self._client()
         last = "no attempt made"
+        connect_failures = 0
         for attempt in range(1, self.retry.max_tries + 1):
             retry_after = None
             try:
@@ -67,12 +72,14 @@ class OpenAIProvider:
                 return self._parse(resp)
             except Exception as e:  # classified below; anything unknown is re-raised
                 last, retry_after = self._classify(e)
+                connect_failures += last == "connection error"
             if attempt < self.retry.max_tries:
                 self.stats.retries += 1
                 await asyncio.sleep(self.retry.wait(attempt, retry_after))
         self.stats.given_up += 1
-        raise LLMError(f"{self.model} at {self.base_url or 'api.openai.com'}: gave up after "
-                       f"{self.retry.max_tries} tries; last error: {last}")
+        error = UnreachableError if connect_failures == self.retry.max_tries else LLMError
+        raise error(f"{self.model} at {self.base_url or 'api.openai.com'}: gave up after "
+                    f"{self.retry.max_tries} tries; last error: {last}")
 
     def _classify(self, e: Exception) -> tuple[str, float | None]:
         """Count a failure and say whether to retry; raise FatalLLMError when retrying is pointless."""
@@ -111,3 +118,32 @@ class OpenAIProvider:
             model=resp.model or self.model,
             finish_reason=choices[0].finish_reason,
         )
+
+
+def check_server(base_url: str | None, api_key: str | None = None, *, tries: int = 2, timeout: float = 10.0) -> None:
+    """Raise `UnreachableError` (naming the URL, the error and the number of tries) when nothing answers at an
+    OpenAI-compatible server's address; a malformed URL is an `InputError`. One `GET /models` (no tokens spent):
+    any HTTP answer, even an error status, counts as reachable (the calls report their own errors), and so does a
+    server that accepted the connection but is slow to answer."""
+    import time
+
+    import httpx
+
+    shown = base_url or "https://api.openai.com/v1"
+    url = shown.rstrip("/") + "/models"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    last = ""
+    for attempt in range(1, tries + 1):
+        try:
+            httpx.get(url, headers=headers, timeout=timeout)
+            return
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
+            raise InputError(f"--base-url {shown!r} is not a usable URL ({e}); give one like http://127.0.0.1:8000/v1.") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            last = scrub(str(e) or type(e).__name__, [api_key] if api_key else [])
+        except httpx.TransportError:
+            return  # connected, then slow or odd: the server is there
+        if attempt < tries:
+            time.sleep(0.5)
+    raise UnreachableError(f"cannot connect to the LLM server at {shown} ({last}; {tries} tries): start the server, "
+                           "or check --base-url.")

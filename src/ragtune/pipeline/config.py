@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ragtune.device import DEVICE_HELP, DeviceSetting
-from ragtune.embeddings.config import AdapterConfig, EmbeddingConfig
+from ragtune.embeddings.config import AdapterConfig, EmbeddingConfig, _step_budget
 from ragtune.generate.config import QueryGenConfig
 
 __all__ = ["RunConfig"]
@@ -38,14 +38,19 @@ class RunConfig(BaseModel):
                                                            "replaces finetune_epochs, as in the transformers Trainer (the "
                                                            "demo's 60 steps are 2.86 epochs of its 325 questions); keeps the "
                                                            "run within ~20 minutes on a 2-core CPU")
+
+    @field_validator("finetune_max_steps")
+    @classmethod
+    def _steps(cls, v: int) -> int:
+        return _step_budget(v)
     finetune_learning_rate: float = Field(EmbeddingConfig.model_fields["learning_rate"].default, gt=0,
                                           description="learning rate of the full fine-tune")
-    adapter_kind: str = Field(AdapterConfig.model_fields["kind"].default, description="adapter kind: 'linear' or 'mlp'")
+    adapter_kind: Literal["linear", "mlp"] = Field(AdapterConfig.model_fields["kind"].default, description="adapter kind: 'linear' or 'mlp'")
     adapter_epochs: int = Field(AdapterConfig.model_fields["epochs"].default, ge=1,
                                 description="adapter epochs (milliseconds each on cached vectors)")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="share of source documents held out for validation")
     val_style: Literal["user", "same"] = Field(QueryGenConfig.model_fields["val_style"].default,
                                                description=QueryGenConfig.model_fields["val_style"].description)
     val_llm: str | None = Field(None, description=QueryGenConfig.model_fields["val_llm"].description)
-    seed: int = Field(42, description="seed for generation sampling, split and training")
+    seed: int = Field(42, ge=0, description="seed for generation sampling, split and training")
     device: DeviceSetting = Field("auto", description=DEVICE_HELP)

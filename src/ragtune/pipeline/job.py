@@ -67,14 +67,27 @@ def run(config: RunConfig | None = None, *, say: Callable[[str], None] = print, 
         done = folder.finished()
         if done is not None:
             return done
+        evalset = _resolve_first(cfg, objects.get("eval_dataset"))
         folder.start()
         st, t0 = Stages(say), time.perf_counter()
-        train, val, evalset, gen_summary = _data_stages(folder, cfg, st, show_progress, llm_object, objects.get("eval_dataset"))
+        train, val, gen_summary = _data_stages(folder, cfg, st, show_progress, llm_object)
         results = _model_stages(folder, train, val, evalset, cfg, st, show_progress)
         return _report(folder, cfg, train, val, evalset, results, gen_summary, st, t0)
 
 
-def _data_stages(folder: Run, cfg: RunConfig, st: Stages, show_progress: bool, llm, eval_object):
+def _resolve_first(cfg: RunConfig, eval_object):
+    """Every model spec and the eval dataset, checked before the first (possibly paid) LLM call: a hub id that is
+    not cached, a missing folder or a broken eval dataset fails here, not after the generation stage. (The
+    question writer itself is checked just before its first call.)"""
+    for spec in (cfg.model, cfg.teacher):
+        if spec:
+            load_embedder(spec)  # resolves the spec; the weights load only when a text is not cached
+    if eval_object is not None or cfg.eval_dataset:
+        return load_checked(eval_object or cfg.eval_dataset, "eval dataset")
+    return None if cfg.docs else construction_faq()
+
+
+def _data_stages(folder: Run, cfg: RunConfig, st: Stages, show_progress: bool, llm):
     gen_cfg = QueryGenConfig(llm=cfg.llm, base_url=cfg.base_url, questions_per_chunk=cfg.questions_per_chunk,
                              val_fraction=cfg.val_fraction, seed=cfg.seed, val_style=cfg.val_style, val_llm=cfg.val_llm,
                              device=cfg.device)
@@ -91,12 +104,7 @@ def _data_stages(folder: Run, cfg: RunConfig, st: Stages, show_progress: bool, l
         raise InputError("all chunks come from one source document, so no validation split by document is possible; "
                          "give at least two documents.")
     save_split_record(gen.train, gen.val, folder.data)
-    evalset = None
-    if eval_object is not None or cfg.eval_dataset:
-        evalset = load_checked(eval_object or cfg.eval_dataset, "eval dataset")
-    elif not cfg.docs:
-        evalset = construction_faq()
-    return gen.train, gen.val, evalset, gen.summary
+    return gen.train, gen.val, gen.summary
 
 
 def _model_stages(folder: Run, train, val, evalset, cfg: RunConfig, st: Stages, show_progress: bool) -> dict[str, RunMetrics]:

@@ -46,7 +46,7 @@ class RerankerConfig(BaseModel):
     eval_steps: int = Field(100, ge=1, description="validate (realistic rerank ndcg@10) and checkpoint every N optimizer steps")
     logging_steps: int = Field(10, ge=1, description="log the training loss every N optimizer steps")
     latency_queries: int = Field(20, ge=0, description="validation queries timed one by one for the per-query rerank latency")
-    seed: int = Field(42, description="seed for the split, random negatives, initialisation and data order")
+    seed: int = Field(42, ge=0, description="seed for the split, random negatives, initialisation and data order")
     eval_dataset: str | None = Field(None, description="real held-out queries (registry name or file) to evaluate on; when given, "
                                                        "they decide whether model/ ships instead of the synthetic validation split")
     device: DeviceSetting = Field("auto", description=DEVICE_HELP)

@@ -26,6 +26,7 @@ def reranker_path(spec: str | Path) -> Path:
 
 def load_reranker(spec: str | Path, max_length: int | None = None, device: str | None = None):
     """A CrossEncoder ready to score (query, passage) pairs."""
+    path = reranker_path(spec)  # a bad spec fails before sentence-transformers is imported
     from sentence_transformers import CrossEncoder
 
-    return CrossEncoder(str(reranker_path(spec)), device=resolve_device(device), local_files_only=True, max_length=max_length)
+    return CrossEncoder(str(path), device=resolve_device(device), local_files_only=True, max_length=max_length)

@@ -27,7 +27,7 @@ from ragtune.errors import InputError
 from ragtune.evaluation.rerank import choose_fusion_weight, evaluate_rerank, retrieve, retrieve_scored
 from ragtune.generate.negatives import mine_hard_negatives
 from ragtune.io import atomic_write_json, atomic_write_jsonl
-from ragtune.llm import load_llm
+from ragtune.llm import check_llm, load_llm
 from ragtune.records import EvalReport, RunMetrics, ShipDecision
 from ragtune.rerankers import data as rdata
 from ragtune.rerankers.config import RerankerConfig
@@ -56,6 +56,9 @@ def train_reranker(config: RerankerConfig | None = None, **fields: Any) -> RunMe
     ds = load_checked(objects.get("dataset") or cfg.dataset, "training dataset")
     # a bad evaluation set stops us before training
     evalset = load_checked(objects.get("eval_dataset") or cfg.eval_dataset, "eval dataset") if cfg.eval_dataset else None
+    resolve_model(cfg.model)  # every model resolves before any mining or training
+    if cfg.label_with:
+        check_llm(load_llm(cfg.label_with))
     with Run(cfg.output, "reranker", cfg, loggers=LOGGERS) as run:
         done = run.finished()
         if done is not None:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ragtune.errors import InputError
-from ragtune.io import atomic_dir, atomic_write_json, atomic_write_text
+from ragtune.io import atomic_dir, atomic_write_json, atomic_write_text, hold_folder
 from ragtune.records import EvalReport, RunMetrics, ShipDecision, read_metrics, write_metrics, write_report
 
 __all__ = ["Run", "training_curve", "LOG_FORMAT"]
@@ -63,9 +63,9 @@ class Run:
 
     # -- holding the folder
     def __enter__(self) -> "Run":
-        self.folder.mkdir(parents=True, exist_ok=True)
         if int(os.environ.get("RANK", "0")) == 0:  # under `accelerate launch` (DDP) rank 0 holds the folder for all
-            self._lock = _hold(self.folder)
+            self._lock = hold_folder(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
         self._handler = logging.FileHandler(self.folder / "log.txt", encoding="utf-8")
         self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
         for name in self._loggers:
@@ -80,7 +80,6 @@ class Run:
             self._handler.close()
             self._handler = None
         if self._lock is not None:
-            (self.folder / ".lock.owner").unlink(missing_ok=True)
             self._lock.release()
             self._lock = None
 
@@ -147,21 +146,6 @@ class Run:
         write_metrics(self.folder, metrics)
         atomic_write_text(self.folder / "card.md", card_text)
         return metrics
-
-
-def _hold(folder: Path):
-    """Take RUN/.lock without waiting; a second process is refused at once, naming the holder's pid."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(folder / ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        owner = (folder / ".lock.owner").read_text(encoding="utf-8").strip() if (folder / ".lock.owner").exists() else "?"
-        raise InputError(f"{folder} is in use by another ragtune process (pid {owner}); wait for it to finish, "
-                         "or choose another -o folder.") from None
-    atomic_write_text(folder / ".lock.owner", f"{os.getpid()}\n")
-    return lock
 
 
 def training_curve(history: list[dict[str, Any]], evals: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from ragtune.errors import NoUsableDataError
 from ragtune.evaluation.protocols import Encoder
 from ragtune.evaluation.search import top_k
 from ragtune.generate.queries import generate_queries
-from ragtune.io import atomic_write_json, read_jsonl_tolerant
+from ragtune.io import atomic_write_json, hold_folder, read_jsonl_tolerant
 from ragtune.llm import Recorder, complete_many, load_llm
 from ragtune.records import RunMetrics
 from ragtune.sft.config import DistillConfig, SFTConfig
@@ -85,19 +85,25 @@ def build_chats(prompts: list[list[dict[str, str]]], answers: dict[str, str], to
 def distill(config: DistillConfig, teacher=None, question_llm=None, embedder=None) -> RunMetrics:
     """Run the whole pipeline; returns the student's SFT run metrics with a `distill` summary (also RUN/distill.json).
 
-    `teacher`, `question_llm` and `embedder` override the specs in `config` with ready objects.
+    `teacher`, `question_llm` and `embedder` override the specs in `config` with ready objects. Every model is
+    resolved before the first teacher call, and one process at a time works in the run folder (RUN/.lock).
     """
     run = Path(config.output)
+    with hold_folder(run):
+        return _distill(config, run, teacher, question_llm, embedder)
+
+
+def _distill(config: DistillConfig, run: Path, teacher, question_llm, embedder) -> RunMetrics:
     teacher = teacher or load_llm(config.teacher, base_url=config.base_url, api_key_env=config.api_key_env,
                                   concurrency=config.concurrency, batch_size=config.concurrency, device=config.device)
     embedder = embedder or load_embedder(config.retriever, device=config.device)
+    tok = chat_tokenizer(config.student)  # the student resolves before any teacher call
     gen = generate_queries([Path(d) for d in config.docs], run / "data" / "questions", llm=question_llm or teacher,
                            embedder=embedder, filter=config.filter, questions_per_chunk=config.questions_per_chunk,
                            concurrency=config.concurrency, seed=config.seed, text_field=config.text_field,
                            val_style="same", device=config.device)  # the split holds out chats for the student's validation loss
     splits = {"train": gen.train, "val": gen.val}
     summary: dict[str, Any] = {"questions": gen.summary.get("questions_kept")}
-    tok = chat_tokenizer(config.student)
     paths = {}
     for name, ds in splits.items():
         if ds is None or not ds.queries:

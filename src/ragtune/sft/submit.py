@@ -21,6 +21,7 @@ from typing import Any
 from ragtune.data.chat import validate_chat, write_chat
 from ragtune.errors import DataValidationError, InputError, LLMError
 from ragtune.io import atomic_write_json
+from ragtune.llm import check_server
 
 FINAL = ("succeeded", "failed", "cancelled")
 
@@ -52,13 +53,14 @@ def _digest(*paths: Path | None) -> str:
     return h.hexdigest()
 
 
-def _api(call: Callable[[], Any], what: str) -> Any:
+def _api(call: Callable[[], Any], what: str, base_url: str | None = None) -> Any:
     from openai import APIError
 
     try:
         return call()
     except APIError as e:
-        raise LLMError(f"{what} failed: {type(e).__name__}: {getattr(e, 'message', e)}") from None
+        raise LLMError(f"{what} at {base_url or 'api.openai.com'} failed: {type(e).__name__}: "
+                       f"{getattr(e, 'message', e)}") from None
 
 
 def submit_job(
@@ -81,6 +83,7 @@ def submit_job(
     val_file = _validated_upload_file(val) if val else None
     digest = _digest(train_file, val_file)
     client = _client(provider, base_url, api_key_env)
+    check_server(base_url, os.environ.get(api_key_env))  # nothing answering: say so before any upload
     record = _resumable(output, digest, model)
     if record is None:
         record = _create(client, train_file, val_file, model, suffix, epochs, status)
@@ -101,12 +104,12 @@ def _resumable(output: Path, digest: str, model: str) -> dict[str, Any] | None:
 
 def _create(client, train_file: Path, val_file: Path | None, model: str, suffix, epochs, status) -> dict[str, Any]:
     with train_file.open("rb") as f:
-        uploaded = _api(lambda: client.files.create(file=f, purpose="fine-tune"), "uploading the training file")
+        uploaded = _api(lambda: client.files.create(file=f, purpose="fine-tune"), "uploading the training file", str(client.base_url))
     status(f"uploaded {train_file.name} as {uploaded.id}")
     val_id = None
     if val_file:
         with val_file.open("rb") as f:
-            val_id = _api(lambda: client.files.create(file=f, purpose="fine-tune"), "uploading the validation file").id
+            val_id = _api(lambda: client.files.create(file=f, purpose="fine-tune"), "uploading the validation file", str(client.base_url)).id
         status(f"uploaded {val_file.name} as {val_id}")
     extra: dict[str, Any] = {}
     if suffix:
@@ -115,7 +118,7 @@ def _create(client, train_file: Path, val_file: Path | None, model: str, suffix,
         extra["validation_file"] = val_id
     if epochs:
         extra["method"] = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs}}}
-    job = _api(lambda: client.fine_tuning.jobs.create(model=model, training_file=uploaded.id, **extra), "creating the job")
+    job = _api(lambda: client.fine_tuning.jobs.create(model=model, training_file=uploaded.id, **extra), "creating the job", str(client.base_url))
     status(f"created fine-tuning job {job.id} ({job.status})")
     return {"job_id": job.id, "status": job.status, "model": model, "training_file": uploaded.id,
             "validation_file": val_id, "fine_tuned_model": job.fine_tuned_model}
@@ -124,7 +127,7 @@ def _create(client, train_file: Path, val_file: Path | None, model: str, suffix,
 def _poll(client, record: dict[str, Any], output: Path, poll_seconds: float, timeout: float, status) -> dict[str, Any]:
     started = time.monotonic()
     while True:
-        job = _api(lambda: client.fine_tuning.jobs.retrieve(record["job_id"]), "checking the job")
+        job = _api(lambda: client.fine_tuning.jobs.retrieve(record["job_id"]), "checking the job", str(client.base_url))
         record.update(status=job.status, fine_tuned_model=job.fine_tuned_model, trained_tokens=job.trained_tokens,
                       error=job.error.message if job.error and job.error.message else None)
         elapsed = time.monotonic() - started

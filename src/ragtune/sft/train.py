@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ragtune.assets import BASE_FILE
+from ragtune.assets import BASE_FILE, model_folder
 from ragtune.data.chat import ChatExample, load_chat, write_chat
 from ragtune.errors import DataValidationError, Problem
 from ragtune.evaluation.sft import example_losses, mean_loss
@@ -49,6 +49,7 @@ def train_sft(config: SFTConfig | None = None, callbacks: list | None = None, **
     """
     cfg, _ = job_config(SFTConfig, config, fields)
     cfg = cfg.resolved()
+    model_folder(cfg.model)  # a model that does not resolve fails before the run folder is touched
     with Run(cfg.output, "sft", cfg, resumable=RESUMABLE_CHANGES) as run:
         done = run.finished()
         if done is not None:
@@ -73,12 +74,15 @@ def split_examples(examples: list[ChatExample], val_fraction: float, seed: int) 
 
 
 def prepare_data(config: SFTConfig, run: Run, tokenizer) -> tuple[list[ChatExample], list[ChatExample]]:
-    """Load, split, check tokens (errors stop the run), and save the split under RUN/data/."""
+    """Load, split, check tokens (errors stop the run), and save the split under RUN/data/. `tokenizer` may be a
+    function that loads it: the data is read and checked first, so a broken file fails before any model loads."""
     train = load_chat(config.dataset)
     if config.val_dataset:
         val = load_chat(config.val_dataset)
     else:
         train, val = split_examples(train, config.val_fraction, config.seed)
+    if callable(tokenizer) and not hasattr(tokenizer, "apply_chat_template"):
+        tokenizer = tokenizer()
     problems: list[Problem] = []
     for part in (train, val):
         found, _, _ = check_tokens(part, tokenizer, config.max_length)
@@ -197,11 +201,17 @@ def _log_callback():
 
 
 def _train(config: SFTConfig, run: Run, callbacks: list) -> RunMetrics:
+    loaded = {}
+
+    def tokenizer():
+        loaded["tok"] = chat_tokenizer(config.model)
+        loaded["tok"].padding_side = "right"
+        return loaded["tok"]
+
+    train, val = prepare_data(config, run, tokenizer)
+    tok = loaded["tok"]
     from trl import SFTTrainer
 
-    tok = chat_tokenizer(config.model)
-    tok.padding_side = "right"
-    train, val = prepare_data(config, run, tok)
     train_ds = to_dataset(train, tok, config.max_length)
     val_ds = to_dataset(val, tok, config.max_length) if val else None
     config = with_checkpointing(config, [len(x) for x in train_ds["input_ids"]])

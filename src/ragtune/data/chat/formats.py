@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.errors import InputError
-from ragtune.io import atomic_write_jsonl
+from ragtune.io import atomic_write_jsonl, missing_reason
 
 __all__ = ["ROLES", "MESSAGE_KEYS", "ROW_KEYS", "ChatExample", "plain_text", "read_rows", "detect_format", "to_messages",
            "clean_messages", "write_chat", "Unparsable"]
@@ -54,9 +54,20 @@ def plain_text(text: Any) -> str:
 def read_rows(path: str | Path) -> list[tuple[str, Any]]:
     """(location, parsed row) for every row of a JSONL file or JSON array; unparsable lines become None."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"chat data file {path} is a folder; give a .jsonl or .json file.")
     if not path.is_file():
-        raise InputError(f"chat data file {path} not found (give a .jsonl or .json file).")
-    text = path.read_text(encoding="utf-8", errors="replace")
+        reason = missing_reason(path)
+        raise InputError(f"chat data file {path} " + ("not found (give a .jsonl or .json file)." if reason == "does not exist"
+                                                     else f"{reason}."))
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")  # a BOM from Windows editors is fine; anything else not UTF-8 is refused
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}); re-save it as "
+                         "UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT` (reading it anyway would train on garbled "
+                         "text).") from None
     if text.lstrip().startswith("["):
         try:
             rows = json.loads(text)

@@ -1,0 +1,285 @@
+"""The table of bad inputs: one row per case, grouped by command. Adding a command's cases is a few rows.
+
+    C("data chunk", "{docs} -o {tmp}/out.json --chunk-size 0", r"--chunk-size", out="{tmp}/out.json")
+
+- the command, then its arguments (split on spaces): `{name}` is a fixture of fixtures.py, `{tmp}` a fresh
+  empty folder of this case, `{hub}` a hub id that is not cached, `{closed}` an OpenAI base URL on a
+  closed 127.0.0.1 port;
+- `expect`: a regex (case-insensitive) that the `error:` line (or the hint line after it) must match: it
+  names the problem, the option or the file;
+- `out`: a single output file that must not exist afterwards (nothing half-written);
+- `env`: extra environment variables; `needs`: a fixture that must be non-empty (else the case is skipped).
+
+Every case must fail before any model is loaded or any LLM is called: that is the point of checking early,
+and what keeps the battery fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Case:
+    command: str
+    args: str
+    expect: str
+    out: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    needs: str | None = None
+    name: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.command.replace(' ', '-')}:{self.name or self.args}"
+
+
+C = Case
+KEY = {"OPENAI_API_KEY": "sk-test-not-a-real-key"}
+
+CASES: list[Case] = [
+    # -- typer/click usage errors (one line too)
+    C("", "no-such-command", r"no such command", name="unknown command"),
+    C("data chunk", "", r"missing argument", name="missing argument"),
+    C("data chunk", "{docs}", r"missing option.*--output", name="missing option"),
+    C("data chunk", "{docs} -o {tmp}/out.json --chunk-size abc", r"--chunk-size.*integer", name="not an int"),
+    C("data chunk", "{docs} -o {tmp}/out.json --bogus", r"no such option.*--bogus", name="unknown option"),
+    C("train adapter", "{good} -o {tmp}/run --kind cubic", r"--kind.*cubic", name="bad choice"),
+
+    # -- data chunk
+    C("data chunk", "{docs} -o {afile}/out.json", r"afile.*(is a file|not a folder)", name="file in the way"),
+    C("data chunk", "{docs} -o {rodir}/out.json", r"rodir.*(read-only|permission|not writable|cannot write)",
+      needs="rodir_how", name="read-only folder"),
+    C("data chunk", "{docs} -o {dir_json}", r"dir\.json.*is a folder", name="folder named like the output"),
+    C("data chunk", "{docs} -o /proc/ragtune-battery/out.json", r"/proc/ragtune-battery.*(cannot|not writable|permission|"
+      r"read-only|does not exist|no such)", name="output under /proc"),
+    C("data chunk", "{docs} -o {loop}/out.json", r"loop.*symlink loop", name="output through a symlink loop"),
+    C("data chunk", "{docs} -o {tmp}/out.json --chunk-size 0", r"--chunk-size", out="{tmp}/out.json"),
+    C("data chunk", "{docs} -o {tmp}/out.json --chunk-size -5", r"--chunk-size", out="{tmp}/out.json"),
+    C("data chunk", "{docs} -o {tmp}/out.json --overlap -1", r"--overlap", out="{tmp}/out.json"),
+    C("data chunk", "{docs} -o {tmp}/out.json --chunk-size 64 --overlap 64", r"--overlap", out="{tmp}/out.json"),
+    C("data chunk", "{missing} -o {tmp}/out.json", r"missing\.json.*(does not exist|not found)", out="{tmp}/out.json"),
+    C("data chunk", "{loop} -o {tmp}/out.json", r"loop.*symlink loop", out="{tmp}/out.json", name="input symlink loop"),
+    C("data chunk", "{dangling_link} -o {tmp}/out.json", r"dangling_link.*(broken symlink|points to)", out="{tmp}/out.json"),
+    C("data chunk", "{pdfdocs} -o {tmp}/out.json", r"no usable documents|cut\.pdf", out="{tmp}/out.json", name="truncated pdf"),
+    C("data chunk", "{garbagedocs} -o {tmp}/out.json", r"no usable documents|utf-8", out="{tmp}/out.json", name="binary garbage"),
+    C("data chunk", "{emptydocs} -o {tmp}/out.json", r"no files found", out="{tmp}/out.json", name="empty folder"),
+    C("data chunk", "{docs} -o {tmp}/out.json --tokenizer {hub}", r"not-a-cached-model.*(cache|offline)", out="{tmp}/out.json"),
+
+    # -- data convert
+    C("data convert", "{garbage_json} {tmp}/out.json", r"garbage\.json.*(utf-8|json)", out="{tmp}/out.json"),
+    C("data convert", "{truncated} {tmp}/out.json", r"truncated\.json.*json", out="{tmp}/out.json"),
+    C("data convert", "{latin1} {tmp}/out.json", r"latin1\.json.*utf-8", out="{tmp}/out.json"),
+    C("data convert", "{dup_ids} {tmp}/out.json", r"dup_ids\.json.*(duplicate|twice|repeated).*a1", out="{tmp}/out.json"),
+    C("data convert", "{dup_ids_jsonl} {tmp}/out.json", r"dup_ids\.jsonl.*(duplicate|twice|repeated).*a1", out="{tmp}/out.json"),
+    C("data convert", "{int_text} {tmp}/out.json", r"int_text\.json.*corpus.*a2.*(string|text)", out="{tmp}/out.json"),
+    C("data convert", "{int_text_jsonl} {tmp}/out.json", r"int_text\.jsonl:2.*(string|text)", out="{tmp}/out.json"),
+    C("data convert", "{dangling} {tmp}/out.json", r"dangling.*no-such-doc.*not in the corpus", out="{tmp}/out.json"),
+    C("data convert", "{not_object} {tmp}/out.json", r"list\.json.*object", out="{tmp}/out.json"),
+    C("data convert", "{beir_noqrels} {tmp}/out", r"beir_noqrels.*qrels"),
+    C("data convert", "{good} {afile}/out.json", r"afile.*(is a file|not a folder)", name="file in the way"),
+    C("data convert", "{good} {dir_json}", r"dir\.json.*is a folder", name="folder named like the output"),
+    C("data convert", "{good} {tmp}/out.json --to xml", r"--to.*xml", out="{tmp}/out.json"),
+
+    # -- data split
+    C("data split", "{good} -o {tmp}/split --val-fraction 0", r"--val-fraction"),
+    C("data split", "{good} -o {tmp}/split --val-fraction 1.5", r"--val-fraction"),
+    C("data split", "{good} -o {afile}", r"afile.*(is a file|not a folder)", name="output is a file"),
+    C("data split", "{one_source} -o {tmp}/split", r"source"),
+    C("data split", "{dangling} -o {tmp}/split", r"no-such-doc.*not in the corpus"),
+    C("data split", "{dup_ids} -o {tmp}/split", r"(duplicate|twice|repeated).*a1"),
+
+    # -- data info
+    C("data info", "{int_text}", r"int_text\.json.*corpus.*a2.*(string|text)"),
+    C("data info", "{int_query}", r"int_query\.json.*quer.*q3.*(string|text)"),
+    C("data info", "{int_text_jsonl}", r"int_text\.jsonl:2.*(string|text)"),
+    C("data info", "{dup_ids}", r"(duplicate|twice|repeated).*a1"),
+    C("data info", "{loop}", r"loop.*symlink loop"),
+    C("data info", "{missing}", r"missing\.json.*not found"),
+    C("data info", "{garbage_json}", r"garbage\.json.*(utf-8|json)"),
+
+    # -- data validate
+    C("data validate", "{chat_latin1}", r"chat_latin1\.jsonl.*utf-8"),
+    C("data validate", "{chat_garbage}", r"chat_garbage\.jsonl.*(utf-8|json)"),
+    C("data validate", "{chat_int}", r"chat_int\.jsonl.*1.*(content|string)"),
+    C("data validate", "{chat_empty}", r"chat_empty\.jsonl.*(empty|no (rows|conversations|examples))"),
+    C("data validate", "{dup_ids}", r"(duplicate|twice|repeated).*a1"),
+    C("data validate", "{int_text}", r"int_text\.json.*a2.*(string|text)"),
+    C("data validate", "{chat} --show -1", r"--show"),
+    C("data validate", "{chat} --max-length 0", r"--max-length"),
+    C("data validate", "{chat} --price-per-mtok -1", r"--price-per-mtok"),
+    C("data validate", "{chat} -o {afile}/valid.jsonl", r"afile.*(is a file|not a folder)"),
+    C("data validate", "{chat} --model {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("data validate", "{missing}", r"missing\.json.*not found"),
+    C("data validate", "{loop}", r"loop.*symlink loop"),
+
+    # -- eval retrieval
+    C("eval retrieval", "{good} -m minilm --batch-size 0", r"--batch-size"),
+    C("eval retrieval", "{good} -m minilm --bootstrap -1", r"--bootstrap"),
+    C("eval retrieval", "{good} -m minilm --k 0", r"--k"),
+    C("eval retrieval", "{good} -m minilm --index annoy", r"--index.*annoy"),
+    C("eval retrieval", "{good} -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("eval retrieval", "{good} -m minilm --json {afile}/r.json", r"afile.*(is a file|not a folder)"),
+    C("eval retrieval", "{dangling} -m minilm", r"no-such-doc.*not in the corpus"),
+    C("eval retrieval", "{dup_ids} -m minilm", r"(duplicate|twice|repeated).*a1"),
+
+    # -- eval rerank
+    C("eval rerank", "{good} --retriever minilm --reranker minilm --top-k 0", r"--top-k"),
+    C("eval rerank", "{good} --retriever minilm --reranker minilm --latency-queries -1", r"--latency-queries"),
+    C("eval rerank", "{good} --retriever minilm --reranker minilm --batch-size 0", r"--batch-size"),
+    C("eval rerank", "{good} --retriever minilm --reranker minilm --max-length 0", r"--max-length"),
+    C("eval rerank", "{good} --retriever minilm --reranker {tmp}/nope", r"nope.*(does not exist|not found)"),
+    C("eval rerank", "{good} --retriever {hub} --reranker minilm", r"not-a-cached-model.*(cache|offline)"),
+    C("eval rerank", "{good} --retriever minilm --reranker minilm --json {afile}/r.json", r"afile.*(is a file|not a folder)"),
+    C("eval rerank", "{dangling} --retriever minilm --reranker minilm", r"no-such-doc.*not in the corpus"),
+
+    # -- eval sft
+    C("eval sft", "{chat} -m smollm2-135m-instruct --generate -1", r"--generate"),
+    C("eval sft", "{chat} -m smollm2-135m-instruct --max-new-tokens 0", r"--max-new-tokens"),
+    C("eval sft", "{chat} -m smollm2-135m-instruct --batch-size 0", r"--batch-size"),
+    C("eval sft", "{chat} -m smollm2-135m-instruct --max-length 0", r"--max-length"),
+    C("eval sft", "{chat_latin1} -m smollm2-135m-instruct", r"chat_latin1\.jsonl.*utf-8"),
+    C("eval sft", "{chat_int} -m smollm2-135m-instruct", r"chat_int\.jsonl.*(content|string)"),
+    C("eval sft", "{chat} -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("eval sft", "{chat} -m smollm2-135m-instruct --json {afile}/r.json", r"afile.*(is a file|not a folder)"),
+
+    # -- generate queries (an unreachable server, a bad option: refused before any call)
+    C("generate queries", "{docs} -o {tmp}/gen -c 0", r"--concurrency"),
+    C("generate queries", "{docs} -o {tmp}/gen -n -1", r"--questions-per-chunk"),
+    C("generate queries", "{docs} -o {tmp}/gen --filter-top-k 0", r"--filter-top-k"),
+    C("generate queries", "{docs} -o {tmp}/gen --timeout 0", r"--timeout"),
+    C("generate queries", "{docs} -o {tmp}/gen --min-words 9 --max-words 4", r"--min-words|--max-words"),
+    C("generate queries", "{docs} -o {tmp}/gen --chunk-size 64 --overlap 64", r"--overlap"),
+    C("generate queries", "{docs} -o {tmp}/gen --llm bogus", r"--llm.*bogus"),
+    C("generate queries", "{docs} -o {tmp}/gen --llm openai:m --base-url {closed} --no-filter",
+      r"127\.0\.0\.1.*(connect|reach)", name="unreachable server"),
+    C("generate queries", "{docs} -o {tmp}/gen --llm openai:m --base-url {closed}", r"127\.0\.0\.1.*(connect|reach)",
+      name="unreachable server, filter on"),
+    C("generate queries", "{docs} -o {tmp}/gen --llm local:{hub} --no-filter", r"not-a-cached-model.*(cache|offline)"),
+    C("generate queries", "{docs} -o {tmp}/gen --filter-model {hub} --llm openai:m --base-url {closed}",
+      r"not-a-cached-model.*(cache|offline)"),
+    C("generate queries", "{docs} -o {afile} --llm openai:m --base-url {closed}", r"afile.*(is a file|not a folder)"),
+    C("generate queries", "{docs} -o {tmp}/gen --prompt-file {prompt_nopassage} --llm openai:m --base-url {closed}",
+      r"prompt\.txt.*\{passage\}"),
+    C("generate queries", "{docs} -o {tmp}/gen --examples {missing} --llm openai:m --base-url {closed}",
+      r"missing\.json.*(not found|does not exist)"),
+
+    # -- generate negatives
+    C("generate negatives", "{dangling} -o {tmp}/negs.json", r"no-such-doc.*not in the corpus", out="{tmp}/negs.json"),
+    C("generate negatives", "{dup_ids} -o {tmp}/negs.json", r"(duplicate|twice|repeated).*a1", out="{tmp}/negs.json"),
+    C("generate negatives", "{good} -o {tmp}/negs.json -n 0", r"--num-negatives", out="{tmp}/negs.json"),
+    C("generate negatives", "{good} -o {tmp}/negs.json --depth 0", r"--depth", out="{tmp}/negs.json"),
+    C("generate negatives", "{good} -o {tmp}/negs.json --skip-top -1", r"--skip-top", out="{tmp}/negs.json"),
+    C("generate negatives", "{good} -o {tmp}/negs.json --margin -1", r"--margin", out="{tmp}/negs.json"),
+    C("generate negatives", "{good} -o {afile}/negs.json", r"afile.*(is a file|not a folder)"),
+    C("generate negatives", "{good} -o {tmp}/negs.json -m {hub}", r"not-a-cached-model.*(cache|offline)", out="{tmp}/negs.json"),
+
+    # -- train adapter
+    C("train adapter", "{good} -o {tmp}/run --epochs 0", r"--epochs"),
+    C("train adapter", "{good} -o {tmp}/run --batch-size 0", r"--batch-size"),
+    C("train adapter", "{good} -o {tmp}/run --learning-rate -1", r"--learning-rate"),
+    C("train adapter", "{good} -o {tmp}/run --val-fraction 1", r"--val-fraction"),
+    C("train adapter", "{good} -o {tmp}/run -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("train adapter", "{good} -o {tmp}/run --teacher {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("train adapter", "{good} -o {afile}", r"afile.*(is a file|not a folder)"),
+    C("train adapter", "{dangling} -o {tmp}/run", r"no-such-doc.*not in the corpus"),
+    C("train adapter", "{good} -o {tmp}/run --eval-dataset {dup_ids}", r"(duplicate|twice|repeated).*a1"),
+
+    # -- train embedding
+    C("train embedding", "{good} -o {tmp}/run --epochs -5", r"--epochs"),
+    C("train embedding", "{good} -o {tmp}/run --batch-size 0", r"--batch-size"),
+    C("train embedding", "{good} -o {tmp}/run --max-seq-length 0", r"--max-seq-length"),
+    C("train embedding", "{good} -o {tmp}/run --matryoshka-dims 64,-1", r"--matryoshka-dims"),
+    C("train embedding", "{good} -o {tmp}/run --max-steps -7", r"--max-steps"),
+    C("train embedding", "{good} -o {tmp}/run -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("train embedding", "{good} -o {afile}", r"afile.*(is a file|not a folder)"),
+    C("train embedding", "{int_text} -o {tmp}/run", r"int_text\.json.*a2.*(string|text)"),
+
+    # -- train reranker
+    C("train reranker", "{good} -o {tmp}/run --top-k 0", r"--top-k"),
+    C("train reranker", "{good} -o {tmp}/run --num-negatives -1", r"--num-negatives"),
+    C("train reranker", "{good} -o {tmp}/run --margin 0", r"--margin"),
+    C("train reranker", "{good} -o {tmp}/run --batch-size 0", r"--batch-size"),
+    C("train reranker", "{good} -o {tmp}/run -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("train reranker", "{good} -o {tmp}/run --retriever {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("train reranker", "{good} -o {tmp}/run --teacher {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("train reranker", "{good} -o {tmp}/run --label-with local:{hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("train reranker", "{dangling} -o {tmp}/run", r"no-such-doc.*not in the corpus"),
+
+    # -- train sft
+    C("train sft", "{chat} -o {tmp}/run --lora-r 0", r"--lora-r"),
+    C("train sft", "{chat} -o {tmp}/run --epochs -5", r"--epochs"),
+    C("train sft", "{chat} -o {tmp}/run --batch-size 0", r"--batch-size"),
+    C("train sft", "{chat} -o {tmp}/run --max-length 0", r"--max-length"),
+    C("train sft", "{chat} -o {tmp}/run --val-fraction 1", r"--val-fraction"),
+    C("train sft", "{chat_latin1} -o {tmp}/run", r"chat_latin1\.jsonl.*utf-8"),
+    C("train sft", "{chat_int} -o {tmp}/run", r"chat_int\.jsonl.*(content|string)"),
+    C("train sft", "{chat} -o {tmp}/run -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("train sft", "{chat} -o {afile}", r"afile.*(is a file|not a folder)"),
+
+    # -- sft merge, sft submit
+    C("sft merge", "{tmp}/nope", r"nope.*(does not exist|not found)"),
+    C("sft merge", "{empty_run}", r"empty_run.*(no model|adapter|not a)"),
+    C("sft merge", "{empty_run} -o {afile}/merged", r"afile.*(is a file|not a folder)"),
+    C("sft submit", "{chat} --base-url {closed} --poll 0", r"--poll", env=KEY),
+    C("sft submit", "{chat} --base-url {closed} --timeout -1", r"--timeout", env=KEY),
+    C("sft submit", "{chat} --base-url {closed} --epochs 0", r"--epochs", env=KEY),
+    C("sft submit", "{chat} --base-url {closed} -o {tmp}/job.json", r"127\.0\.0\.1.*(connect|reach)", env=KEY,
+      out="{tmp}/job.json", name="unreachable server"),
+    C("sft submit", "{chat_latin1} --base-url {closed}", r"chat_latin1\.jsonl.*utf-8", env=KEY),
+    C("sft submit", "{chat} --base-url {closed} -o {afile}/job.json", r"afile.*(is a file|not a folder)", env=KEY),
+
+    # -- chat
+    C("chat", "smollm2-135m-instruct --prompt hi --max-new-tokens 0", r"--max-new-tokens"),
+    C("chat", "smollm2-135m-instruct --prompt hi --temperature -1", r"--temperature"),
+    C("chat", "{hub} --prompt hi", r"not-a-cached-model.*(cache|offline)"),
+    C("chat", "./no-such-model-folder --prompt hi", r"no-such-model-folder.*(does not exist|not found)"),
+
+    # -- distill (every model checked before the first teacher call)
+    C("distill", "{docs} -o {tmp}/run --teacher openai:m --base-url {closed}", r"127\.0\.0\.1.*(connect|reach)",
+      name="unreachable teacher"),
+    C("distill", "{docs} -o {tmp}/run --teacher openai:m --base-url {closed} --student {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("distill", "{docs} -o {tmp}/run --teacher local:{hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("distill", "{docs} -o {tmp}/run --teacher openai:m --base-url {closed} --retriever {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("distill", "{docs} -o {tmp}/run --top-k 0", r"--top-k"),
+    C("distill", "{docs} -o {tmp}/run --lora-r 0", r"--lora-r"),
+    C("distill", "{docs} -o {tmp}/run --epochs -5", r"--epochs"),
+    C("distill", "{docs} -o {afile} --teacher openai:m --base-url {closed}", r"afile.*(is a file|not a folder)"),
+
+    # -- run (the whole pipeline: every model and the data checked before the first LLM call)
+    C("run", "{docs} -o {tmp}/run -m {hub} --llm openai:m --base-url {closed}", r"not-a-cached-model.*(cache|offline)"),
+    C("run", "{docs} -o {tmp}/run --teacher {hub} --llm openai:m --base-url {closed}", r"not-a-cached-model.*(cache|offline)"),
+    C("run", "{docs} -o {tmp}/run --llm local:{hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("run", "{docs} -o {tmp}/run --llm openai:m --base-url {closed}", r"127\.0\.0\.1.*(connect|reach)", name="unreachable llm"),
+    C("run", "{docs} -o {tmp}/run --max-chunks -5", r"--max-chunks"),
+    C("run", "{docs} -o {tmp}/run -n 0", r"--questions-per-chunk"),
+    C("run", "{docs} -o {tmp}/run --adapter-kind cubic", r"--adapter-kind.*cubic"),
+    C("run", "{docs} -o {tmp}/run --eval-dataset {dangling} --llm openai:m --base-url {closed}",
+      r"no-such-doc.*not in the corpus"),
+    C("run", "{docs} -o {afile} --llm openai:m --base-url {closed}", r"afile.*(is a file|not a folder)"),
+
+    # -- label
+    C("label", "{queries} --corpus {good} -o {tmp}/labels.json -k 0", r"-k|--k", out="{tmp}/labels.json"),
+    C("label", "{queries} --corpus {good} -o {tmp}/labels.json --chars 10", r"--chars", out="{tmp}/labels.json"),
+    C("label", "{queries} --corpus {docs} -o {tmp}/labels.json --chunk-size 0", r"--chunk-size", out="{tmp}/labels.json"),
+    C("label", "{queries} --corpus {good} -o {tmp}/labels.json --model {hub}", r"not-a-cached-model.*(cache|offline)",
+      out="{tmp}/labels.json"),
+    C("label", "{queries} --corpus {good} -o {tmp}/labels.json --teacher {hub}", r"not-a-cached-model.*(cache|offline)",
+      out="{tmp}/labels.json"),
+    C("label", "{queries_latin1} --corpus {good} -o {tmp}/labels.json", r"queries_latin1\.txt.*utf-8", out="{tmp}/labels.json"),
+    C("label", "{queries} --corpus {good} -o {afile}/labels.json", r"afile.*(is a file|not a folder)"),
+    C("label", "{queries} --corpus {dup_ids} -o {tmp}/labels.json", r"(duplicate|twice|repeated).*a1", out="{tmp}/labels.json"),
+    C("label", "{missing} --corpus {good} -o {tmp}/labels.json", r"missing\.json.*not found", out="{tmp}/labels.json"),
+
+    # -- export cohere-rerank
+    C("export cohere-rerank", "{good} -o {tmp}/c.jsonl --retriever minilm --num-negatives 0", r"--num-negatives", out="{tmp}/c.jsonl"),
+    C("export cohere-rerank", "{good} -o {tmp}/c.jsonl --retriever minilm --margin -1", r"--margin", out="{tmp}/c.jsonl"),
+    C("export cohere-rerank", "{good} -o {afile}/c.jsonl", r"afile.*(is a file|not a folder)"),
+    C("export cohere-rerank", "{good} -o {dir_jsonl}", r"dir\.jsonl.*is a folder"),
+    C("export cohere-rerank", "{dangling} -o {tmp}/c.jsonl", r"no-such-doc.*not in the corpus", out="{tmp}/c.jsonl"),
+    C("export cohere-rerank", "{good} -o {tmp}/c.jsonl --retriever {hub}", r"not-a-cached-model.*(cache|offline)", out="{tmp}/c.jsonl"),
+
+    # -- assets
+    C("assets prepare", "no-such-asset", r"unknown asset.*no-such-asset"),
+    C("assets", "--bogus", r"no such option.*--bogus"),
+]
