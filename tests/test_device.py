@@ -60,4 +60,4 @@ def test_a_job_runs_with_device_cpu_and_records_it(tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "a" / "config.json").read_text())["device"] == "cpu"
     res = CliRunner().invoke(app, ["train", "adapter", str(data), "-o", str(tmp_path / "b"), "--device", "tpu"])
-    assert res.exit_code == 2 and "--device: value error, must be auto, cpu" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "error: --device: must be auto, cpu" in res.output and "Traceback" not in res.output
