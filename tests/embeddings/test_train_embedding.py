@@ -104,6 +104,7 @@ def test_cli_train_embedding_and_adapter(tmp_path, tiny_st_dir):
     r = CliRunner().invoke(app, ["train", "adapter", str(data), "-e", str(tiny_st_dir), "-o", str(tmp_path / "a"),
                                  "--teacher", str(tiny_st_dir), "--epochs", "2"])
     assert r.exit_code == 0, r.output
+    assert "-e is an old name of --model" in r.stderr  # the old spelling still works, with a warning
     assert json.loads((tmp_path / "a" / "metrics.json").read_text())["job"] == "adapter"
     bad = tmp_path / "bad.json"
     bad.write_text('{"queries": {"q": "x"}, "corpus": {}, "relevant_docs": {"q": ["nope"]}}')

@@ -86,7 +86,12 @@ def _bug() -> None:
 class RagtuneGroup(TyperGroup):
     """The root command group: typer's usage errors (missing argument, bad choice, not an int, no such option)
     come out as one `error: ...` line plus a `hint:` line naming `--help`, instead of a boxed panel with the usage.
-    Help output is typer's own, unchanged."""
+    Help output is typer's own, unchanged. Old option spellings (`ragtune.cli.aliases`) are rewritten to today's
+    names, with a warning, before parsing."""
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        return super().main(_todays_spellings(self, args), *rest, **kwargs)
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         with _one_line_usage_errors():
@@ -95,6 +100,27 @@ class RagtuneGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         with _one_line_usage_errors():
             return super().invoke(ctx)
+
+
+def _todays_spellings(group: Any, args: list[str]) -> list[str]:
+    """The command line with old option spellings replaced (see ragtune.cli.aliases), warning once for each."""
+    from ragtune.cli.aliases import rewrite
+
+    path: list[str] = []
+    for i, arg in enumerate(args):
+        if arg.startswith("-"):
+            continue  # the root group's own options (--help, --version) take no value
+        command = group.commands.get(arg) if hasattr(group, "commands") else None
+        if command is None:
+            return args
+        path.append(arg)
+        group = command
+        if not hasattr(command, "commands"):
+            new, warnings = rewrite(" ".join(path), args[i + 1:])
+            for line in warnings:
+                err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+            return args[:i + 1] + new
+    return args
 
 
 @contextlib.contextmanager

@@ -86,7 +86,7 @@ def train_reranker(
 @handle_errors
 def eval_rerank(
     dataset: str = typer.Argument(..., help="Registry name (construction-faq), LlamaIndex JSON file, BEIR folder or ragtune .jsonl."),
-    retriever: str = typer.Option(..., "--retriever", help="First-stage embedding model: registry name, folder, adapter run "
+    retriever: str = typer.Option(..., "--retriever", "-r", help="First-stage embedding model: registry name, folder, adapter run "
                                                            "folder, cached hub id."),
     reranker: str = typer.Option(..., "--reranker", help="CrossEncoder folder, or a `ragtune train reranker` run folder."),
     top_k: int = typer.Option(30, "--top-k", min=1, help="Candidates retrieved and reranked per query."),
@@ -143,7 +143,7 @@ def eval_rerank(
 def export_cohere_rerank(
     dataset: str = typer.Argument(..., help="Retrieval dataset (LlamaIndex JSON, BEIR folder, ragtune .jsonl)."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write."),
-    retriever: str | None = typer.Option(None, "--retriever", help="Mine hard negatives with this embedding model "
+    retriever: str | None = typer.Option(None, "--retriever", "-r", help="Mine hard negatives with this embedding model "
                                                                    "(replaces the dataset's own)."),
     num_negatives: int = typer.Option(5, min=1, help="Hard negatives per query when mining (Cohere suggests about five)."),
     margin: float = typer.Option(0.95, min=0.0, help="False-negative guard when mining (0 = off)."),

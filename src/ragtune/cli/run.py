@@ -32,7 +32,7 @@ def run(
     finetune_epochs: Optional[float] = option(C, "finetune_epochs"),
     finetune_max_steps: Optional[int] = option(C, "finetune_max_steps"),
     finetune_learning_rate: Optional[float] = option(C, "finetune_learning_rate"),
-    adapter_kind: Optional[str] = option(C, "adapter_kind"),
+    adapter_kind: Optional[Literal["linear", "mlp"]] = option(C, "adapter_kind"),
     adapter_epochs: Optional[int] = option(C, "adapter_epochs"),
     val_fraction: Optional[float] = option(C, "val_fraction"),
     val_style: Optional[Literal["user", "same"]] = option(C, "val_style"),
