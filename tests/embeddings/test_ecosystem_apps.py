@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("llama_index.core", reason="needs the llamaindex extra (in the dev extra)")
 
@@ -19,29 +18,13 @@ from llama_index.core.llms import CustomLLM, MockLLM  # noqa: E402
 from llama_index.core.llms.callbacks import llm_completion_callback  # noqa: E402
 
 from ragtune.data.chat import load_chat  # noqa: E402
-from ragtune.embedders import Adapter, load_embedder, save_adapter  # noqa: E402
-from ragtune.embeddings.train_adapter import _write_model  # noqa: E402
+from ragtune.embedders import load_embedder  # noqa: E402
 from ragtune.evaluation.search import top_k  # noqa: E402
 from ragtune.integrations.llamaindex import AdapterEmbedding, ChatRecorder  # noqa: E402
 
 PASSAGES = ["A building permit is needed for a new roof.", "The garage may stand 1 m from the fence.",
             "Concrete cures for 28 days before full load.", "Rebar needs 40 mm of cover outdoors."]
 QUERIES = ["do I need a permit for my roof", "how close can a garage be to the fence", "how long does concrete cure"]
-
-
-@pytest.fixture()
-def adapter_model(tmp_path, tiny_st_dir):
-    """A shipped adapter's RUN/model folder (adapter.json + the sentence-transformers Router copy)."""
-    torch.manual_seed(0)
-    a = Adapter("linear", "query", 32, seed=1)
-    with torch.no_grad():
-        for p in a.parameters():
-            p.add_(torch.randn_like(p) * 0.3)
-    save_adapter(a, tmp_path / "final", {"spec": str(tiny_st_dir)})
-    folder = tmp_path / "model"
-    folder.mkdir()
-    _write_model(tmp_path / "final", folder, load_embedder(str(tiny_st_dir)), "auto")
-    return folder
 
 
 def index_ranking(embed_model, k=4):
@@ -55,9 +38,9 @@ def ragtune_ranking(embedder, k=4):
     return [list(map(int, row)) for row in top_k(embedder, QUERIES, PASSAGES, k).indices]
 
 
-def test_a_shipped_adapter_ranks_the_same_in_a_vector_store_index(adapter_model):
-    ours = load_embedder(str(adapter_model))
-    assert index_ranking(AdapterEmbedding(str(adapter_model))) == ragtune_ranking(ours)
+def test_a_shipped_adapter_ranks_the_same_in_a_vector_store_index(adapter_model_dir):
+    ours = load_embedder(str(adapter_model_dir))
+    assert index_ranking(AdapterEmbedding(str(adapter_model_dir))) == ragtune_ranking(ours)
 
 
 def test_a_fine_tuned_model_loads_in_huggingface_embedding(tiny_st_dir):
@@ -68,13 +51,13 @@ def test_a_fine_tuned_model_loads_in_huggingface_embedding(tiny_st_dir):
     assert index_ranking(hf) == ragtune_ranking(ours)
 
 
-def test_huggingface_embedding_would_skip_an_adapters_query_route(adapter_model):
+def test_huggingface_embedding_would_skip_an_adapters_query_route(adapter_model_dir):
     """Why the card and the docs send adapters to AdapterEmbedding: HuggingFaceEmbedding encodes queries with
     prompt_name='query', which a sentence-transformers Router does not route on, so the query gets the document
     route (the plain base). If this starts failing, LlamaIndex routes now: update the card and the docs."""
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    hf, ours = HuggingFaceEmbedding(model_name=str(adapter_model), device="cpu"), load_embedder(str(adapter_model))
+    hf, ours = HuggingFaceEmbedding(model_name=str(adapter_model_dir), device="cpu"), load_embedder(str(adapter_model_dir))
     q = np.array(hf.get_query_embedding(QUERIES[0]))
     assert np.abs(q - ours.encode(QUERIES[:1], "document")[0]).max() < 1e-5
     assert np.abs(q - ours.encode(QUERIES[:1], "query")[0]).max() > 1e-2
@@ -115,11 +98,11 @@ def test_chat_recorder_records_each_call_of_a_query_engine_once(tmp_path, monkey
     assert len(chats) == 3
 
 
-def test_a_shipped_adapter_and_a_fine_tuned_model_in_langchain(adapter_model, tiny_st_dir):
+def test_a_shipped_adapter_and_a_fine_tuned_model_in_langchain(adapter_model_dir, tiny_st_dir):
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    ours = load_embedder(str(adapter_model))
-    lc = HuggingFaceEmbeddings(model_name=str(adapter_model), encode_kwargs={"task": "document"},
+    ours = load_embedder(str(adapter_model_dir))
+    lc = HuggingFaceEmbeddings(model_name=str(adapter_model_dir), encode_kwargs={"task": "document"},
                                query_encode_kwargs={"task": "query"})
     np.testing.assert_allclose(lc.embed_query(QUERIES[0]), ours.encode(QUERIES[:1], "query")[0], atol=1e-5)
     np.testing.assert_allclose(lc.embed_documents(PASSAGES), ours.encode(PASSAGES, "document"), atol=1e-5)
