@@ -18,8 +18,10 @@ from typer.core import TyperGroup
 
 CHAT_MODEL_HELP = "registry name (smollm2-135m-instruct, qwen2.5-coder-0.5b-instruct), model folder, adapter folder or run folder"
 
-console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True, highlight=False)
+# markup off: messages carry paths, ids and commands such as pip install 'ragtune[faiss]', whose brackets rich would
+# eat as style tags. A styled line says so (markup=True) and escapes what it interpolates; tables use Text cells.
+console = Console(stderr=False, highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, highlight=False, markup=False)
 
 
 def offline_env() -> None:
@@ -45,7 +47,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except RagtuneError as e:
             fail(str(e), code=e.exit_code)
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]: rerun the same command to resume where it stopped.")
+            err_console.print("[yellow]interrupted[/]: rerun the same command to resume where it stopped.", markup=True)
             raise typer.Exit(code=130) from None
         except (typer.Exit, typer.Abort, click_exceptions.ClickException):
             raise
@@ -79,7 +81,7 @@ def _bug() -> None:
 
     traceback.print_exc()
     err_console.print("[bold red]this is a bug in ragtune[/], not a problem with your input: please report it with the "
-                      "command you ran and the traceback above.", highlight=False, soft_wrap=True)
+                      "command you ran and the traceback above.", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=70) from None
 
 
@@ -118,7 +120,7 @@ def _todays_spellings(group: Any, args: list[str]) -> list[str]:
         if not hasattr(command, "commands"):
             new, warnings = rewrite(" ".join(path), args[i + 1:])
             for line in warnings:
-                err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+                err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
             return args[:i + 1] + new
     return args
 
@@ -214,5 +216,5 @@ def show_reports(run, names) -> None:
 
 def show_decision(decision, run) -> None:
     """The ship decision in green (shipped) or red (refused), and where it came from."""
-    console.print(("[green]" if decision.shipped else "[bold red]") + escape(decision.reason) + "[/]")
-    console.print(f"decided by: {decision.decided_by} ({escape(decision.dataset)}); run folder: {escape(str(run))}")
+    console.print(("[green]" if decision.shipped else "[bold red]") + escape(decision.reason) + "[/]", markup=True)
+    console.print(f"decided by: {decision.decided_by} ({decision.dataset}); run folder: {run}")

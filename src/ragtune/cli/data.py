@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import typer
+from rich.text import Text
 
 from ragtune.cli.common import CHAT_MODEL_HELP, above, console, err_console, fail, handle_errors, say
 
@@ -272,7 +273,7 @@ def _validate_retrieval(path: Path, show: int) -> None:
 def _print_problems(problems, label: str, show: int) -> None:
     style = "red" if label == "error" else "yellow"
     for p in problems[:show]:
-        console.print(f"[{style}]{label}[/] {p}", markup=True, highlight=False, soft_wrap=True)
+        console.print(Text(label, style=style) + Text(f" {p}"), highlight=False, soft_wrap=True)
     if len(problems) > show:
         console.print(f"... and {len(problems) - show} more {label}s (use --show N)")
 

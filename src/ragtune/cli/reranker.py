@@ -77,7 +77,7 @@ def train_reranker(
                   f"{m.val['reranked']['ndcg@10']:.4f} ({vs['delta']:+.4f}, 95% CI {vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f})")
     if "eval" in m.model_extra:
         ev = m.eval["vs_retriever"]
-        console.print(f"{escape(m.eval['dataset'])} ndcg@10: retriever {m.eval['metrics']['retriever']['ndcg@10']:.4f} -> reranked "
+        console.print(f"{m.eval['dataset']} ndcg@10: retriever {m.eval['metrics']['retriever']['ndcg@10']:.4f} -> reranked "
                       f"{m.eval['metrics']['reranked']['ndcg@10']:.4f} ({ev['delta']:+.4f}, 95% CI {ev['ci95'][0]:+.4f}..{ev['ci95'][1]:+.4f})")
     console.print(f"score fusion chosen on validation: --fuse {m.fusion['weight']:g} (ndcg@10 {m.fusion['ndcg@10']:.4f})")
     show_decision(m.decision, Path(cfg.output))
@@ -135,7 +135,7 @@ def eval_rerank(
                       f"({lat['queries_timed']} queries timed on this machine)")
     if json_out:
         write_report(json_out, report)
-        console.print(f"wrote {escape(str(json_out))}")
+        console.print(f"wrote {json_out}")
 
 
 @export_app.command("cohere-rerank")
@@ -172,4 +172,4 @@ def export_cohere_rerank(
     console.print(f"wrote {stats['queries']} queries, {stats['relevant_passages']} relevant passages, "
                   f"{stats['hard_negatives']} hard negatives to {output}")
     for w in stats["warnings"]:
-        console.print(f"[yellow]warning[/]: {w}")
+        console.print(f"[yellow]warning[/]: {escape(w)}", markup=True)

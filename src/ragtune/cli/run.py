@@ -59,7 +59,7 @@ def run(
                   f"{metrics.validation_difficulty['base_median_rank']:.0f}; ship decisions used: {metrics.decision.decided_by}")
     for label, stage in metrics.decisions.items():
         d = ShipDecision.model_validate(stage)
-        console.print(("[green]" if d.shipped else "[bold red]") + f"{label}: " + _escape(d.reason) + "[/]")
+        console.print(("[green]" if d.shipped else "[bold red]") + f"{_escape(label)}: " + _escape(d.reason) + "[/]", markup=True)
     say(f"result: {metrics.result['model']} ({metrics.decision.reason}); stage times (s): {metrics.seconds}; run folder: {out}")
 
 
