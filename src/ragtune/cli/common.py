@@ -190,3 +190,18 @@ def show_decision(decision, run) -> None:
     """The ship decision in green (shipped) or red (refused), and where it came from."""
     console.print(("[green]" if decision.shipped else "[bold red]") + escape(decision.reason) + "[/]")
     console.print(f"decided by: {decision.decided_by} ({escape(decision.dataset)}); run folder: {escape(str(run))}")
+    write_page(run)
+
+
+def write_page(target) -> None:
+    """Write the HTML report of a finished run folder (or of an evaluation report file) and print its path.
+
+    A page that cannot be drawn never fails the command whose results are already written: it says why instead."""
+    from ragtune.errors import RagtuneError
+    from ragtune.report.html import write_html
+
+    try:
+        say(f"report: {write_html(target)}")
+    except (RagtuneError, OSError, ImportError) as e:
+        err_console.print(f"[yellow]warning:[/] no HTML report written ({escape(str(e))}); "
+                          f"run `ragtune report {escape(str(target))}` to retry.", highlight=False, soft_wrap=True)

@@ -166,7 +166,19 @@ def _report(folder: Run, cfg: RunConfig, train, val, evalset, results: dict[str,
               "generation": gen_summary, "data": {"train_queries": len(train.queries), "val_queries": len(val.queries),
                                                   "eval_queries": len(evalset.queries) if evalset else 0},
               "seconds": {**st.seconds, "total": round(time.perf_counter() - t0, 2)}}
-    return folder.finish(decision, fields, _card(cfg, decision, fields, list(reports.values())))
+    return folder.finish(decision, fields, _card(cfg, decision, fields, list(reports.values()), _stage_load(folder, sub)))
+
+
+def _stage_load(folder: Run, sub: str | None) -> list[str]:
+    """The `## Load` lines of the shipped stage's own card (RUN/model/ is a copy of that stage's model)."""
+    if not sub:
+        return []
+    try:
+        text = (folder.folder / sub / "card.md").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    _, found, rest = text.partition("## Load\n")
+    return [line for line in rest.split("\n## ", 1)[0].strip().splitlines()] if found else []
 
 
 def _choose(results: dict[str, RunMetrics]) -> ShipDecision:
@@ -184,7 +196,8 @@ def _choose(results: dict[str, RunMetrics]) -> ShipDecision:
     return pick.model_copy(update={"reason": f"no trained model shipped ({stages}); keep using the base model. {pick.reason}"})
 
 
-def _card(cfg: RunConfig, decision: ShipDecision, fields: dict[str, Any], reports: list[EvalReport]) -> str:
+def _card(cfg: RunConfig, decision: ShipDecision, fields: dict[str, Any], reports: list[EvalReport],
+          stage_load: list[str] = ()) -> str:
     about = [f"Result: **{fields['result']['model']}** ({decision.reason}).",
              f"Ship decisions used: {decision.decided_by} ({decision.dataset}).",
              f"Validation difficulty: median rank of the positive under the base = "
@@ -192,5 +205,5 @@ def _card(cfg: RunConfig, decision: ShipDecision, fields: dict[str, Any], report
              "Stage timings (s): " + json.dumps(fields["seconds"])]
     sub = {"finetuned": "finetune/", "adapter": "adapter/"}.get(decision.model, "")
     load = ["RUN/model/ is a copy of " + (f"the `{sub}` stage's model/ (see that stage's card.md)." if decision.shipped and sub
-                                         else "nothing: no stage shipped, keep using the base model.")]
+                                         else "nothing: no stage shipped, keep using the base model."), "", *stage_load]
     return card(f"ragtune run: {cfg.model}", about, reports, decision, load)

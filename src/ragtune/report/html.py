@@ -24,7 +24,7 @@ from ragtune.records import EvalReport, RunMetrics, ShipDecision, read_metrics, 
 from ragtune.report import plots
 from ragtune.secrets import scrub
 
-__all__ = ["write_html", "render_run", "render_report", "render_comparison", "expected_plot_ids", "default_output"]
+__all__ = ["write_html", "check_targets", "render_run", "render_report", "render_comparison", "expected_plot_ids", "default_output"]
 
 TOP = 5
 CUT = 300
@@ -50,8 +50,8 @@ def default_output(targets: list[Path]) -> Path:
     return first / "report.html" if first.is_dir() else first.with_suffix(".html")
 
 
-def write_html(targets: list[str | Path] | str | Path, output: str | Path | None = None) -> Path:
-    """Render run folders (or evaluation-report JSON files) to one HTML page; returns its path."""
+def check_targets(targets: list[str | Path] | str | Path) -> list[Path]:
+    """The run folders / report files to render, each checked: it exists and is finished."""
     paths = [Path(t) for t in (targets if isinstance(targets, list) else [targets])]
     if not paths:
         raise InputError("give at least one run folder or evaluation report (.json).")
@@ -60,6 +60,12 @@ def write_html(targets: list[str | Path] | str | Path, output: str | Path | None
             raise InputError(f"{p}: no such run folder or report file.")
         if p.is_dir() and not (p / "metrics.json").is_file():
             raise InputError(f"{p}: not a finished ragtune run (no metrics.json); finish or resume the run first.")
+    return paths
+
+
+def write_html(targets: list[str | Path] | str | Path, output: str | Path | None = None) -> Path:
+    """Render run folders (or evaluation-report JSON files) to one HTML page; returns its path."""
+    paths = check_targets(targets)
     out = Path(output) if output else default_output(paths)
     if len(paths) == 1:
         page = render_run(paths[0]) if paths[0].is_dir() else render_report(paths[0])
@@ -176,6 +182,7 @@ def render_report(path: str | Path) -> str:
             f"<p class=\"muted\">From <code>{_e(Path(path).name)}</code>.</p>"]
     if rep.task == "sft":
         body += _sft_report_table(rep, Path(path).stem)
+        body += _side_by_side_file(Path(path).with_suffix(".samples.jsonl"))
     else:
         body += _report_sections(rep, Path(path).stem, None, _candidate(rep, None))
     return _page(f"ragtune eval {rep.task}: {rep.dataset}", body)
@@ -406,6 +413,14 @@ def _sft_report_table(rep: EvalReport, name: str) -> list[str]:
 def _side_by_side(folder: Path) -> list[str]:
     """Side-by-side answers the run (or an `eval sft --samples` next to it) wrote as JSONL records."""
     for path in sorted(folder.glob("*.jsonl")) + sorted((folder / "eval").glob("*.jsonl")):
+        if found := _side_by_side_file(path):
+            return found
+    return []
+
+
+def _side_by_side_file(path: Path) -> list[str]:
+    """The side-by-side answers of `ragtune eval sft --samples` (the .jsonl twin of the .md page), if any."""
+    if path.is_file():
         rows = []
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
