@@ -128,19 +128,47 @@ def test_the_model_card_is_hub_ready(pipeline_run):
     _check_card(text, m, pipeline_run)
 
 
+def test_a_shipped_adapter_gets_a_hub_card_whose_numbers_are_metrics_json(tmp_path):
+    from ragtune.embeddings.train_adapter import train_adapter
+
+    from .conftest import keyword_embedder
+
+    out = tmp_path / "run"
+    m = train_adapter(dataset=keyword_dataset(), model=keyword_embedder("base", query_shift=1), output=out, epochs=60,
+                      learning_rate=0.05, eval_dataset=keyword_dataset("kw-eval"))
+    assert m.decision.shipped
+    text = (out / "model" / "README.md").read_text(encoding="utf-8")
+    _check_card(text, m, out)
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert "adapter" in front["tags"] and front["model-index"][0]["name"].startswith("Adapter")
+    assert "LlamaIndex" in text  # how to load it: sentence-transformers, ragtune and LlamaIndex
+
+
+def test_a_registry_base_is_named_with_its_hub_id_and_license():
+    from ragtune.embeddings.config import AdapterConfig
+    from ragtune.runs.card import hub_card, hub_meta
+
+    meta = hub_meta("adapter", AdapterConfig(dataset="x.json", model="minilm", output="o"), "adapter")
+    assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2" and meta["license"] == "apache-2.0"
+    text = hub_card(meta, "t", {"val": {"ndcg@10": 0.5}}, "# t\n\nloaded from /home/someone/models/minilm-tuned here")
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["model-index"][0]["results"][0]["metrics"] == [{"type": "ndcg@10", "name": "ndcg@10", "value": 0.5}]
+    assert "/home/someone" not in text and "minilm-tuned" in text
+
+
 def _check_card(text, m, folder):
     assert text.startswith("---\n")
     front = yaml.safe_load(text.split("---\n")[1])
     assert front["library_name"] == "sentence-transformers" and front["pipeline_tag"] == "sentence-similarity"
     assert "ragtune" in front["tags"]
-    assert "base_model" not in front  # a local folder base is not named by its path
+    assert "base_model" not in front  # a local folder or a test model is not named by a path
     index = front["model-index"][0]["results"]
     assert index, "the card carries the measured results"
     for res in index:
         recorded = m.models[res["dataset"]["name"]][m.decision.model]
         assert {x["type"]: x["value"] for x in res["metrics"]} == recorded
     assert str(folder.parent) not in text and "/tmp/" not in text
-    assert "SentenceTransformer(" in text
+    assert "SentenceTransformer(" in text or "load_embedder(" in text
 
 
 def test_train_adapter_writes_its_page_and_card_on_its_own(adapter_run, pipeline_run, tmp_path):
