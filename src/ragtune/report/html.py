@@ -124,7 +124,8 @@ def render_run(folder: str | Path) -> str:
     folder = Path(folder)
     metrics = read_metrics(folder)
     reports = _eval_reports(folder)
-    body = [f"<h1>ragtune {_e(metrics.job)} run</h1>",
+    what = "ragtune run" if metrics.job == "run" else f"ragtune train {metrics.job}"
+    body = [f"<h1>{_e(what)}: {_e(folder.resolve().name)}</h1>",
             f"<p class=\"muted\">Run folder <code>{_e(folder.name)}</code>; every number below is read from its "
             "metrics.json and eval/*.json.</p>",
             _verdict(metrics.decision)]
