@@ -197,11 +197,10 @@ def write_page(target) -> None:
     """Write the HTML report of a finished run folder (or of an evaluation report file) and print its path.
 
     A page that cannot be drawn never fails the command whose results are already written: it says why instead."""
-    from ragtune.errors import RagtuneError
     from ragtune.report.html import write_html
 
     try:
         say(f"report: {write_html(target)}")
-    except (RagtuneError, OSError, ImportError) as e:
-        err_console.print(f"[yellow]warning:[/] no HTML report written ({escape(str(e))}); "
+    except Exception as e:  # noqa: BLE001 - the run's results are written; the page is a view of them
+        err_console.print(f"[yellow]warning:[/] no HTML report written ({type(e).__name__}: {escape(str(e))}); "
                           f"run `ragtune report {escape(str(target))}` to retry.", highlight=False, soft_wrap=True)
