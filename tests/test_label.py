@@ -336,7 +336,7 @@ def test_cli_with_an_answers_file_then_stdin_resumes(small):
     answers = small / "answers.txt"
     answers.write_text("1\nnonsense\ns\n", encoding="utf-8")
     out = small / "labels.json"
-    base = ["queries.txt", "--corpus", small / "corpus.json", "-o", out, "-k", "2", "--model", "minilm",
+    base = ["queries.txt", "--corpus", small / "corpus.json", "-o", out, "--top-k", "2", "--model", "minilm",
             "--teacher", resolve_model("minilm")]
     r = cli([small / base[0], *base[1:], "--answers", answers])
     assert r.exit_code == 0, r.output
@@ -361,7 +361,7 @@ def test_cli_with_an_answers_file_then_stdin_resumes(small):
     (["queries.txt", "--corpus", "corpus.json", "-o", "."], "is a folder"),
     (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "--answers", "none.txt"], "--answers"),
     (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "--model", "./no-model"], "does not exist"),
-    (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "-k", "0"], "greater than or equal to 1"),
+    (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "--top-k", "0"], "greater than or equal to 1"),
     (["queries.txt", "--corpus", "queries.txt", "-o", "l.json"], "that is the queries file"),
 ])
 def test_cli_errors_are_one_line(small, monkeypatch, args, message):

@@ -27,7 +27,7 @@ def report(delta: float, lo: float, hi: float, wins: int, losses: int, n: int = 
     (report(-0.020, -0.028, -0.011, 60, 120, n=546, base=0.6), "refuse"),         # a clear regression
 ])
 def test_the_issue_cases(case, verdict):
-    d = decide_gain(case, VALIDATION, "tuned")
+    d = decide_gain(case, VALIDATION, "tuned", ship_on_validation=True)
     assert d.verdict == verdict and d.shipped == (verdict == "ship") and d.rule == "gain"
     assert d.evidence["changed"] == case.comparison("tuned").wins + case.comparison("tuned").losses
     assert d.evidence["base_score"] == case.results[0].metrics["ndcg@10"]
@@ -37,7 +37,18 @@ def test_too_few_changed_queries_cannot_judge_even_when_all_won():
     d = decide_gain(report(+0.05, +0.01, +0.09, MIN_CHANGED - 1, 0), VALIDATION, "tuned")
     assert d.verdict == "cannot_judge" and "only 9 of 100 queries" in d.reason
     assert "ragtune label" in d.reason and "base model stays" in d.reason  # says how to get data that can judge
-    assert decide_gain(report(+0.05, +0.01, +0.09, MIN_CHANGED, 0), VALIDATION, "tuned").verdict == "ship"
+    assert decide_gain(report(+0.05, +0.01, +0.09, MIN_CHANGED, 0), VALIDATION, "tuned", ship_on_validation=True).verdict == "ship"
+
+
+def test_synthetic_validation_alone_never_ships():
+    """bench/ship_decisions.py, FAQ documents only: validation +0.049 [+0.008, +0.093] for an adapter the 503 human
+    questions put at -0.011 [-0.027, +0.004]. The same numbers on real queries ship."""
+    gain = report(+0.0491, +0.0084, +0.0927, 20, 8, n=76, base=0.680)
+    d = decide_gain(gain, VALIDATION, "tuned")
+    assert d.verdict == "cannot_judge" and not d.shipped
+    assert "synthetic" in d.reason and "ragtune label" in d.reason and "base model stays" in d.reason
+    assert decide_gain(gain, EVAL_DATASET, "tuned").verdict == "ship"
+    assert decide_gain(report(-0.05, -0.09, -0.01, 8, 20), VALIDATION, "tuned").verdict == "refuse"  # it still refuses
 
 
 def test_a_clear_gain_ships_and_a_clear_loss_is_refused_on_real_queries_without_the_label_hint():

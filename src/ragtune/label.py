@@ -395,93 +395,21 @@ def label_queries(
 
     output = Path(output).expanduser()
     journal = _check_output(output)
-    queries_file = None
-    if isinstance(queries, (str, Path)):
-        queries_file = str(queries)
-        texts = read_queries(queries)
-    else:
-        texts = unique_queries(queries)
-        if not texts:
-            raise InputError("no queries given: every line was blank or a # comment.")
+    texts, queries_file = _query_texts(queries)
     ds = _corpus_dataset(corpus, exclude=[output, journal, *([queries_file] if queries_file else [])], **(corpus_options or {}))
-    corpus_spec = _corpus_spec(corpus)
-    fingerprint = corpus_fingerprint(ds.corpus)
     labels = model_labels(model, teacher)
     embedders = {m: load_embedder(spec) for m, spec in labels}
 
     created = not journal.exists()
     lock = _lock(journal)
     try:
-        answers, sessions = replay(journal)
-        _check_journal(answers, sessions, ds, fingerprint, journal, say)
-        text_of = {query_id(q): q for q in texts}
-        order = list(text_of)
-        revisit = {q for q in order if retry_skipped and answers.get(q, {}).get("type") == "skip"}
-        pending = lambda: [q for q in order if q not in answers or q in revisit]  # noqa: E731
-        todo = pending()
-        if answers:
-            say(f"resuming from {journal.name}: {_count(answers, 'label')} labelled, {_count(answers, 'skip')} skipped; "
-                f"{len(todo)} of {len(order)} queries left")
-        if not todo:
-            say(f"every one of the {len(order)} queries is answered already"
-                + ("." if retry_skipped or not _count(answers, "skip") else "; --retry-skipped shows the skipped ones again."))
+        state = _Labelling.open(output, journal, ds, texts, retry_skipped, say)
         pooler = Pooler(ds, embedders, k, show_progress=show_progress)
-        pooler.prepare([text_of[q] for q in todo])
-
-        session = {"type": "session", "v": JOURNAL_VERSION, "time": _now(), "labeller": labeller or _user(),
-                   "models": [m for m, _ in labels], "k": k, "pooling": POOLING, "queries_file": queries_file,
-                   "corpus": corpus_spec, "corpus_docs": len(ds.corpus), "corpus_fingerprint": fingerprint}
-        append_jsonl(journal, session)
-        sessions.append(session)
-
-        def save() -> RetrievalDataset:
-            return _write_output(output, journal, ds, answers, sessions, remaining=len(pending()), total=len(order))
-
-        dataset = save()  # a crash after the last answer but before the output was written: rebuilt here
-
-        seconds: list[float] = []
-        forced: str | None = None
-        quit_ = False
-        while True:
-            todo = pending()
-            qid = forced if forced is not None else (todo[0] if todo else None)
-            forced = None
-            if qid is None:
-                break
-            text = text_of.get(qid) or _undone_text(qid, journal)
-            passages = pooler.passages(text)
-            done_before = len(order) - len(todo)
-            progress = Progress(position=min(done_before + 1, len(order)), total=len(order), labelled=_count(answers, "label"),
-                                skipped=_count(answers, "skip"), remaining=len(todo) + (qid not in todo), qid=qid)
-            if on_show:
-                on_show(progress, text, passages)
-            start = time.perf_counter()
-            answer = answer_fn(text, passages)
-            took = time.perf_counter() - start
-            if answer == "quit":
-                quit_ = True
-                break
-            if answer == "undo":
-                if not answers:
-                    say("nothing to undo: no answer is recorded yet.")
-                    forced = qid
-                    continue
-                last_qid, last = next(reversed(answers.items()))
-                append_jsonl(journal, {"type": "undo", "qid": last_qid, "time": _now()})
-                answers.pop(last_qid)
-                revisit.discard(last_qid)
-                text_of.setdefault(last_qid, last.get("query", ""))
-                dataset = save()
-                say(f"undone: the answer to {_short(last.get('query', last_qid))!r} ({_describe(last)}); it is shown again.")
-                forced = last_qid
-                continue
-            row = _answer_row(qid, text, passages, answer, took)
-            append_jsonl(journal, row)
-            answers.pop(qid, None)
-            answers[qid] = row
-            revisit.discard(qid)
-            seconds.append(took)
-            dataset = save()
+        pooler.prepare([state.text_of[q] for q in state.pending()])
+        state.start_session({"labeller": labeller or _user(), "models": [m for m, _ in labels], "k": k, "pooling": POOLING,
+                             "queries_file": queries_file, "corpus": _corpus_spec(corpus), "corpus_docs": len(ds.corpus),
+                             "corpus_fingerprint": state.fingerprint})
+        seconds, quit_ = _ask_all(state, pooler, answer_fn, on_show, say)
     except BaseException:
         if created and journal.exists() and journal.stat().st_size == 0:
             journal.unlink()  # a first session that failed before any record leaves nothing behind
@@ -489,13 +417,125 @@ def label_queries(
     finally:
         _unlock(lock)
 
-    remaining = len(pending())
     n_queries = pooler.pooled
     return LabelSummary(
-        labelled=_count(answers, "label"), skipped=_count(answers, "skip"), remaining=remaining, total=len(order),
-        answered_now=len(seconds), seconds_per_query=(sum(seconds) / len(seconds)) if seconds else None,
+        labelled=_count(state.answers, "label"), skipped=_count(state.answers, "skip"), remaining=len(state.pending()),
+        total=len(state.order), answered_now=len(seconds), seconds_per_query=(sum(seconds) / len(seconds)) if seconds else None,
         corpus_seconds=pooler.seconds_corpus, pooling_seconds_per_query=(pooler.seconds / n_queries) if n_queries else None,
-        quit=quit_, output=output, journal=journal, dataset=dataset, messages=messages)
+        quit=quit_, output=output, journal=journal, dataset=state.dataset, messages=messages)
+
+
+def _query_texts(queries: str | Path | Sequence[str]) -> tuple[list[str], str | None]:
+    """The unique query texts, and the queries file they came from (None for a list)."""
+    if isinstance(queries, (str, Path)):
+        return read_queries(queries), str(queries)
+    texts = unique_queries(queries)
+    if not texts:
+        raise InputError("no queries given: every line was blank or a # comment.")
+    return texts, None
+
+
+@dataclass
+class _Labelling:
+    """One labelling session's state: the answers replayed from the journal (plus this session's), the queries in
+    order, and the output dataset rewritten after every change."""
+
+    output: Path
+    journal: Path
+    ds: RetrievalDataset
+    fingerprint: str
+    answers: dict[str, dict]
+    sessions: list[dict]
+    text_of: dict[str, str]
+    order: list[str]
+    revisit: set[str]
+    dataset: RetrievalDataset | None = None
+
+    @classmethod
+    def open(cls, output: Path, journal: Path, ds: RetrievalDataset, texts: list[str], retry_skipped: bool,
+             say: Callable[[str], None]) -> _Labelling:
+        fingerprint = corpus_fingerprint(ds.corpus)
+        answers, sessions = replay(journal)
+        _check_journal(answers, sessions, ds, fingerprint, journal, say)
+        text_of = {query_id(q): q for q in texts}
+        order = list(text_of)
+        revisit = {q for q in order if retry_skipped and answers.get(q, {}).get("type") == "skip"}
+        state = cls(output, journal, ds, fingerprint, answers, sessions, text_of, order, revisit)
+        todo = state.pending()
+        if answers:
+            say(f"resuming from {journal.name}: {_count(answers, 'label')} labelled, {_count(answers, 'skip')} skipped; "
+                f"{len(todo)} of {len(order)} queries left")
+        if not todo:
+            say(f"every one of the {len(order)} queries is answered already"
+                + ("." if retry_skipped or not _count(answers, "skip") else "; --retry-skipped shows the skipped ones again."))
+        return state
+
+    def pending(self) -> list[str]:
+        return [q for q in self.order if q not in self.answers or q in self.revisit]
+
+    def start_session(self, fields: dict[str, Any]) -> None:
+        session = {"type": "session", "v": JOURNAL_VERSION, "time": _now(), **fields}
+        append_jsonl(self.journal, session)
+        self.sessions.append(session)
+        self.save()  # a crash after the last answer but before the output was written: rebuilt here
+
+    def save(self) -> None:
+        self.dataset = _write_output(self.output, self.journal, self.ds, self.answers, self.sessions,
+                                     remaining=len(self.pending()), total=len(self.order))
+
+    def progress(self, qid: str, todo: list[str]) -> Progress:
+        return Progress(position=min(len(self.order) - len(todo) + 1, len(self.order)), total=len(self.order),
+                        labelled=_count(self.answers, "label"), skipped=_count(self.answers, "skip"),
+                        remaining=len(todo) + (qid not in todo), qid=qid)
+
+    def record(self, row: dict) -> None:
+        append_jsonl(self.journal, row)
+        self.answers.pop(row["qid"], None)
+        self.answers[row["qid"]] = row
+        self.revisit.discard(row["qid"])
+        self.save()
+
+    def undo(self, say: Callable[[str], None]) -> str | None:
+        """Withdraw the last answer; its query id (to show again), or None when there is none."""
+        if not self.answers:
+            say("nothing to undo: no answer is recorded yet.")
+            return None
+        last_qid, last = next(reversed(self.answers.items()))
+        append_jsonl(self.journal, {"type": "undo", "qid": last_qid, "time": _now()})
+        self.answers.pop(last_qid)
+        self.revisit.discard(last_qid)
+        self.text_of.setdefault(last_qid, last.get("query", ""))
+        self.save()
+        say(f"undone: the answer to {_short(last.get('query', last_qid))!r} ({_describe(last)}); it is shown again.")
+        return last_qid
+
+
+def _ask_all(state: _Labelling, pooler: Pooler, answer_fn: AnswerFn,
+             on_show: Callable[[Progress, str, list[Passage]], None] | None,
+             say: Callable[[str], None]) -> tuple[list[float], bool]:
+    """Show every pending query until none is left or the labeller quits: (seconds per answer, quit)."""
+    seconds: list[float] = []
+    forced: str | None = None
+    while True:
+        todo = state.pending()
+        qid = forced if forced is not None else (todo[0] if todo else None)
+        forced = None
+        if qid is None:
+            return seconds, False
+        text = state.text_of.get(qid) or _undone_text(qid, state.journal)
+        passages = pooler.passages(text)
+        if on_show:
+            on_show(state.progress(qid, todo), text, passages)
+        start = time.perf_counter()
+        answer = answer_fn(text, passages)
+        took = time.perf_counter() - start
+        if answer == "quit":
+            return seconds, True
+        if answer == "undo":
+            forced = state.undo(say) or qid
+            continue
+        state.record(_answer_row(qid, text, passages, answer, took))
+        seconds.append(took)
 
 
 def _corpus_dataset(corpus: Any, exclude: list, **options: Any) -> RetrievalDataset:

@@ -64,22 +64,22 @@ CASES: list[Case] = [
     C("data chunk", "{pdfdocs} -o {tmp}/out.json", r"no usable documents|cut\.pdf", out="{tmp}/out.json", name="truncated pdf"),
     C("data chunk", "{garbagedocs} -o {tmp}/out.json", r"no usable documents|utf-8", out="{tmp}/out.json", name="binary garbage"),
     C("data chunk", "{emptydocs} -o {tmp}/out.json", r"no files found", out="{tmp}/out.json", name="empty folder"),
-    C("data chunk", "{docs} -o {tmp}/out.json --tokenizer {hub}", r"not-a-cached-model.*(cache|offline)", out="{tmp}/out.json"),
+    C("data chunk", "{docs} -o {tmp}/out.json --chunk-tokenizer {hub}", r"not-a-cached-model.*(cache|offline)", out="{tmp}/out.json"),
 
     # -- data convert
-    C("data convert", "{garbage_json} {tmp}/out.json", r"garbage\.json.*(utf-8|json)", out="{tmp}/out.json"),
-    C("data convert", "{truncated} {tmp}/out.json", r"truncated\.json.*json", out="{tmp}/out.json"),
-    C("data convert", "{latin1} {tmp}/out.json", r"latin1\.json.*utf-8", out="{tmp}/out.json"),
-    C("data convert", "{dup_ids} {tmp}/out.json", r"dup_ids\.json.*(duplicate|twice|repeated).*a1", out="{tmp}/out.json"),
-    C("data convert", "{dup_ids_jsonl} {tmp}/out.json", r"dup_ids\.jsonl.*(duplicate|twice|repeated).*a1", out="{tmp}/out.json"),
-    C("data convert", "{int_text} {tmp}/out.json", r"int_text\.json.*corpus.*a2.*(string|text)", out="{tmp}/out.json"),
-    C("data convert", "{int_text_jsonl} {tmp}/out.json", r"int_text\.jsonl:2.*(string|text)", out="{tmp}/out.json"),
-    C("data convert", "{dangling} {tmp}/out.json", r"dangling.*no-such-doc.*not in the corpus", out="{tmp}/out.json"),
-    C("data convert", "{not_object} {tmp}/out.json", r"list\.json.*object", out="{tmp}/out.json"),
-    C("data convert", "{beir_noqrels} {tmp}/out", r"beir_noqrels.*qrels"),
-    C("data convert", "{good} {afile}/out.json", r"afile.*(is a file|not a folder)", name="file in the way"),
-    C("data convert", "{good} {dir_json}", r"dir\.json.*is a folder", name="folder named like the output"),
-    C("data convert", "{good} {tmp}/out.json --to xml", r"--to.*xml", out="{tmp}/out.json"),
+    C("data convert", "{garbage_json} -o {tmp}/out.json", r"garbage\.json.*(utf-8|json)", out="{tmp}/out.json"),
+    C("data convert", "{truncated} -o {tmp}/out.json", r"truncated\.json.*json", out="{tmp}/out.json"),
+    C("data convert", "{latin1} -o {tmp}/out.json", r"latin1\.json.*utf-8", out="{tmp}/out.json"),
+    C("data convert", "{dup_ids} -o {tmp}/out.json", r"dup_ids\.json.*(duplicate|twice|repeated).*a1", out="{tmp}/out.json"),
+    C("data convert", "{dup_ids_jsonl} -o {tmp}/out.json", r"dup_ids\.jsonl.*(duplicate|twice|repeated).*a1", out="{tmp}/out.json"),
+    C("data convert", "{int_text} -o {tmp}/out.json", r"int_text\.json.*corpus.*a2.*(string|text)", out="{tmp}/out.json"),
+    C("data convert", "{int_text_jsonl} -o {tmp}/out.json", r"int_text\.jsonl:2.*(string|text)", out="{tmp}/out.json"),
+    C("data convert", "{dangling} -o {tmp}/out.json", r"dangling.*no-such-doc.*not in the corpus", out="{tmp}/out.json"),
+    C("data convert", "{not_object} -o {tmp}/out.json", r"list\.json.*object", out="{tmp}/out.json"),
+    C("data convert", "{beir_noqrels} -o {tmp}/out", r"beir_noqrels.*qrels"),
+    C("data convert", "{good} -o {afile}/out.json", r"afile.*(is a file|not a folder)", name="file in the way"),
+    C("data convert", "{good} -o {dir_json}", r"dir\.json.*is a folder", name="folder named like the output"),
+    C("data convert", "{good} -o {tmp}/out.json --to xml", r"--to.*xml", out="{tmp}/out.json"),
 
     # -- data split
     C("data split", "{good} -o {tmp}/split --val-fraction 0", r"--val-fraction"),
@@ -167,12 +167,12 @@ CASES: list[Case] = [
     # -- generate negatives
     C("generate negatives", "{dangling} -o {tmp}/negs.json", r"no-such-doc.*not in the corpus", out="{tmp}/negs.json"),
     C("generate negatives", "{dup_ids} -o {tmp}/negs.json", r"(duplicate|twice|repeated).*a1", out="{tmp}/negs.json"),
-    C("generate negatives", "{good} -o {tmp}/negs.json -n 0", r"--num-negatives", out="{tmp}/negs.json"),
+    C("generate negatives", "{good} -o {tmp}/negs.json --num-negatives 0", r"--num-negatives", out="{tmp}/negs.json"),
     C("generate negatives", "{good} -o {tmp}/negs.json --depth 0", r"--depth", out="{tmp}/negs.json"),
     C("generate negatives", "{good} -o {tmp}/negs.json --skip-top -1", r"--skip-top", out="{tmp}/negs.json"),
     C("generate negatives", "{good} -o {tmp}/negs.json --margin -1", r"--margin", out="{tmp}/negs.json"),
     C("generate negatives", "{good} -o {afile}/negs.json", r"afile.*(is a file|not a folder)"),
-    C("generate negatives", "{good} -o {tmp}/negs.json -m {hub}", r"not-a-cached-model.*(cache|offline)", out="{tmp}/negs.json"),
+    C("generate negatives", "{good} -o {tmp}/negs.json -r {hub}", r"not-a-cached-model.*(cache|offline)", out="{tmp}/negs.json"),
 
     # -- train adapter
     C("train adapter", "{good} -o {tmp}/run --epochs 0", r"--epochs"),
@@ -266,7 +266,7 @@ CASES: list[Case] = [
     C("report", "{afile}", r"afile.*not a readable evaluation report", name="not json"),
 
     # -- label
-    C("label", "{queries} --corpus {good} -o {tmp}/labels.json -k 0", r"-k|--k", out="{tmp}/labels.json"),
+    C("label", "{queries} --corpus {good} -o {tmp}/labels.json --top-k 0", r"--top-k", out="{tmp}/labels.json"),
     C("label", "{queries} --corpus {good} -o {tmp}/labels.json --chars 10", r"--chars", out="{tmp}/labels.json"),
     C("label", "{queries} --corpus {docs} -o {tmp}/labels.json --chunk-size 0", r"--chunk-size", out="{tmp}/labels.json"),
     C("label", "{queries} --corpus {good} -o {tmp}/labels.json --model {hub}", r"not-a-cached-model.*(cache|offline)",

@@ -64,7 +64,7 @@ def test_chunk_to_jsonl(docs, tmp_path):
     (["/no/such/dir"], "document path '/no/such/dir' does not exist"),
     (["LATIN1"], "no usable documents: all 1 file(s) were skipped"),
     (["GUIDE", "--overlap", "200"], "overlap 200 must be >= 0 and less than half"),
-    (["GUIDE", "--tokenizer", "/no/such/model"], "/no/such/model"),
+    (["GUIDE", "--chunk-tokenizer", "/no/such/model"], "/no/such/model"),
 ])
 def test_chunk_bad_input_is_one_clean_error(docs, tmp_path, args, message):
     args = [{"LATIN1": str(docs / "latin1.txt"), "GUIDE": str(docs / "guide.md")}.get(a, a) for a in args]
@@ -76,19 +76,29 @@ def test_chunk_bad_input_is_one_clean_error(docs, tmp_path, args, message):
 
 def test_convert_between_all_formats(tmp_path):
     as_json, as_beir, as_jsonl = tmp_path / "faq.json", tmp_path / "faq-beir", tmp_path / "faq.jsonl"
-    assert run("data", "convert", "construction-faq", as_json).exit_code == 0
-    result = run("data", "convert", as_json, as_beir, "--to", "beir")
+    assert run("data", "convert", "construction-faq", "-o", as_json).exit_code == 0
+    result = run("data", "convert", as_json, "-o", as_beir, "--to", "beir")
     assert result.exit_code == 0 and "warning: BEIR cannot store doc_source, meta" in result.stderr
-    assert run("data", "convert", as_beir, as_jsonl).exit_code == 0
+    assert run("data", "convert", as_beir, "--output", as_jsonl).exit_code == 0
     original, back = load_dataset("construction-faq"), load_dataset(as_jsonl)
     assert (back.queries, back.corpus, back.relevant_docs) == (original.queries, original.corpus, original.relevant_docs)
-    assert "written as jsonl" in run("data", "convert", as_json, tmp_path / "x.jsonl").stdout
+    assert "written as jsonl" in run("data", "convert", as_json, "-o", tmp_path / "x.jsonl").stdout
+
+
+def test_convert_old_positional_output_still_works_with_a_warning(tmp_path):
+    result = run("data", "convert", "construction-faq", tmp_path / "old.json")
+    assert result.exit_code == 0, result.output
+    assert "second argument is the old form; use -o" in result.stderr and (tmp_path / "old.json").is_file()
+    result = run("data", "convert", "construction-faq", tmp_path / "a.json", "-o", tmp_path / "b.json")
+    assert result.exit_code == 2 and "give the output once" in result.stderr
+    result = run("data", "convert", "construction-faq")
+    assert result.exit_code == 2 and "-o/--output is required" in result.stderr
 
 
 def test_convert_bad_format_and_missing_input(tmp_path):
-    result = run("data", "convert", "construction-faq", tmp_path / "x", "--to", "csv")
-    assert result.exit_code == 2 and "--to must be one of llamaindex, beir, jsonl; got 'csv'" in result.stderr
-    result = run("data", "convert", tmp_path / "missing.json", tmp_path / "x.json")
+    result = run("data", "convert", "construction-faq", "-o", tmp_path / "x", "--to", "csv")
+    assert result.exit_code == 2 and "'csv' is not one of" in result.stderr and "llamaindex" in result.stderr
+    result = run("data", "convert", tmp_path / "missing.json", "-o", tmp_path / "x.json")
     assert result.exit_code == 2 and "not found" in result.stderr
 
 

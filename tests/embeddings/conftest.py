@@ -67,3 +67,24 @@ def tiny_st_dir(tmp_path_factory, minilm_tokenizer) -> Path:
     st = SentenceTransformer(modules=[Transformer(str(hf), max_seq_length=64), Pooling(32, "mean"), Normalize()], device="cpu")
     st.save(str(folder))
     return folder
+
+
+@pytest.fixture()
+def adapter_model_dir(tmp_path, tiny_st_dir) -> Path:
+    """A shipped adapter's RUN/model folder over tiny_st_dir: adapter.json + weights, and the same as a
+    sentence-transformers Router model (query route: base + a perturbed linear adapter; document route: base)."""
+    import torch
+
+    from ragtune.embedders import Adapter, load_embedder, save_adapter
+    from ragtune.embeddings.train_adapter import _write_model
+
+    torch.manual_seed(0)
+    a = Adapter("linear", "query", 32, seed=1)
+    with torch.no_grad():
+        for p in a.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    save_adapter(a, tmp_path / "final", {"spec": str(tiny_st_dir)})
+    folder = tmp_path / "model"
+    folder.mkdir()
+    _write_model(tmp_path / "final", folder, load_embedder(str(tiny_st_dir)), "auto")
+    return folder

@@ -4,7 +4,6 @@ vectors (encode_query / encode_document) and the same retrieval metrics as ragtu
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ragtune.embedders import Adapter, load_embedder, save_adapter
 from ragtune.embedders.st_export import TOLERANCE
@@ -27,16 +26,8 @@ class STEncoder:
         return fn(list(texts), convert_to_numpy=True, normalize_embeddings=True)
 
 
-def test_model_folder_loads_in_sentence_transformers_with_the_same_vectors_and_metrics(tmp_path, tiny_st_dir):
-    torch.manual_seed(0)
-    a = Adapter("linear", "query", 32, seed=1)
-    with torch.no_grad():
-        for p in a.parameters():
-            p.add_(torch.randn_like(p) * 0.3)
-    save_adapter(a, tmp_path / "final", {"spec": str(tiny_st_dir)})
-    folder = tmp_path / "model"
-    folder.mkdir()
-    _write_model(tmp_path / "final", folder, load_embedder(str(tiny_st_dir)), "auto")
+def test_model_folder_loads_in_sentence_transformers_with_the_same_vectors_and_metrics(adapter_model_dir):
+    folder = adapter_model_dir
     assert (folder / "modules.json").exists() and (folder / "adapter.json").exists()
     ours, plain = load_embedder(str(folder)), STEncoder(folder)
     texts = ["is a permit needed for a new roof", "the garage and the fence"]

@@ -104,6 +104,7 @@ def test_cli_train_embedding_and_adapter(tmp_path, tiny_st_dir):
     r = CliRunner().invoke(app, ["train", "adapter", str(data), "-e", str(tiny_st_dir), "-o", str(tmp_path / "a"),
                                  "--teacher", str(tiny_st_dir), "--epochs", "2"])
     assert r.exit_code == 0, r.output
+    assert "-e is an old name of --model" in r.stderr  # the old spelling still works, with a warning
     assert json.loads((tmp_path / "a" / "metrics.json").read_text())["job"] == "adapter"
     bad = tmp_path / "bad.json"
     bad.write_text('{"queries": {"q": "x"}, "corpus": {}, "relevant_docs": {"q": ["nope"]}}')
@@ -125,3 +126,27 @@ def test_a_folder_of_another_configuration_is_refused_not_resumed(tmp_path):
     with Run(run, "embedding", same.model_copy(update={"learning_rate": 5e-5})) as r:
         with pytest.raises(InputError, match="different configuration"):
             r.finished()
+
+
+@pytest.mark.parametrize("job, extra", [
+    ("embedding", ["--max-steps", "2", "--batch-size", "8"]),
+    ("adapter", ["--epochs", "3"]),
+])
+def test_a_run_repeated_from_its_own_config_json_gives_the_same_metrics(tmp_path, tiny_st_dir, job, extra):
+    from typer.testing import CliRunner
+
+    from ragtune.cli.main import app
+    from ragtune.data.retrieval import write_llamaindex
+    from ragtune.records import read_metrics
+
+    data = write_llamaindex(keyword_dataset(), tmp_path / "train.json")
+    first, again = tmp_path / "first", tmp_path / "again"
+    r = CliRunner().invoke(app, ["train", job, str(data), "-m", str(tiny_st_dir), "-o", str(first), "--seed", "3", *extra])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["train", job, "--config", str(first / "config.json"), "-o", str(again)])
+    assert r.exit_code == 0, r.output
+    saved = {k: v for k, v in json.loads((first / "config.json").read_text()).items() if k != "output"}
+    assert {k: v for k, v in json.loads((again / "config.json").read_text()).items() if k != "output"} == saved
+    a, b = read_metrics(first), read_metrics(again)
+    assert a.decision == b.decision
+    assert a.model_dump()["models"] == b.model_dump()["models"]

@@ -105,8 +105,8 @@ def test_negatives_cli(tmp_path):
         proc = cli(["generate", "queries", str(docs), "-o", str(out), "--llm", "openai:m", "--no-filter", "--val-style", "same",
                     "--base-url", srv.base_url])
         assert proc.communicate(timeout=120)[0] and proc.returncode == 0
-    proc = cli(["generate", "negatives", str(out / "all.json"), "-m", "minilm", "-o", str(tmp_path / "negs.json"),
-                "-n", "3", "--skip-top", "1"])
+    proc = cli(["generate", "negatives", str(out / "all.json"), "-r", "minilm", "-o", str(tmp_path / "negs.json"),
+                "--num-negatives", "3", "--skip-top", "1"])
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     mined = json.loads((tmp_path / "negs.json").read_text())

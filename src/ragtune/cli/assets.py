@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.text import Text
 
 from ragtune.cli.common import console, handle_errors
 
@@ -27,13 +28,13 @@ def assets(ctx: typer.Context) -> None:
         table.add_column(col, overflow="fold")
     for a in ASSETS.values():
         if not a.installed():
-            table.add_row(a.name, a.kind, "[red]not installed[/]", "-", "-", a.install)
+            table.add_row(a.name, a.kind, Text("not installed", style="red"), "-", "-", a.install)
             continue
         path = prepared_path(a.name)
         if path is None:
-            status, where, size = "[yellow]installed, not prepared[/]", "(prepared on first use)", "-"
+            status, where, size = Text("installed, not prepared", style="yellow"), "(prepared on first use)", "-"
         else:
-            status, where, size = "[green]ready[/]", str(path), _human(folder_size(path))
+            status, where, size = Text("ready", style="green"), str(path), _human(folder_size(path))
         table.add_row(a.name, a.kind, status, where, size, a.description)
     console.print(table)
 

@@ -18,8 +18,10 @@ from typer.core import TyperGroup
 
 CHAT_MODEL_HELP = "registry name (smollm2-135m-instruct, qwen2.5-coder-0.5b-instruct), model folder, adapter folder or run folder"
 
-console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True, highlight=False)
+# markup off: messages carry paths, ids and commands such as pip install 'ragtune[faiss]', whose brackets rich would
+# eat as style tags. A styled line says so (markup=True) and escapes what it interpolates; tables use Text cells.
+console = Console(stderr=False, highlight=False, markup=False, width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, highlight=False, markup=False)
 
 
 def offline_env() -> None:
@@ -45,7 +47,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except RagtuneError as e:
             fail(str(e), code=e.exit_code)
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]: rerun the same command to resume where it stopped.")
+            err_console.print("[yellow]interrupted[/]: rerun the same command to resume where it stopped.", markup=True)
             raise typer.Exit(code=130) from None
         except (typer.Exit, typer.Abort, click_exceptions.ClickException):
             raise
@@ -79,14 +81,19 @@ def _bug() -> None:
 
     traceback.print_exc()
     err_console.print("[bold red]this is a bug in ragtune[/], not a problem with your input: please report it with the "
-                      "command you ran and the traceback above.", highlight=False, soft_wrap=True)
+                      "command you ran and the traceback above.", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=70) from None
 
 
 class RagtuneGroup(TyperGroup):
     """The root command group: typer's usage errors (missing argument, bad choice, not an int, no such option)
     come out as one `error: ...` line plus a `hint:` line naming `--help`, instead of a boxed panel with the usage.
-    Help output is typer's own, unchanged."""
+    Help output is typer's own, unchanged. Old option spellings (`ragtune.cli.aliases`) are rewritten to today's
+    names, with a warning, before parsing."""
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        return super().main(_todays_spellings(self, args), *rest, **kwargs)
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         with _one_line_usage_errors():
@@ -95,6 +102,27 @@ class RagtuneGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         with _one_line_usage_errors():
             return super().invoke(ctx)
+
+
+def _todays_spellings(group: Any, args: list[str]) -> list[str]:
+    """The command line with old option spellings replaced (see ragtune.cli.aliases), warning once for each."""
+    from ragtune.cli.aliases import rewrite
+
+    path: list[str] = []
+    for i, arg in enumerate(args):
+        if arg.startswith("-"):
+            continue  # the root group's own options (--help, --version) take no value
+        command = group.commands.get(arg) if hasattr(group, "commands") else None
+        if command is None:
+            return args
+        path.append(arg)
+        group = command
+        if not hasattr(command, "commands"):
+            new, warnings = rewrite(" ".join(path), args[i + 1:])
+            for line in warnings:
+                err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
+            return args[:i + 1] + new
+    return args
 
 
 @contextlib.contextmanager
@@ -188,8 +216,8 @@ def show_reports(run, names) -> None:
 
 def show_decision(decision, run) -> None:
     """The ship decision in green (shipped) or red (refused), and where it came from."""
-    console.print(("[green]" if decision.shipped else "[bold red]") + escape(decision.reason) + "[/]")
-    console.print(f"decided by: {decision.decided_by} ({escape(decision.dataset)}); run folder: {escape(str(run))}")
+    console.print(("[green]" if decision.shipped else "[bold red]") + escape(decision.reason) + "[/]", markup=True)
+    console.print(f"decided by: {decision.decided_by} ({decision.dataset}); run folder: {run}")
     write_page(run)
 
 
@@ -203,4 +231,4 @@ def write_page(target) -> None:
         say(f"report: {write_html(target)}")
     except Exception as e:  # noqa: BLE001 - the run's results are written; the page is a view of them
         err_console.print(f"[yellow]warning:[/] no HTML report written ({type(e).__name__}: {escape(str(e))}); "
-                          f"run `ragtune report {escape(str(target))}` to retry.", highlight=False, soft_wrap=True)
+                          f"run `ragtune report {escape(str(target))}` to retry.", markup=True, highlight=False, soft_wrap=True)

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
+from rich.text import Text
 
 from ragtune.cli.common import CHAT_MODEL_HELP, above, console, err_console, fail, handle_errors, say
 
 app = typer.Typer(help="Chunk documents; inspect, validate, convert and split retrieval datasets; validate chat data.",
                   no_args_is_help=True)
 
-_FORMATS = ("llamaindex", "beir", "jsonl")
 
 
 def dataset_kind(path: Path) -> str:
@@ -35,7 +35,7 @@ def chunk(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the chunks: OUT.json (LlamaIndex JSON, "
                                 "recommended), OUT.jsonl (ragtune JSONL) or a folder (BEIR)."),
     text_field: str = typer.Option("text", "--text-field", help="JSONL inputs: the field that holds each row's text."),
-    tokenizer: str = typer.Option("minilm", "--tokenizer", help="Model whose tokenizer measures chunks: an asset name "
+    chunk_tokenizer: str = typer.Option("minilm", "--chunk-tokenizer", help="Model whose tokenizer measures chunks: an asset name "
                                   "(minilm, mpnet), a local model folder, or a cached hub id. Use your embedding model's."),
     chunk_size: int = typer.Option(256, "--chunk-size", min=16, help="Most tokens per chunk, counting the model's special "
                                    "tokens. 256 = all-MiniLM-L6-v2's max_seq_length; longer chunks would be truncated."),
@@ -63,8 +63,8 @@ def chunk(
     documents, report = load_documents(docs, text_field=text_field, exclude=[output])
     for line in report.lines():
         err_console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
-    chunks = chunk_documents(documents, chunking_tokenizer(tokenizer), chunk_size=chunk_size, overlap=overlap)
-    meta = {"chunking": {"tokenizer": tokenizer, "chunk_size": chunk_size, "overlap": overlap, "text_field": text_field,
+    chunks = chunk_documents(documents, chunking_tokenizer(chunk_tokenizer), chunk_size=chunk_size, overlap=overlap)
+    meta = {"chunking": {"tokenizer": chunk_tokenizer, "chunk_size": chunk_size, "overlap": overlap, "text_field": text_field,
                          "inputs": [str(p) for p in docs], "skipped": report.lines()}}
     ds = chunks_to_dataset(chunks, name=name or output.stem, meta=meta)
     save_dataset(ds, output)
@@ -75,8 +75,12 @@ def chunk(
 @handle_errors
 def convert(
     source: str = typer.Argument(..., help="Input dataset: construction-faq, LlamaIndex .json, BEIR folder or ragtune .jsonl."),
-    output: Path = typer.Argument(..., help="Output path: a .json file, a .jsonl file or a folder (BEIR)."),
-    to: str = typer.Option("", "--to", help="Output format: llamaindex, beir or jsonl (default: from OUTPUT's name)."),
+    old_output: Optional[Path] = typer.Argument(None, help="Old place of --output (a second argument); use -o.",
+                                                show_default=False, hidden=True),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output path: a .json file, a .jsonl file or a "
+                                          "folder (BEIR).", show_default=False),
+    to: Optional[Literal["llamaindex", "beir", "jsonl"]] = typer.Option(None, "--to", help="Output format (default: from "
+                                                                        "the output's name: .json, .jsonl, else a folder)."),
     split: str = typer.Option("", "--split", help=_SPLIT_HELP),
 ) -> None:
     """Convert a retrieval dataset between LlamaIndex JSON, BEIR and ragtune JSONL.
@@ -84,17 +88,24 @@ def convert(
     LlamaIndex JSON and ragtune JSONL keep everything (hard negatives, chunk sources, metadata); BEIR
     has no place for those, so they are dropped with a warning.
 
-        ragtune data convert construction-faq faq.json
-        ragtune data convert faq.json faq-beir --to beir
+        ragtune data convert construction-faq -o faq.json
+        ragtune data convert faq.json -o faq-beir --to beir
     """
     from ragtune.data.retrieval import check, load_dataset, save_dataset
     from ragtune.errors import InputError
     from ragtune.io import check_output
 
-    if to and to not in _FORMATS:
-        raise InputError(f"--to must be one of {', '.join(_FORMATS)}; got {to!r}.")
+    if output is None and old_output is None:
+        raise InputError("-o/--output is required: where to write the converted dataset (-o faq.json).")
+    if output is not None and old_output is not None:
+        raise InputError(f"give the output once: -o {output} or the old second argument {old_output}, not both.")
+    if output is None:
+        err_console.print("warning: ragtune data convert: the output as a second argument is the old form; use "
+                          f"-o {old_output}. It will be removed in a later release.", style="yellow", markup=False,
+                          highlight=False, soft_wrap=True)
+        output = old_output
     fmt = to or ("jsonl" if output.suffix == ".jsonl" else "llamaindex" if output.suffix == ".json" else "beir")
-    check_output(output, "folder" if fmt == "beir" else "file", option="OUTPUT")
+    check_output(output, "folder" if fmt == "beir" else "file", option="--output")
     ds = check(load_dataset(source, split or None), source)
     lost = [k for k in ("hard_negatives", "doc_source", "meta") if getattr(ds, k)]
     if fmt == "beir" and lost:
@@ -206,7 +217,7 @@ def _is_retrieval(path: Path) -> bool:
 def validate(
     file: Path = typer.Argument(..., help="chat data (OpenAI chat JSONL, prompt/completion, sharegpt, alpaca) or a retrieval dataset (LlamaIndex JSON, BEIR folder)"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=f"check tokens, the loss mask and end-of-turn tokens with this model's tokenizer ({CHAT_MODEL_HELP}); without it token counts are estimated"),
-    val: Optional[Path] = typer.Option(None, "--val", help="validation file to check for train/val overlap"),
+    val_dataset: Optional[Path] = typer.Option(None, "--val-dataset", help="validation file to check for train/val overlap"),
     max_length: Optional[int] = typer.Option(None, "--max-length", min=8, help="context budget in tokens (default: the model's context)"),
     price: float = typer.Option(3.0, "--price-per-mtok", min=0.0, help="training price per million tokens for the cost estimate (USD; 3.0 is gpt-4o-mini's list price)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="also write the valid conversations as OpenAI chat JSONL here"),
@@ -217,10 +228,10 @@ def validate(
     For chat data: the OpenAI format checks (types, roles, unknown keys, missing content, no assistant
     message), token counts against the context with a truncation count, an empty assistant-token loss
     mask, assistant turns that do not end with the end-of-turn token, exact and near duplicates, and
-    train/val overlap (--val). Errors make the exit code non-zero; warnings do not. A summary gives the
+    train/val overlap (--val-dataset). Errors make the exit code non-zero; warnings do not. A summary gives the
     token distribution, the default epoch count and a cost estimate. Example:
 
-        ragtune data validate chats.jsonl --model smollm2-135m-instruct --val val.jsonl
+        ragtune data validate chats.jsonl --model smollm2-135m-instruct --val-dataset val.jsonl
     """
     from ragtune.errors import InputError
     from ragtune.io import check_output
@@ -232,7 +243,7 @@ def validate(
     from ragtune.data.chat import validate_chat, write_chat
     from ragtune.sft.tokenize import token_check
 
-    report = validate_chat(file, val=val, max_length=max_length, price_per_mtok=price,
+    report = validate_chat(file, val=val_dataset, max_length=max_length, price_per_mtok=price,
                            token_check=token_check(model, max_length) if model else None)
     _print_problems(report.errors, "error", show)
     _print_problems(report.warnings, "warning", show)
@@ -262,7 +273,7 @@ def _validate_retrieval(path: Path, show: int) -> None:
 def _print_problems(problems, label: str, show: int) -> None:
     style = "red" if label == "error" else "yellow"
     for p in problems[:show]:
-        console.print(f"[{style}]{label}[/] {p}", markup=True, highlight=False, soft_wrap=True)
+        console.print(Text(label, style=style) + Text(f" {p}"), highlight=False, soft_wrap=True)
     if len(problems) > show:
         console.print(f"... and {len(problems) - show} more {label}s (use --show N)")
 

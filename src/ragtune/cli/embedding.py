@@ -38,7 +38,6 @@ def train_adapter(
     dataset: Optional[str] = typer.Argument(None, help=DATASET_HELP, show_default=False),
     output: Optional[Path] = option(A, "output", "-o"),
     model: Optional[str] = option(A, "model", "-m"),
-    embedder: Optional[str] = typer.Option(None, "--embedder", "-e", hidden=True, help="old name of --model"),
     teacher: Optional[str] = option(A, "teacher", "-t"),
     teacher_check: Optional[Literal["drop", "stop", "off"]] = option(A, "teacher_check"),
     kind: Optional[Literal["linear", "mlp"]] = option(A, "kind"),
@@ -77,7 +76,7 @@ def train_adapter(
     """
     from ragtune.embeddings.train_adapter import train_adapter as fit
 
-    cfg = config_from(AdapterConfig, {**locals(), "model": model or embedder}, config)
+    cfg = config_from(AdapterConfig, locals(), config)
     _show(Path(cfg.output), fit(cfg))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -23,7 +24,7 @@ def eval_retrieval(
     json_out: Path | None = typer.Option(None, "--json", help="Write the evaluation report (the shared JSON shape, docs/architecture.md) to this file."),
     batch_size: int = typer.Option(64, min=1, help="Embedding batch size."),
     bootstrap: int = typer.Option(1000, min=1, help="Bootstrap resamples for the 95% confidence intervals."),
-    index: str = typer.Option("exact", help="'exact' (batched matrix products, bounded memory) or 'faiss' (needs ragtune[faiss])."),
+    index: Literal["exact", "faiss"] = typer.Option("exact", help="'exact' (batched matrix products, bounded memory) or 'faiss' (needs ragtune[faiss])."),
     split: str | None = typer.Option(None, help="BEIR qrels split to use (default: test, else the first)."),
     base_url: str | None = typer.Option(None, help="Base URL of an OpenAI-compatible embeddings server, for openai:MODEL."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
@@ -38,14 +39,11 @@ def eval_retrieval(
     """
     from ragtune.data.retrieval import check, load_dataset
     from ragtune.embedders import load_embedder
-    from ragtune.errors import InputError
     from ragtune.evaluation.retrieval import evaluate_retrieval
     from ragtune.io import check_output
     from ragtune.records import write_report
     from ragtune.report.tables import eval_table
 
-    if index not in ("exact", "faiss"):
-        raise InputError(f"--index must be 'exact' or 'faiss'; got {index!r}")
     ks = parse_ks(k)
     if json_out:
         check_output(json_out, "file", option="--json")

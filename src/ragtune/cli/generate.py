@@ -23,7 +23,6 @@ def queries(
     docs: list[Path] = typer.Argument(..., help="Files or folders (txt, md, html, pdf, jsonl) to write questions for."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder: train.json, val.json (LlamaIndex JSON), "
                                           "all.json, summary.json, dropped.jsonl and the resumable journal.jsonl.", show_default=False),
-    out: Optional[Path] = typer.Option(None, "--out", hidden=True, help="old name of --output"),
     llm: Optional[str] = option(Q, "llm"),
     base_url: Optional[str] = option(Q, "base_url"),
     api_key_env: Optional[str] = option(Q, "api_key_env"),
@@ -77,7 +76,7 @@ def queries(
     from ragtune.generate import generate_queries, summary_lines
     from ragtune.io import check_output
 
-    folder = output or out
+    folder = output
     if folder is None:
         raise InputError("--output is required: the folder to write the questions into (-o gen/).")
     cfg = config_from(QueryGenConfig, locals(), config, arguments=())
@@ -94,12 +93,11 @@ def queries(
 def negatives(
     dataset: str = typer.Argument(..., help="Retrieval dataset: LlamaIndex JSON (e.g. gen/train.json), BEIR folder, "
                                   ".jsonl, or a registry name."),
-    model: str = typer.Option("minilm", "--model", "-m", help="Retriever that ranks the candidates: registry name, "
+    retriever: str = typer.Option("minilm", "--retriever", "-r", help="Retriever that ranks the candidates: registry name, "
                               "local folder, cached hub id, or openai:MODEL."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output dataset file (.json LlamaIndex with "
                                           "hard_negatives, or .jsonl).", show_default=False),
-    out: Optional[Path] = typer.Option(None, "--out", hidden=True, help="old name of --output"),
-    num_negatives: int = typer.Option(5, "--num-negatives", "-n", min=1, help="Hard negatives per query."),
+    num_negatives: int = typer.Option(5, "--num-negatives", min=1, help="Hard negatives per query."),
     skip_top: int = typer.Option(0, min=0, help="Skip this many top-ranked non-positive candidates (often unlabelled positives)."),
     margin: float = typer.Option(0.95, min=0.0, help="Drop a candidate scoring above margin x the positive's score (a likely "
                                  "false negative); 0 turns the guard off."),
@@ -113,7 +111,7 @@ def negatives(
     probably answer the query too). The result goes into the dataset's hard_negatives field, which
     the embedding and reranker trainers use.
 
-    Example: ragtune generate negatives gen/train.json -m minilm -o gen/train-negs.json --skip-top 2
+    Example: ragtune generate negatives gen/train.json -r minilm -o gen/train-negs.json --skip-top 2
     """
     from ragtune.data.retrieval import load_checked, save_dataset
     from ragtune.embedders import load_embedder
@@ -121,12 +119,12 @@ def negatives(
     from ragtune.generate.negatives import mine_hard_negatives
     from ragtune.io import check_output
 
-    out = output or out
+    out = output
     if out is None:
         raise InputError("--output is required: the dataset file to write (-o train-negs.json).")
     check_output(out, "file")
     ds = load_checked(dataset, "dataset")
-    mined, stats = mine_hard_negatives(ds, load_embedder(model, base_url=base_url), num_negatives, skip_top,
+    mined, stats = mine_hard_negatives(ds, load_embedder(retriever, base_url=base_url), num_negatives, skip_top,
                                        margin or None, depth, show_progress=console.is_terminal)
     save_dataset(mined, out, "jsonl" if out.suffix == ".jsonl" else "llamaindex")
     dropped = ", ".join(f"{k} {v}" for k, v in stats["dropped"].items()) or "none"

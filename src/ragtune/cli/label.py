@@ -25,7 +25,7 @@ Judge each passage on its own: does it answer the query? Every answer is saved a
 def label(
     queries: Path = typer.Argument(..., help="Text file of real user queries, one per line (blank lines and # comments "
                                    "ignored, duplicates removed)."),
-    corpus: list[str] = typer.Option(..., "--corpus", "-c", help="What to search: a retrieval dataset (construction-faq, a "
+    corpus: list[str] = typer.Option(..., "--corpus", help="What to search: a retrieval dataset (construction-faq, a "
                                      ".json file, a BEIR folder, a ragtune .jsonl; its corpus is used) or your documents "
                                      "(files/folders, chunked as `ragtune data chunk` does). Repeat for several paths."),
     output: Path = typer.Option(..., "-o", "--output", help="The labelled dataset to write (LlamaIndex JSON, .json); its "
@@ -34,13 +34,13 @@ def label(
                               "run folder, cached hub id."),
     teacher: str = typer.Option("mpnet", "--teacher", "-t", help="A second (stronger) embedder whose top-k is pooled with "
                                 "--model's; 'none' shows --model's only."),
-    k: int = typer.Option(5, "-k", "--k", min=1, help="Passages per model; the pool shows at most 2k (fewer when both models agree)."),
+    top_k: int = typer.Option(5, "--top-k", min=1, help="Passages per model; the pool shows at most 2k (fewer when both models agree)."),
     answers: Path | None = typer.Option(None, "--answers", help="Read the answers from this file (one per line, the same "
                                         "syntax as typing) instead of the keyboard; a non-terminal stdin is read the same way."),
     chars: int = typer.Option(400, "--chars", min=40, help="Show at most this many characters of each passage (`v N` shows it all)."),
     retry_skipped: bool = typer.Option(False, "--retry-skipped", help="Show queries skipped in earlier sessions again."),
     labeller: str = typer.Option("", "--labeller", help="Who labels, recorded in the journal (default: your user name)."),
-    tokenizer: str = typer.Option("minilm", "--tokenizer", help="Documents only: the tokenizer that measures chunks (as in "
+    chunk_tokenizer: str = typer.Option("minilm", "--chunk-tokenizer", help="Documents only: the tokenizer that measures chunks (as in "
                                   "`ragtune data chunk`)."),
     chunk_size: int = typer.Option(256, "--chunk-size", min=16, help="Documents only: most tokens per chunk (as in `ragtune data chunk`)."),
     overlap: int = typer.Option(32, "--overlap", min=0, help="Documents only: tokens shared by consecutive chunks (as in `ragtune data chunk`)."),
@@ -48,7 +48,7 @@ def label(
 ) -> None:
     """Label a few REAL queries in the terminal, so the ship decision rests on them, not on synthetic ones.
 
-    For each query you see the POOLED passages of two embedders: the top k (-k, default 5) of --model and of
+    For each query you see the POOLED passages of two embedders: the top k (--top-k, default 5) of --model and of
     --teacher, merged without duplicates and interleaved by rank (1st of each model, then 2nd, ...), each
     marked with the model(s) that found it. Judging this pool is fair to both models (TREC-style pooling):
     neither model's hits are hidden, and a passage found by only one of them can still be marked relevant.
@@ -83,10 +83,10 @@ def label(
         lines, interactive = _stdin_lines(), False
     screen = Screen(chars=chars, lines=lines, interactive=interactive and console.is_terminal)
     summary = label_queries(
-        queries, corpus, model=model, teacher=teacher, output=output, answer_fn=screen.ask, k=k,
+        queries, corpus, model=model, teacher=teacher, output=output, answer_fn=screen.ask, k=top_k,
         labeller=labeller or None, retry_skipped=retry_skipped, on_show=screen.show, notify=screen.note,
         show_progress=console.is_terminal,
-        corpus_options={"tokenizer": tokenizer, "chunk_size": chunk_size, "overlap": overlap, "text_field": text_field},
+        corpus_options={"tokenizer": chunk_tokenizer, "chunk_size": chunk_size, "overlap": overlap, "text_field": text_field},
     )
     per = f"{summary.seconds_per_query:.1f} s per query this session" if summary.seconds_per_query is not None else "no answer this session"
     _say(f"labelled {summary.labelled}, skipped {summary.skipped}, remaining {summary.remaining} of {summary.total} queries "

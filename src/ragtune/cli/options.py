@@ -25,9 +25,13 @@ __all__ = ["option", "config_option", "config_from", "flag_of"]
 C = TypeVar("C", bound=BaseModel)
 
 
-def flag_of(field: str) -> str:
-    """The long option of a config field: `learning_rate` -> `--learning-rate`."""
-    return "--" + field.replace("_", "-")
+def flag_of(field: str, config: type[BaseModel] | None = None) -> str:
+    """The long option of a config field: `learning_rate` -> `--learning-rate`, unless the field names its own
+    (`Field(..., json_schema_extra={"flag": "--calls-per-chunk"})`, where the vocabulary of docs/cli-options.md
+    wants another word than the Python name)."""
+    info = config.model_fields.get(field) if config is not None else None
+    extra = info.json_schema_extra if info is not None and isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("flag") or "--" + field.replace("_", "-"))
 
 
 def _shown(default: Any) -> str | bool:
@@ -47,8 +51,8 @@ def option(config: type[BaseModel], field: str, *names: str, help: str | None = 
     """A typer option for `config.field`: default None (nothing passed), help and shown default from the config.
     `bool_flag` makes `--name/--no-name`; extra `names` are short forms or old spellings."""
     info = config.model_fields[field]
-    long = flag_of(field)
-    decls = [f"{long}/--no-{field.replace('_', '-')}"] if bool_flag else [long]
+    long = flag_of(field, config)
+    decls = [f"{long}/--no-{long[2:]}"] if bool_flag else [long]
     return typer.Option(None, *decls, *names, help=help or info.description,
                         show_default=_shown(info.get_default(call_default_factory=True)), hidden=hidden)
 
@@ -67,7 +71,7 @@ def config_from(cls: type[C], params: dict[str, Any], config_file: Path | None =
     try:
         return cls.model_validate({**base, **given})
     except ValidationError as e:
-        raise InputError("; ".join(_problem(err, arguments) for err in e.errors())) from None
+        raise InputError("; ".join(_problem(err, arguments, cls) for err in e.errors())) from None
 
 
 def _plain(value: Any) -> Any:
@@ -78,12 +82,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _problem(err: dict[str, Any], arguments: tuple[str, ...]) -> str:
+def _problem(err: dict[str, Any], arguments: tuple[str, ...], cls: type[BaseModel]) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     if not err["loc"]:  # a check across fields names its options itself
         return msg
     field = str(err["loc"][0])
-    name = field.upper() if field in arguments else flag_of(field)
+    name = field.upper() if field in arguments else flag_of(field, cls)
     if err["type"] == "missing":
         return f"{name} is required (give it on the command line or in --config)"
     return f"{name}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})"

@@ -77,7 +77,7 @@ def train_reranker(
                   f"{m.val['reranked']['ndcg@10']:.4f} ({vs['delta']:+.4f}, 95% CI {vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f})")
     if "eval" in m.model_extra:
         ev = m.eval["vs_retriever"]
-        console.print(f"{escape(m.eval['dataset'])} ndcg@10: retriever {m.eval['metrics']['retriever']['ndcg@10']:.4f} -> reranked "
+        console.print(f"{m.eval['dataset']} ndcg@10: retriever {m.eval['metrics']['retriever']['ndcg@10']:.4f} -> reranked "
                       f"{m.eval['metrics']['reranked']['ndcg@10']:.4f} ({ev['delta']:+.4f}, 95% CI {ev['ci95'][0]:+.4f}..{ev['ci95'][1]:+.4f})")
     console.print(f"score fusion chosen on validation: --fuse {m.fusion['weight']:g} (ndcg@10 {m.fusion['ndcg@10']:.4f})")
     show_decision(m.decision, Path(cfg.output))
@@ -86,7 +86,7 @@ def train_reranker(
 @handle_errors
 def eval_rerank(
     dataset: str = typer.Argument(..., help="Registry name (construction-faq), LlamaIndex JSON file, BEIR folder or ragtune .jsonl."),
-    retriever: str = typer.Option(..., "--retriever", help="First-stage embedding model: registry name, folder, adapter run "
+    retriever: str = typer.Option(..., "--retriever", "-r", help="First-stage embedding model: registry name, folder, adapter run "
                                                            "folder, cached hub id."),
     reranker: str = typer.Option(..., "--reranker", help="CrossEncoder folder, or a `ragtune train reranker` run folder."),
     top_k: int = typer.Option(30, "--top-k", min=1, help="Candidates retrieved and reranked per query."),
@@ -135,7 +135,7 @@ def eval_rerank(
                       f"({lat['queries_timed']} queries timed on this machine)")
     if json_out:
         write_report(json_out, report)
-        console.print(f"wrote {escape(str(json_out))}")
+        console.print(f"wrote {json_out}")
         write_page(json_out)
 
 
@@ -144,7 +144,7 @@ def eval_rerank(
 def export_cohere_rerank(
     dataset: str = typer.Argument(..., help="Retrieval dataset (LlamaIndex JSON, BEIR folder, ragtune .jsonl)."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write."),
-    retriever: str | None = typer.Option(None, "--retriever", help="Mine hard negatives with this embedding model "
+    retriever: str | None = typer.Option(None, "--retriever", "-r", help="Mine hard negatives with this embedding model "
                                                                    "(replaces the dataset's own)."),
     num_negatives: int = typer.Option(5, min=1, help="Hard negatives per query when mining (Cohere suggests about five)."),
     margin: float = typer.Option(0.95, min=0.0, help="False-negative guard when mining (0 = off)."),
@@ -173,4 +173,4 @@ def export_cohere_rerank(
     console.print(f"wrote {stats['queries']} queries, {stats['relevant_passages']} relevant passages, "
                   f"{stats['hard_negatives']} hard negatives to {output}")
     for w in stats["warnings"]:
-        console.print(f"[yellow]warning[/]: {w}")
+        console.print(f"[yellow]warning[/]: {escape(w)}", markup=True)

@@ -32,7 +32,7 @@ def run(
     finetune_epochs: Optional[float] = option(C, "finetune_epochs"),
     finetune_max_steps: Optional[int] = option(C, "finetune_max_steps"),
     finetune_learning_rate: Optional[float] = option(C, "finetune_learning_rate"),
-    adapter_kind: Optional[str] = option(C, "adapter_kind"),
+    adapter_kind: Optional[Literal["linear", "mlp"]] = option(C, "adapter_kind"),
     adapter_epochs: Optional[int] = option(C, "adapter_epochs"),
     val_fraction: Optional[float] = option(C, "val_fraction"),
     val_style: Optional[Literal["user", "same"]] = option(C, "val_style"),
@@ -59,7 +59,7 @@ def run(
                   f"{metrics.validation_difficulty['base_median_rank']:.0f}; ship decisions used: {metrics.decision.decided_by}")
     for label, stage in metrics.decisions.items():
         d = ShipDecision.model_validate(stage)
-        console.print(("[green]" if d.shipped else "[bold red]") + f"{label}: " + _escape(d.reason) + "[/]")
+        console.print(("[green]" if d.shipped else "[bold red]") + f"{_escape(label)}: " + _escape(d.reason) + "[/]", markup=True)
     say(f"result: {metrics.result['model']} ({metrics.decision.reason}); stage times (s): {metrics.seconds}; run folder: {out}")
     write_page(out)
 

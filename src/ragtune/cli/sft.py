@@ -33,7 +33,7 @@ def train_sft(
                                              show_default=False),
     output: Optional[Path] = option(S, "output", "-o"),
     model: Optional[str] = option(S, "model", "-m", help=f"base model: {CHAT_MODEL_HELP}"),
-    val_dataset: Optional[Path] = option(S, "val_dataset", "--val"),
+    val_dataset: Optional[Path] = option(S, "val_dataset"),
     val_fraction: Optional[float] = option(S, "val_fraction"),
     full: Optional[bool] = option(S, "full", bool_flag=True),
     lora_r: Optional[int] = option(S, "lora_r"),
@@ -87,7 +87,7 @@ def eval_sft(
     data: Path = typer.Argument(..., help="held-out chat data; the last assistant turn of each conversation is the reference"),
     model: list[str] = typer.Option(..., "--model", "-m", help=f"a model to evaluate (repeat to compare): {CHAT_MODEL_HELP}"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the evaluation JSON here"),
-    samples: Optional[Path] = typer.Option(None, "--samples", help="side-by-side answers (.md, plus a .jsonl twin); default next to --json"),
+    samples: Optional[Path] = typer.Option(None, "--side-by-side", help="side-by-side answers (.md, plus a .jsonl twin); default next to --json"),
     generate: int = typer.Option(50, "--generate", min=0, help="generate answers for the first N conversations (ROUGE-L); 0 = loss only"),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, help="longest generated answer"),
     max_length: int = typer.Option(1024, "--max-length", min=8, help="truncate conversations to this many tokens"),
@@ -106,7 +106,7 @@ def eval_sft(
     from ragtune.sft.tokenize import token_rows
 
     samples = samples or (json_out.with_suffix(".samples.md") if json_out else None)
-    for path, option in ((json_out, "--json"), (samples, "--samples")):
+    for path, option in ((json_out, "--json"), (samples, "--side-by-side")):
         if path is not None:
             check_output(path, "file", option=option)
     chats = load_chat(data)
@@ -182,9 +182,9 @@ def chat(
 @handle_errors
 def submit(
     file: Path = typer.Argument(..., help="training chat data (validated first; errors stop the upload)"),
-    provider: str = typer.Option("openai", "--provider", help="hosted fine-tuning API; 'openai' (any server speaking its files + fine_tuning/jobs endpoints)"),
+    provider: Literal["openai"] = typer.Option("openai", "--provider", help="hosted fine-tuning API; 'openai' (any server speaking its files + fine_tuning/jobs endpoints)"),
     model: str = typer.Option("gpt-4o-mini-2024-07-18", "--model", "-m", help="hosted base model to fine-tune"),
-    val: Optional[Path] = typer.Option(None, "--val", help="validation chat data to upload too"),
+    val_dataset: Optional[Path] = typer.Option(None, "--val-dataset", help="validation chat data to upload too"),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="API base URL (default: the provider's)"),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="environment variable holding the API key"),
     suffix: Optional[str] = typer.Option(None, "--suffix", help="suffix for the fine-tuned model name"),
@@ -199,7 +199,7 @@ def submit(
     from ragtune.sft.submit import submit_job
 
     check_output(output, "file")
-    result = submit_job(file, provider=provider, model=model, val=val, base_url=base_url, api_key_env=api_key_env,
+    result = submit_job(file, provider=provider, model=model, val=val_dataset, base_url=base_url, api_key_env=api_key_env,
                         suffix=suffix, epochs=epochs, output=output, poll_seconds=poll, timeout=timeout,
                         status=lambda line: err_console.print(line, markup=False, highlight=False))
     console.print(f"job {result['job_id']} {result['status']}: fine-tuned model {result.get('fine_tuned_model')} "

@@ -54,7 +54,8 @@ class AdapterConfig(BaseModel):
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
     batch_size: int = Field(64, ge=1, description="queries per step")
     temperature: float = Field(0.05, gt=0, description="softmax temperature of the teacher's scores over the corpus (the "
-                                                       "target), and of the student's scores")
+                                                       "target), and of the student's scores",
+        json_schema_extra={"flag": "--distill-temperature"})
     label_weight: float = Field(0.0, ge=0, le=1, description="with a teacher: weight of the labelled positive mixed into the "
                                                              "teacher's distribution (0 = teacher only); without a teacher "
                                                              "the label is the only target")

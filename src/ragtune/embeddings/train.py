@@ -267,5 +267,7 @@ def _finish(run: Run, cfg: EmbeddingConfig, base: Embedder, tuned_path: Path, tr
              + f"; {trainer.state.global_step} steps = {float(trainer.state.epoch or 0):.2f} epochs"
              + (f" (max_steps {cfg.max_steps} overrides epochs {cfg.epochs:g})" if cfg.max_steps > 0 else "")
              + f", lr {cfg.learning_rate:g}, batch {cfg.batch_size}."]
-    load = ["`SentenceTransformer('RUN/model')`, or LlamaIndex `HuggingFaceEmbedding(model_name='RUN/model')`."]
+    load = ["`SentenceTransformer('RUN/model')`; LlamaIndex `HuggingFaceEmbedding(model_name='RUN/model')` "
+            "(llama-index-embeddings-huggingface); LangChain `HuggingFaceEmbeddings(model_name='RUN/model')` "
+            "(langchain-huggingface)."]
     return run.finish(decision, fields, card(f"Fine-tuned {cfg.model}", about, list(reports.values()), decision, load))

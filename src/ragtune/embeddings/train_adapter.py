@@ -268,7 +268,10 @@ def _finish(run: Run, cfg: AdapterConfig, base: Embedder, teach, adapter: Adapte
     load = (["sentence-transformers: `m = SentenceTransformer('RUN/model')`, then `m.encode_query(queries)` and "
             "`m.encode_document(passages)` (the routes differ: plain `encode` is the document route).",
             "ragtune: `ragtune.embedders.load_embedder('RUN/model')`; LlamaIndex: "
-            "`ragtune.integrations.llamaindex.AdapterEmbedding('RUN/model')`.",
+            "`ragtune.integrations.llamaindex.AdapterEmbedding('RUN/model')` (not `HuggingFaceEmbedding`: it encodes "
+            "queries without choosing the query route, so they would skip the adapter); LangChain: "
+            "`HuggingFaceEmbeddings(model_name='RUN/model', encode_kwargs={'task': 'document'}, "
+            "query_encode_kwargs={'task': 'query'})`.",
             "The index needs no re-embedding for a query-side adapter: documents keep the base model's vectors."
             if cfg.side == "query" else "Side 'both': documents are adapted too, so re-embed the index with encode_document."]
             if getattr(base, "path", None) is not None else

@@ -22,12 +22,14 @@ class QueryGenConfig(BaseModel):
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable that holds the API key; the key is never "
                                                            "printed, logged or written")
     questions_per_chunk: int = Field(1, ge=1, le=20, description="questions asked for in each prompt")
-    samples: int = Field(1, ge=1, le=10, description="independent LLM calls per chunk (use temperature > 0 for variety)")
+    samples: int = Field(1, ge=1, le=10, description="independent LLM calls per chunk (use temperature > 0 for variety)",
+                         json_schema_extra={"flag": "--calls-per-chunk"})
     concurrency: int | None = Field(None, ge=1, le=512, description="requests in flight (server; default 8) / prompts per "
                                                                   "batch (local; default 32)")
     max_tokens: int | None = Field(None, ge=8, le=2048, description="token budget of one reply (default: 40 per question "
                                                                     "asked; questions are 5-20 words, and a local model "
-                                                                    "spends most of its time on tokens nobody keeps)")
+                                                                    "spends most of its time on tokens nobody keeps)",
+                                  json_schema_extra={"flag": "--max-new-tokens"})
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy (deterministic); 0.7 gives more varied questions")
     seed: int = Field(42, ge=0, description="seed for sampling and for the train/val split")
     prompt_file: str | None = Field(None, description="your prompt template; it must contain {passage} and may use {n} "

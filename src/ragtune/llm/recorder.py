@@ -20,9 +20,11 @@ class Recorder:
     recorded. Secret values (from `secrets` and secret-looking environment variables) are scrubbed.
     """
 
-    def __init__(self, llm: LLM, path: str | Path, secrets: Iterable[str] = ()):
+    def __init__(self, llm: LLM | None, path: str | Path, secrets: Iterable[str] = ()):
+        """`llm` is the provider whose calls `complete` records; None for a recorder fed through `record` only
+        (e.g. ragtune.integrations.llamaindex.ChatRecorder, which records another framework's LLM calls)."""
         self.llm = llm
-        self.model = llm.model
+        self.model = llm.model if llm is not None else None
         self.path = Path(path)
         self.secrets = [*secrets, *secrets_from_env()]
         self._lock = threading.Lock()
@@ -30,6 +32,8 @@ class Recorder:
 
     async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
                        seed: int | None = None) -> Completion:
+        if self.llm is None:
+            raise TypeError("this Recorder records through record() only: it was made without an LLM")
         done = await self.llm.complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
         self.record(messages, done.text)
         return done

@@ -33,8 +33,10 @@ class RerankerConfig(BaseModel):
     pseudo_queries: int = Field(0, ge=0, description="requires a teacher: add up to N unlabelled pseudo-queries (the training documents' "
                                                      "sentences plus 3 spans of 3-8 words of each); candidates = the retriever's "
                                                      "top num_negatives+1 plus random_negatives random passages, scored by the teacher "
-                                                     "(never by the LLM judge); 0 = none")
-    teacher_temperature: float = Field(0.05, gt=0.0, description="teacher scores are divided by this before listwise losses (sharper with smaller values)")
+                                                     "(never by the LLM judge); 0 = none",
+        json_schema_extra={"flag": "--num-pseudo-queries"})
+    teacher_temperature: float = Field(0.05, gt=0.0, description="teacher scores are divided by this before listwise losses (sharper with smaller values)",
+        json_schema_extra={"flag": "--distill-temperature"})
     top_k: int = Field(30, ge=1, description="candidates retrieved per query and reranked in validation (the realistic setting)")
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="share of source documents whose queries are held out for validation")
     max_queries: int | None = Field(None, ge=1, description="train on at most this many queries (a quick trial); None = all")

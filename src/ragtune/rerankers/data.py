@@ -180,7 +180,7 @@ def _listwise_labels(g: Group, loss: str, temperature: float) -> list[float]:
 def check_loss_and_teacher(loss: str, teacher: str | None, pseudo_queries: int = 0) -> None:
     """Teacher scores feed listnet (a distribution) and mse (regression); bce and lambda use 0/1 labels."""
     if pseudo_queries and not teacher:
-        raise InputError("--pseudo-queries are unlabelled, so a teacher must score their candidates: give --teacher MODEL (e.g. mpnet).")
+        raise InputError("--num-pseudo-queries are unlabelled, so a teacher must score their candidates: give --teacher MODEL (e.g. mpnet).")
     if teacher and loss in ("bce", "lambda"):
         raise InputError(f"--loss {loss} trains on 0/1 labels, so --teacher would be ignored; "
                          "use --loss listnet (teacher's distribution over candidates) or --loss mse (teacher's scores).")

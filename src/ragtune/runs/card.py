@@ -63,10 +63,11 @@ def hub_meta(job: str, config: Any, model: str | None = None) -> dict[str, Any]:
     from ragtune.assets import get_asset
 
     kind = {"run": "adapter" if model == "adapter" else "embedding"}.get(job, job)
-    library, pipeline, tags, task = _HUB.get(kind, _HUB["embedding"])
+    library, pipeline, tags, task = _HUB.get(kind, (None, None, [kind], kind))  # a job not listed: no guessed library
     if kind == "sft" and getattr(config, "full", False):
         library, tags = "transformers", [t for t in tags if t not in ("peft", "lora")]
-    meta: dict[str, Any] = {"library_name": library, "pipeline_tag": pipeline, "tags": ["ragtune", *tags], "task": task}
+    meta: dict[str, Any] = {"tags": ["ragtune", *tags], "task": task}
+    meta.update({k: v for k, v in (("library_name", library), ("pipeline_tag", pipeline)) if v})
     spec = getattr(config, "model", None)
     asset = get_asset(str(spec)) if spec else None
     if asset is not None:

@@ -6,6 +6,12 @@
   from noise. Then the verdict is `cannot_judge`: the base stays the result, and the reason says how to get
   data that can judge. Otherwise the candidate ships on a gain (CI above zero) and is refused on a loss (CI
   below zero). It never ships or refuses on a tie.
+  Synthetic validation alone never ships a candidate: a gain there becomes `cannot_judge` too
+  (`ship_on_validation=True` lifts this, e.g. for the teacher check, whose mistake costs no shipped model).
+  Measured on construction-faq, with its human questions judging afterwards (bench/ship_decisions.py,
+  bench/RESULTS.md): synthetic validation has disagreed with real users' questions in both directions: it saw
+  no gain for an adapter that real questions put at +0.059, and a clear gain (+0.049 [+0.008, +0.093]) for one
+  they put at -0.011 [-0.027, +0.004]. It can still refuse (a clear loss) or say it cannot judge.
 - `decide_lower_loss` (chat SFT): the tuned model ships when its validation loss is lower than the base's.
 
 The deciding data is the real held-out queries when given (`eval dataset`), else the validation split.
@@ -50,8 +56,9 @@ def evidence(report: EvalReport, candidate: str) -> dict[str, float | int | None
 
 
 def decide_gain(report: EvalReport, decided_by: str, candidate: str, *, allow_regression: bool = False,
-                versus: str = "base", min_changed: int = MIN_CHANGED) -> ShipDecision:
+                versus: str = "base", min_changed: int = MIN_CHANGED, ship_on_validation: bool = False) -> ShipDecision:
     """Ship on a clear gain over the report's baseline, refuse on a clear loss, else cannot judge (see module doc).
+    A gain on the synthetic validation split alone is `cannot_judge` unless `ship_on_validation`.
     `allow_regression` ships whatever the data says (and says so)."""
     cmp = report.comparison(candidate)
     lo, hi = cmp.ci95
@@ -64,6 +71,11 @@ def decide_gain(report: EvalReport, decided_by: str, candidate: str, *, allow_re
         verdict = "cannot_judge"
         why = (f"CANNOT JUDGE: only {ev['changed']} of {ev['queries']} queries on {where} rank differently under "
                f"{candidate} and {versus} ({measured}; {base_note}): too few to tell a gain from noise.")
+    elif lo > 0 and decided_by == VALIDATION and not ship_on_validation:
+        verdict = "cannot_judge"
+        why = (f"CANNOT JUDGE: {candidate} looks better on synthetic validation ({measured}), but synthetic questions "
+               "have disagreed with real users' questions in both directions, so they alone never ship a model; the "
+               "candidate stays in its stage folder for you to check.")
     elif lo > 0:
         verdict, why = "ship", f"{candidate} beats {versus}: {measured}."
     elif hi < 0:

@@ -26,7 +26,7 @@ def check_teacher(student: Encoder, teacher: Encoder | None, data: RetrievalData
     if teacher is None or policy == "off":
         return teacher, None
     report = evaluate_retrieval(data, {"student": student, "teacher": teacher})
-    d = decide_gain(report, decided_by, "teacher", versus=student.name)
+    d = decide_gain(report, decided_by, "teacher", versus=student.name, ship_on_validation=True)
     lo, hi = d.ci95
     verdict = {"ship": "clearly better", "refuse": "clearly worse", "cannot_judge": "not clearly better (the data cannot tell)"}
     said = (f"teacher {teacher.name} vs student {student.name} on {data.name} ({decided_by}): ndcg@10 {d.delta:+.4f} "

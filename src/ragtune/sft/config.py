@@ -73,7 +73,8 @@ class DistillConfig(BaseModel):
     filter: bool = Field(True, description="keep a question only if its own chunk ranks in the retriever's top 20")
     system: str = Field("You are a helpful assistant. Answer from the context; say so when it does not contain the answer.",
                         description="system message of every distilled chat")
-    max_tokens: int = Field(256, ge=8, description="longest teacher answer in tokens")
+    max_tokens: int = Field(256, ge=8, description="longest teacher answer in tokens",
+                            json_schema_extra={"flag": "--max-new-tokens"})
     concurrency: int | None = Field(None, ge=1, description="teacher calls in flight (server; default 8) / prompts per "
                                                           "batch (local; default 32)")
     text_field: str = Field("text", description="field holding the text in JSONL documents")
