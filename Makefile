@@ -36,6 +36,9 @@ $(STAMP): $(VENV)/bin/python pyproject.toml constraints.txt Makefile
 
 $(DEV_STAMP): $(STAMP)
 	$(PIP) install -q -c constraints.txt -e ".[assets,dev]"
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "note: Debian's chromium could not be installed; the report's browser test will be skipped"
 	touch $@
 
 install: $(STAMP)

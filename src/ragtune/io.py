@@ -256,3 +256,44 @@ def hold_folder(folder: str | Path) -> FolderLock:
         _held[key] = [lock, 1]
     atomic_write_text(folder / ".lock.owner", f"{os.getpid()}\n")
     return FolderLock(folder, key)
+
+
+class ProgressLines:
+    """Progress for a log that is not a terminal (CI, `| tee`): a line on stderr at least every `every` seconds
+    with done/total, the rate and the ETA; silent for stages shorter than that. `update(done)` as work completes
+    (call it often; it prints only when a line is due), `tick()` from a timer-free loop."""
+
+    def __init__(self, what: str, total: int, every: float = 30.0, done: int = 0, stream=None):
+        import time
+
+        self.what, self.total, self.every = what, max(int(total), 0), every
+        self.start_done, self.done = done, done
+        self._t0 = self._last = time.monotonic()
+        self._stream = stream
+
+    def update(self, done: int) -> bool:
+        """Record progress; print a line when one is due. True when it printed."""
+        import sys
+        import time
+
+        self.done = done
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return False
+        self._last = now
+        elapsed = now - self._t0
+        made = self.done - self.start_done
+        rate = made / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else None
+        eta = _clock(left) if left is not None else "unknown"
+        pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        print(f"  {self.what}: {self.done}/{self.total}{pct}, {_clock(elapsed)} elapsed, ETA {eta}",
+              file=self._stream or sys.stderr, flush=True)
+        return True
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

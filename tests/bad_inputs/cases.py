@@ -258,6 +258,13 @@ CASES: list[Case] = [
       r"no-such-doc.*not in the corpus"),
     C("run", "{docs} -o {afile} --llm openai:m --base-url {closed}", r"afile.*(is a file|not a folder)"),
 
+    # -- report (a run folder or an evaluation report)
+    C("report", "", r"missing argument", name="no run"),
+    C("report", "{tmp}/no-such-run", r"no-such-run.*no such run folder"),
+    C("report", "{tmp}", r"not a finished ragtune run.*metrics\.json", name="a folder that is not a run"),
+    C("report", "{good}", r"not a ragtune evaluation report", name="a dataset instead of a report"),
+    C("report", "{afile}", r"afile.*not a readable evaluation report", name="not json"),
+
     # -- label
     C("label", "{queries} --corpus {good} -o {tmp}/labels.json --top-k 0", r"--top-k", out="{tmp}/labels.json"),
     C("label", "{queries} --corpus {good} -o {tmp}/labels.json --chars 10", r"--chars", out="{tmp}/labels.json"),

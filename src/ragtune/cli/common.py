@@ -218,3 +218,17 @@ def show_decision(decision, run) -> None:
     """The ship decision in green (shipped) or red (refused), and where it came from."""
     console.print(("[green]" if decision.shipped else "[bold red]") + escape(decision.reason) + "[/]", markup=True)
     console.print(f"decided by: {decision.decided_by} ({decision.dataset}); run folder: {run}")
+    write_page(run)
+
+
+def write_page(target) -> None:
+    """Write the HTML report of a finished run folder (or of an evaluation report file) and print its path.
+
+    A page that cannot be drawn never fails the command whose results are already written: it says why instead."""
+    from ragtune.report.html import write_html
+
+    try:
+        say(f"report: {write_html(target)}")
+    except Exception as e:  # noqa: BLE001 - the run's results are written; the page is a view of them
+        err_console.print(f"[yellow]warning:[/] no HTML report written ({type(e).__name__}: {escape(str(e))}); "
+                          f"run `ragtune report {escape(str(target))}` to retry.", markup=True, highlight=False, soft_wrap=True)

@@ -7,7 +7,7 @@ from typing import Literal
 
 import typer
 
-from ragtune.cli.common import console, handle_errors, parse_ks, say
+from ragtune.cli.common import console, handle_errors, parse_ks, say, write_page
 from ragtune.device import DEVICE_HELP
 
 app = typer.Typer(help="Evaluate models with real metrics, 95% confidence intervals and paired comparisons.", no_args_is_help=True)
@@ -58,6 +58,7 @@ def eval_retrieval(
     if json_out:
         write_report(json_out, report)
         say(f"wrote {json_out}")
+        write_page(json_out)
 
 from ragtune.cli.sft import eval_sft  # noqa: E402
 

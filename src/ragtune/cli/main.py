@@ -51,6 +51,10 @@ from ragtune.cli.reranker import export_app  # noqa: E402
 
 app.add_typer(export_app, name="export")
 
+from ragtune.cli.report import report  # noqa: E402
+
+app.command("report")(report)
+
 from ragtune.cli.common import reflow_help  # noqa: E402
 
 reflow_help(app)

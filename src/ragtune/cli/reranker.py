@@ -11,7 +11,7 @@ from typing import Literal, Optional
 import typer
 from rich.markup import escape
 
-from ragtune.cli.common import console, handle_errors, parse_ks, show_decision
+from ragtune.cli.common import console, handle_errors, parse_ks, show_decision, write_page
 from ragtune.cli.options import config_from, config_option, option
 from ragtune.device import DEVICE_HELP
 from ragtune.rerankers.config import RerankerConfig
@@ -136,6 +136,7 @@ def eval_rerank(
     if json_out:
         write_report(json_out, report)
         console.print(f"wrote {json_out}")
+        write_page(json_out)
 
 
 @export_app.command("cohere-rerank")

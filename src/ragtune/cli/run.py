@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 import typer
 
-from ragtune.cli.common import console, handle_errors, say, show_reports
+from ragtune.cli.common import console, handle_errors, say, show_reports, write_page
 from ragtune.cli.options import config_from, config_option, option
 from ragtune.pipeline.config import RunConfig
 from ragtune.records import ShipDecision
@@ -61,6 +61,7 @@ def run(
         d = ShipDecision.model_validate(stage)
         console.print(("[green]" if d.shipped else "[bold red]") + f"{_escape(label)}: " + _escape(d.reason) + "[/]", markup=True)
     say(f"result: {metrics.result['model']} ({metrics.decision.reason}); stage times (s): {metrics.seconds}; run folder: {out}")
+    write_page(out)
 
 
 def _escape(text: str) -> str:

@@ -11,7 +11,7 @@ from typing import Literal, Optional
 
 import typer
 
-from ragtune.cli.common import CHAT_MODEL_HELP, above, console, err_console, handle_errors, say, show_decision
+from ragtune.cli.common import CHAT_MODEL_HELP, above, console, err_console, handle_errors, say, show_decision, write_page
 from ragtune.cli.options import config_from, config_option, option
 from ragtune.device import DEVICE_HELP
 from ragtune.sft.config import DistillConfig, SFTConfig
@@ -123,6 +123,8 @@ def eval_sft(
         say(f"{r.model}: loss {m['loss']:.4f} [{ci['loss'][0]:.4f}, {ci['loss'][1]:.4f}]  perplexity {m['perplexity']:.2f}{rouge}")
     if samples and generate:
         say(f"side-by-side answers: {samples}")
+    if json_out:
+        write_page(json_out)
 
 
 # ---------------------------------------------------------------------------------------------

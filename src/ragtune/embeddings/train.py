@@ -30,6 +30,7 @@ from ragtune.io import publish_copy
 from ragtune.records import RunMetrics
 from ragtune.runs import Run, card, decide_gain, deciding_data, deciding_report, job_config, training_curve
 from ragtune.runs.teacher import check_teacher
+from ragtune.runs.progress import progress_callback
 from ragtune.runs.tracking import report_to
 
 __all__ = ["train_embedding", "validation_evaluator", "candidates", "training_rows", "make_loss", "training_args",
@@ -226,7 +227,8 @@ def _fit(cfg: EmbeddingConfig, run: Run, base_path: Path, rows: dict[str, list],
     steps = max(1, -(-len(train_ds) // cfg.batch_size))
     trainer = SentenceTransformerTrainer(model=model, args=training_args(cfg, run.folder, steps, show_progress=show_progress),
                                          train_dataset=train_ds, loss=make_loss(model, cfg, "label" in rows),
-                                         evaluator=validation_evaluator(val))
+                                         evaluator=validation_evaluator(val),
+                                         callbacks=[] if show_progress else [progress_callback("fine-tune steps")])
     t1 = time.perf_counter()
     resume = run.last_checkpoint()
     if resume:

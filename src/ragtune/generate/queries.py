@@ -268,8 +268,11 @@ class ProgressBar:
         self.show, self.total, self.done = show, total, done
 
     def __enter__(self):
-        if not self.show:
-            return lambda stats, elapsed: None
+        if not self.show:  # not a terminal: a plain line at least every 30 s (done/total, ETA), silent when quick
+            from ragtune.io import ProgressLines
+
+            lines = ProgressLines("generating (LLM calls)", self.total, done=self.done)
+            return lambda stats, elapsed: lines.update(self.done + stats.calls_made + stats.calls_failed)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),

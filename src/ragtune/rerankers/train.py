@@ -33,6 +33,7 @@ from ragtune.rerankers import data as rdata
 from ragtune.rerankers.config import RerankerConfig
 from ragtune.runs import Run, card, decide_gain, job_config, training_curve
 from ragtune.runs.decision import EVAL_DATASET, VALIDATION
+from ragtune.runs.progress import progress_callback
 from ragtune.runs.tracking import report_to
 
 __all__ = ["train_reranker", "load_base", "make_loss"]
@@ -161,7 +162,7 @@ def _trainer(cfg: RerankerConfig, groups: list[rdata.Group], corpus: dict[str, s
     evaluator = CrossEncoderRerankingEvaluator(val_samples, at_k=10, always_rerank_positives=False, name="val", batch_size=64,
                                                write_csv=False)
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=train, loss=make_loss(model, loss, cfg.batch_size),
-                                  evaluator=evaluator, callbacks=[_log_callback()])
+                                  evaluator=evaluator, callbacks=[_log_callback(), progress_callback("reranker steps")])
     return model, trainer
 
 

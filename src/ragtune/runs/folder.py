@@ -25,7 +25,9 @@ from pydantic import BaseModel, ValidationError
 
 from ragtune.errors import InputError
 from ragtune.io import atomic_dir, atomic_write_json, atomic_write_text, hold_folder
-from ragtune.records import EvalReport, RunMetrics, ShipDecision, read_metrics, write_metrics, write_report
+from ragtune.records import EvalReport, RunMetrics, ShipDecision, read_metrics, read_report, write_metrics, write_report
+from ragtune.runs.card import hub_card, hub_meta
+from ragtune.secrets import scrub
 
 __all__ = ["Run", "training_curve", "LOG_FORMAT"]
 
@@ -71,9 +73,13 @@ class Run:
         for name in self._loggers:
             logging.getLogger(name).addHandler(self._handler)
             logging.getLogger(name).setLevel(logging.INFO)
+        self._quiet = _LibraryWarnings(self._handler)
         return self
 
     def __exit__(self, *exc) -> None:
+        if getattr(self, "_quiet", None) is not None:
+            self._quiet.close()
+            self._quiet = None
         if self._handler is not None:
             for name in self._loggers:
                 logging.getLogger(name).removeHandler(self._handler)
@@ -145,7 +151,81 @@ class Run:
         metrics = RunMetrics(job=self.job, decision=decision, **fields)
         write_metrics(self.folder, metrics)
         atomic_write_text(self.folder / "card.md", card_text)
+        if decision.shipped and self.model.is_dir():
+            atomic_write_text(self.model / "README.md", self.model_card(decision, fields, card_text))
         return metrics
+
+    def model_card(self, decision: ShipDecision, fields: dict[str, Any], card_text: str) -> str:
+        """RUN/model/README.md: the Hugging Face model card (front matter with the measured model-index, then the
+        card text), with this machine's paths replaced and secrets scrubbed."""
+        title = card_text.lstrip().split("\n", 1)[0].lstrip("# ").strip() or f"ragtune {self.job}"
+        hide = {str(self.folder.resolve()): "RUN", str(self.folder): "RUN", str(Path.home()): "~"}
+        if os.environ.get("RAGTUNE_HOME"):
+            hide[os.environ["RAGTUNE_HOME"]] = "RAGTUNE_HOME"
+        text = hub_card(hub_meta(self.job, self.config, decision.model), title, self._measured(decision, fields),
+                        card_text, hide={k: v for k, v in hide.items() if k not in ("", ".", "/")})
+        return scrub(text)
+
+    def _measured(self, decision: ShipDecision, fields: dict[str, Any]) -> dict[str, dict[str, float]]:
+        """The shipped model's metrics per evaluation set, as metrics.json holds them (else as eval/NAME.json does)."""
+        tables = fields.get("models")
+        if isinstance(tables, dict) and tables:
+            return {name: dict(t[decision.model]) for name, t in tables.items() if isinstance(t, dict) and decision.model in t}
+        out = {}
+        for path in sorted((self.folder / "eval").glob("*.json")):
+            rep = read_report(path)
+            labels = [r.model for r in rep.results]
+            if decision.model in labels:
+                out[path.stem] = dict(rep.result(decision.model).metrics)
+            elif rep.task == "sft" and len(labels) > 1:
+                out[path.stem] = dict(rep.results[-1].metrics)
+        return out
+
+
+LIBRARY_LOGGERS = ("py.warnings", "transformers", "sentence_transformers", "trl", "peft", "accelerate", "datasets")
+
+
+class _LibraryWarnings:
+    """While a run holds its folder, Python warnings (FutureWarning, DeprecationWarning, ...) and the warnings of
+    the ML libraries go to the run's log.txt, not to the user's console. The outermost run restores everything."""
+
+    depth = 0
+
+    def __init__(self, handler: logging.Handler):
+        self.handler, self.saved = handler, []
+        _LibraryWarnings.depth += 1
+        if _LibraryWarnings.depth == 1:
+            logging.captureWarnings(True)
+        self._quiet_transformers()
+        for name in LIBRARY_LOGGERS:
+            lg = logging.getLogger(name)
+            consoles = [h for h in lg.handlers if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+            self.saved.append((lg, lg.propagate, consoles))
+            for h in consoles:
+                lg.removeHandler(h)
+            lg.addHandler(handler)
+            lg.propagate = False
+
+    @staticmethod
+    def _quiet_transformers() -> None:
+        """transformers installs its own console handler when it is first imported; make it exist now, so the loop
+        above can move it aside (the jobs import transformers anyway)."""
+        import importlib.util
+
+        if importlib.util.find_spec("transformers") is not None:
+            import transformers.utils.logging as tl  # noqa: F401 - configures the library's root logger
+
+            tl.get_logger("transformers")
+
+    def close(self) -> None:
+        for lg, propagate, consoles in reversed(self.saved):
+            lg.removeHandler(self.handler)
+            lg.propagate = propagate
+            for h in consoles:
+                lg.addHandler(h)
+        _LibraryWarnings.depth -= 1
+        if _LibraryWarnings.depth == 0:
+            logging.captureWarnings(False)
 
 
 def training_curve(history: list[dict[str, Any]], evals: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from ragtune.errors import DataValidationError, Problem
 from ragtune.evaluation.sft import example_losses, mean_loss
 from ragtune.io import atomic_write_json
 from ragtune.llm.models import load_causal_lm
+from ragtune.runs.progress import progress_callback
 from ragtune.runs.tracking import report_to
 from ragtune.device import bf16_supported, resolve_device
 from ragtune.records import EvalReport, ModelResult, RunMetrics
@@ -220,7 +221,7 @@ def _train(config: SFTConfig, run: Run, callbacks: list) -> RunMetrics:
     base_loss = _cached_base_loss(run, lambda: val_loss(model) if val_loss else None)
     model = with_lora(model, config)
     trainer = SFTTrainer(model=model, args=trl_args(config, run.folder, bool(val)), train_dataset=train_ds,
-                         eval_dataset=val_ds, processing_class=tok, callbacks=[_log_callback(), *callbacks])
+                         eval_dataset=val_ds, processing_class=tok, callbacks=[_log_callback(), progress_callback("SFT steps"), *callbacks])
     resume = run.last_checkpoint()
     log.info("training %d examples (%d val) from %s%s", len(train), len(val), config.model,
              f", resuming from {resume}" if resume else "")
