@@ -67,7 +67,7 @@ def judge_data(
     from ragtune.errors import InputError
     from ragtune.io import check_output
     from ragtune.judges.data import generate_judge_data, load_qa, source_label, subsample
-    from ragtune.judges.items import read_answers
+    from ragtune.judges.items import check_sources, read_answers
     from ragtune.llm import check_llm
 
     if labels not in ("teacher", "truth"):
@@ -75,13 +75,17 @@ def judge_data(
     if labels == "teacher" and not teacher:
         raise InputError("--labels teacher needs --teacher SPEC (or use --labels truth to train on the control labels).")
     check_output(output, "folder")
-    rows = subsample(load_qa(qa), limit, seed)
+    every = load_qa(qa)
     sources = {}
     for spec in answers or []:
         label, path = source_label(str(spec))
         if label in sources:
             raise InputError(f"--answers: the label {label!r} is given twice; use LABEL=FILE to tell them apart.")
         sources[label] = read_answers(path)
+    check_sources(every, sources)
+    rows = subsample(every, limit, seed)
+    kept = {r.id for r in rows}
+    sources = {label: {q: a for q, a in ans.items() if q in kept} for label, ans in sources.items()}
     llm_kw = dict(base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout)
     answer_llms = {}
     for spec in answer_with or []:

@@ -39,6 +39,7 @@ from ragtune.judges.items import (
     CorrectnessItem,
     PairwiseItem,
     QARow,
+    check_sources,
     correctness_items,
     faq_qa,
     pairwise_items,
@@ -173,6 +174,7 @@ def generate_judge_data(qa: Sequence[QARow], output: str | Path, *, sources: Map
     out = Path(output)
     (out / "journal").mkdir(parents=True, exist_ok=True)
     sources = dict(sources or {})
+    check_sources(qa, sources)
     summary: dict = {"questions": len(qa), "sources": {}, "labels": labels}
     for label, llm in (answer_llms or {}).items():
         if label in sources:
