@@ -94,10 +94,16 @@ def load_qa(spec: str | Path) -> list[QARow]:
 
 
 def subsample(qa: Sequence[QARow], limit: int | None, seed: int = 0) -> list[QARow]:
-    """A seeded sample of `limit` questions (id-sorted before sampling; kept in QA-set order); all when None."""
+    """A seeded sample of `limit` questions, kept in QA-set order; all when None.
+
+    The ids are sorted, shuffled by the seed, and the first `limit` taken, so a larger limit keeps every
+    question of a smaller one (a sized-up run reuses the journaled calls of a trial slice).
+    """
     if limit is None or limit >= len(qa):
         return list(qa)
-    keep = set(random.Random(seed).sample(sorted(r.id for r in qa), limit))
+    ids = sorted(r.id for r in qa)
+    random.Random(seed).shuffle(ids)
+    keep = set(ids[:limit])
     return [r for r in qa if r.id in keep]
 
 
