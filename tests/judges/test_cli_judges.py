@@ -245,3 +245,24 @@ def test_eval_rag_cli_with_tiny_models_saves_answers_for_judge_data(tmp_path, ti
                             "--answers", f"naive={tmp_path / 'rag' / 'answers' / 'naive.jsonl'}"])
     assert r.exit_code == 0, r.output
     assert any(i.source == "naive" for i in read_items(tmp_path / "jd" / "items.jsonl"))
+
+
+def test_eval_rag_with_a_hosted_generator_and_judge_writes_no_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    ds = RetrievalDataset(queries={f"q-{r['id']}": r["question"] for r in QA}, corpus={f"d-{r['id']}": r["reference"] for r in QA},
+                          relevant_docs={f"q-{r['id']}": [f"d-{r['id']}"] for r in QA}, name="toy")
+    write_llamaindex(ds, tmp_path / "corpus.json")
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps({**r, "doc_id": f"d-{r['id']}"}) + "\n" for r in QA), encoding="utf-8")
+    with ChatServer(reply=server_reply, faults=[Fault("500"), Fault("429", retry_after=0.1)]) as srv:
+        r = runner.invoke(app, ["eval", "rag", str(qa), "--corpus", str(tmp_path / "corpus.json"), "-r", "minilm",
+                                "-g", "openai:gen", "-j", "openai:judge", "--base-url", srv.base_url, "-o", str(tmp_path / "rag"),
+                                "--k", "1", "--bootstrap", "100"])
+        assert r.exit_code == 0, r.output
+    report = read_report(tmp_path / "rag" / "report.json")
+    p1 = report.result("p1")
+    hits = np.asarray(report.per_query.values("hit@1", "p1"))
+    # the server's generator copies the first passage: a hit is the reference itself, which the oracle judge scores 5
+    assert np.allclose(np.asarray(report.per_query.values("correctness", "p1"))[hits == 1], 5.0)
+    assert p1.metrics["n_correctness"] == len(QA) and p1.metrics["faithfulness"] == 4.0
+    assert SECRET not in all_text(tmp_path / "rag") + r.output
