@@ -43,6 +43,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--teacher", default="qwen2.5-coder-0.5b-instruct", help="teacher model (a tiny folder for a smoke run)")
     ap.add_argument("--student", default="smollm2-135m-instruct", help="student model")
+    ap.add_argument("--labels", choices=("teacher", "truth"), default="teacher",
+                    help="what the student learns: the teacher's judgments, or the control labels (known by construction)")
+    ap.add_argument("--reuse-from", default=None, help="another work folder whose journals (answers, teacher, base student) to reuse")
     ap.add_argument("--work", default=str(ROOT / "bench" / "work" / "judge_construction_faq"))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "judge_construction_faq.json"))
     a = ap.parse_args()
@@ -62,7 +65,14 @@ def main() -> None:
     teacher = LocalLLM(a.teacher)
     base = LocalLLM(a.student)
     qa_all = faq_qa()
-    kw = dict(answer_max_tokens=a.answer_tokens, max_tokens=a.max_tokens, test_fraction=a.test_fraction, seed=a.seed,
+    if a.reuse_from:
+        import shutil
+
+        (jd / "journal").mkdir(parents=True, exist_ok=True)
+        for f in (Path(a.reuse_from) / "data" / "journal").glob("*.jsonl"):
+            if not (jd / "journal" / f.name).exists() and "tuned" not in f.name:
+                shutil.copy(f, jd / "journal" / f.name)
+    kw = dict(labels=a.labels, answer_max_tokens=a.answer_tokens, max_tokens=a.max_tokens, test_fraction=a.test_fraction, seed=a.seed,
               concurrency=32)
 
     def progress(what, done, total):
