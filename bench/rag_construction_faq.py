@@ -26,15 +26,27 @@ DEMO = Path("/work/main/runs/demo")
 JUDGES = {"teacher": "qwen2.5-coder-0.5b-instruct"}
 
 
-def pick_judge(path: Path, tuned_student: str | None) -> tuple[str, str]:
-    """(spec, why): the judge with the highest control accuracy on the judge bench; the teacher on a tie."""
-    if not path.is_file():
-        return JUDGES["teacher"], f"{path.name} absent: the teacher"
-    data = json.loads(path.read_text())
-    t, s = data["teacher"]["control_accuracy"], data["student_tuned"]["control_accuracy"]
-    if tuned_student and s is not None and t is not None and s > t:
-        return tuned_student, f"tuned student control accuracy {s:.3f} > teacher {t:.3f}"
-    return JUDGES["teacher"], f"teacher control accuracy {t} >= tuned student {s}"
+def pick_judge(results: Path, work: Path) -> tuple[str, str]:
+    """(spec, why): of the teacher and the tuned students of the judge bench runs (teacher labels, truth labels), the one
+    with the highest control accuracy on the held-out items; the teacher on a tie or when no run is there."""
+    best = (None, JUDGES["teacher"], "teacher")
+    seen = []
+    for name, folder in (("judge_construction_faq.json", "judge_construction_faq"),
+                         ("judge_construction_faq_truth.json", "judge_construction_faq_truth")):
+        path = results / name
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text())
+        t, s = data["teacher"]["control_accuracy"], data["student_tuned"]["control_accuracy"]
+        runs = sorted((work / folder).glob("student-e*"), key=lambda p: p.stat().st_mtime)
+        seen.append(f"{name}: teacher {t}, tuned student {s}")
+        if best[0] is None or (t is not None and t > best[0] and best[2] == "teacher"):
+            best = (t, JUDGES["teacher"], "teacher") if best[0] is None or t > best[0] else best
+        if runs and s is not None and (best[0] is None or s > best[0]):
+            best = (s, str(runs[-1]), f"tuned student of {name}")
+    if not seen:
+        return JUDGES["teacher"], "no judge bench results: the teacher"
+    return best[1], f"highest control accuracy: {best[2]} ({best[0]}); " + "; ".join(seen)
 
 
 def main() -> None:
@@ -106,12 +118,7 @@ def main() -> None:
     sft_losses = {"base_val_loss": (m.model_extra or {}).get("base", {}).get("val_loss"),
                   "tuned_val_loss": (m.model_extra or {}).get("tuned", {}).get("val_loss"), "decision": m.decision.reason}
 
-    judge_spec, why = (a.judge, "given") if a.judge else pick_judge(
-        ROOT / "bench" / "results" / "judge_construction_faq.json",
-        str(ROOT / "bench" / "work" / "judge_construction_faq"))
-    if judge_spec.endswith("judge_construction_faq"):  # the tuned student's run folder: the newest one
-        runs = sorted(Path(judge_spec).glob("student-e*"), key=lambda p: p.stat().st_mtime)
-        judge_spec = str(runs[-1]) if runs else JUDGES["teacher"]
+    judge_spec, why = (a.judge, "given") if a.judge else pick_judge(ROOT / "bench" / "results", ROOT / "bench" / "work")
     base_gen = LocalLLM(a.student)
     pipelines = [Pipeline("naive", minilm, base_gen), Pipeline("tuned", retriever, LocalLLM(str(sft_dir)))]
     t = time.perf_counter()
