@@ -132,7 +132,7 @@ def main() -> None:
             "pairwise_agreement_vs_teacher": d["pairwise_agreement_vs_teacher"],
             "swap_consistency": d["swap_consistency"], "inconclusive_rate": d["inconclusive_rate"],
             "n_unparsed": d["n_unparsed"], "score_histogram": d["score_histogram"], "verdict_counts": d["verdict_counts"],
-            "delta_vs_student_base": {k.removeprefix("delta_"): {"delta": v, "ci95": r.ci95.get(k)}
+            "delta_vs_teacher": {k.removeprefix("delta_"): {"delta": v, "ci95": r.ci95.get(k)}
                                       for k, v in r.metrics.items() if k.startswith("delta_")} if r.model == "student_tuned" else None,
         }
     t_items = summary["teacher"]["items_per_s"]
