@@ -157,7 +157,7 @@ def main() -> None:
     out["settings"] = {**vars(a), "judge_max_tokens": a.max_tokens}
     out["timings_s"] = {k: round(v, 1) for k, v in timings.items()} | {"total": round(time.perf_counter() - t0, 1)}
     atomic_write_json(a.out, out)
-    atomic_write_json(Path(a.out).with_name("judge_construction_faq_report.json"), report.to_json())
+    atomic_write_json(Path(a.out).with_name(Path(a.out).stem + "_report.json"), report.to_json())
     for name in ("teacher", "student_base", "student_tuned"):
         o = out[name]
         print(f"{name:14s} control {o['control_accuracy']} pearson {o['pearson_vs_teacher']} {o['pearson_vs_teacher_ci95']} "
