@@ -174,6 +174,48 @@ CASES: list[Case] = [
     C("generate negatives", "{good} -o {afile}/negs.json", r"afile.*(is a file|not a folder)"),
     C("generate negatives", "{good} -o {tmp}/negs.json -r {hub}", r"not-a-cached-model.*(cache|offline)", out="{tmp}/negs.json"),
 
+    # -- generate judge-data (every model and server checked before the first call)
+    C("generate judge-data", "{qa} -o {tmp}/jd --labels bogus", r"--labels.*bogus"),
+    C("generate judge-data", "{qa} -o {tmp}/jd", r"--teacher"),
+    C("generate judge-data", "{qa} -o {tmp}/jd --labels truth --test-fraction 1", r"--test-fraction"),
+    C("generate judge-data", "{qa} -o {tmp}/jd --labels truth -c 0", r"--concurrency"),
+    C("generate judge-data", "{qa} -o {tmp}/jd --labels truth --limit 0", r"--limit"),
+    C("generate judge-data", "{qa} -o {tmp}/jd --teacher openai:m --base-url {closed}", r"127\.0\.0\.1.*(connect|reach)",
+      name="unreachable teacher"),
+    C("generate judge-data", "{qa} -o {tmp}/jd --teacher local:{hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("generate judge-data", "{qa} -o {tmp}/jd --labels truth --answer-with {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("generate judge-data", "{qa_latin1} -o {tmp}/jd --labels truth", r"qa_latin1\.jsonl.*utf-8"),
+    C("generate judge-data", "{qa_dup} -o {tmp}/jd --labels truth", r"qa_dup\.jsonl.*duplicate.*p1"),
+    C("generate judge-data", "{qa_noref} -o {tmp}/jd --labels truth", r"qa_noref\.jsonl.*row 2.*reference"),
+    C("generate judge-data", "{missing} -o {tmp}/jd --labels truth", r"missing\.json.*not found"),
+    C("generate judge-data", "{qa} -o {afile} --labels truth", r"afile.*(is a file|not a folder)"),
+    C("generate judge-data", "{qa} -o {tmp}/jd --labels truth --answers {missing}", r"missing\.json.*not found"),
+    C("generate judge-data", "{qa} -o {tmp}/jd --labels truth --answers {answers_unknown}", r"not questions of the QA set.*zz9"),
+
+    # -- eval judge
+    C("eval judge", "{judge_data} -j teacher --split bogus", r"--split.*bogus"),
+    C("eval judge", "{judge_data} -j teacher --bootstrap 0", r"--bootstrap"),
+    C("eval judge", "{missing} -j teacher", r"missing\.json.*items\.jsonl"),
+    C("eval judge", "{judge_data_bad} -j teacher", r"items\.jsonl, line 2"),
+    C("eval judge", "{judge_data} -j teacher", r"teacher.*no teacher\.jsonl", name="no stored teacher"),
+    C("eval judge", "{judge_data} -j local:{hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("eval judge", "{judge_data} -j openai:m --base-url {closed}", r"127\.0\.0\.1.*(connect|reach)", name="unreachable judge"),
+    C("eval judge", "{judge_data} -j teacher --json {afile}/r.json", r"afile.*(is a file|not a folder)"),
+
+    # -- eval rag
+    C("eval rag", "{qa} --corpus {good} -r minilm -g smollm2-135m-instruct -r minilm -o {tmp}/rag", r"one --generator per --retriever"),
+    C("eval rag", "{qa} --corpus {good} -r minilm -g smollm2-135m-instruct -o {tmp}/rag --k 0", r"--k"),
+    C("eval rag", "{qa} --corpus {good} -r minilm -g smollm2-135m-instruct -o {tmp}/rag --name a --name b", r"--name"),
+    C("eval rag", "{qa} -r minilm -g smollm2-135m-instruct -o {tmp}/rag", r"--corpus"),
+    C("eval rag", "{qa} --corpus {dangling} -r minilm -g smollm2-135m-instruct -o {tmp}/rag", r"no-such-doc.*not in the corpus"),
+    C("eval rag", "{qa_baddoc} --corpus {good} -r minilm -g smollm2-135m-instruct -o {tmp}/rag", r"no-such-doc.*not in the --corpus"),
+    C("eval rag", "{qa} --corpus {good} -r {hub} -g smollm2-135m-instruct -o {tmp}/rag", r"not-a-cached-model.*(cache|offline)"),
+    C("eval rag", "{qa} --corpus {good} -r minilm -g local:{hub} -o {tmp}/rag", r"not-a-cached-model.*(cache|offline)"),
+    C("eval rag", "{qa} --corpus {good} -r minilm -g smollm2-135m-instruct -j openai:m --base-url {closed} -o {tmp}/rag",
+      r"127\.0\.0\.1.*(connect|reach)", name="unreachable judge"),
+    C("eval rag", "{qa} --corpus {good} -r minilm -g smollm2-135m-instruct -o {afile}", r"afile.*(is a file|not a folder)"),
+    C("eval rag", "{qa_latin1} --corpus {good} -r minilm -g smollm2-135m-instruct -o {tmp}/rag", r"qa_latin1\.jsonl.*utf-8"),
+
     # -- train adapter
     C("train adapter", "{good} -o {tmp}/run --epochs 0", r"--epochs"),
     C("train adapter", "{good} -o {tmp}/run --batch-size 0", r"--batch-size"),

@@ -142,6 +142,24 @@ def build(root: Path) -> dict[str, str]:
     f["queries_latin1"] = _write(root / "queries_latin1.txt", "tuiles du toît?\n".encode("latin-1"))
     f["prompt_nopassage"] = _write(root / "prompt.txt", "Write {n} questions.\n")
 
+    # QA sets, answers and judge data (generate judge-data, eval judge, eval rag)
+    qa = [{"id": "p1", "question": "how often inspect roof tiles", "reference": TEXT_A, "category": "roofs", "doc_id": "a1"},
+          {"id": "p2", "question": "do I need a permit", "reference": TEXT_B, "category": "permits", "doc_id": "b1"}]
+    f["qa"] = _write(root / "qa.jsonl", _jsonl(qa))
+    f["qa_latin1"] = _write(root / "qa_latin1.jsonl", _jsonl(qa).replace("roof tiles", "tuiles du toît").encode("latin-1"))
+    f["qa_dup"] = _write(root / "qa_dup.jsonl", _jsonl([qa[0], {**qa[1], "id": "p1"}]))
+    f["qa_noref"] = _write(root / "qa_noref.jsonl", _jsonl([qa[0], {k: v for k, v in qa[1].items() if k != "reference"}]))
+    f["qa_baddoc"] = _write(root / "qa_baddoc.jsonl", _jsonl([qa[0], {**qa[1], "doc_id": "no-such-doc"}]))
+    f["answers_unknown"] = _write(root / "answers_unknown.jsonl", _jsonl([{"id": "p1", "answer": "yes"}, {"id": "zz9", "answer": "no"}]))
+    item = {"kind": "correctness", "id": "p1|control:reference", "question_id": "p1", "category": "roofs", "question": qa[0]["question"],
+            "reference": TEXT_A, "answer": TEXT_A, "source": "control:reference", "truth": 5.0, "control": "reference"}
+    f["judge_data"] = root / "judge_data"
+    _write(f["judge_data"] / "items.jsonl", _jsonl([item]))
+    _write(f["judge_data"] / "split.json", json.dumps({"train": [], "test": ["p1"]}))
+    f["judge_data_bad"] = root / "judge_data_bad"
+    _write(f["judge_data_bad"] / "items.jsonl", _jsonl([item]) + '{"kind": "correctness", "id": 7}\n')
+    _write(f["judge_data_bad"] / "split.json", json.dumps({"train": [], "test": ["p1"]}))
+
     # paths that are in the way
     f["afile"] = _write(root / "afile", "a file where a folder is expected\n")
     f["dir_json"] = root / "dir.json"

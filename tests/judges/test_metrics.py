@@ -156,3 +156,28 @@ def test_compare_judges_is_paired_bootstrap_of_per_item_values():
     assert out["tuned"]["verdict"]["delta"] == pytest.approx(0.5)
     assert v_base["score_exact"][1].tolist() == [0, 0, 0, 0, 0, 0, 1]
     assert compare_judges(items, {"only": base}, teacher) == {}
+
+
+def test_pearson_ci_and_paired_pearson_against_scipy():
+    from scipy import stats
+
+    from ragtune.judges.evaluate import correlation_ci, paired_pearson
+    from ragtune.judges.items import CorrectnessItem
+
+    from .conftest import make_run
+
+    rng = np.random.default_rng(3)
+    teacher_scores = rng.integers(1, 6, size=40)
+    good = np.clip(teacher_scores + rng.integers(-1, 2, size=40), 1, 5)
+    noisy = rng.integers(1, 6, size=40)
+    ids = [f"i{k}" for k in range(40)]
+    items = [CorrectnessItem(id=i, question_id=i, question="q", reference="r", answer="a", source="s") for i in ids]
+    runs = {name: make_run({i: int(s) for i, s in zip(ids, scores)}, model=name)
+            for name, scores in (("t", teacher_scores), ("good", good), ("noisy", noisy))}
+    pp = paired_pearson(runs["noisy"], runs["good"], runs["t"], items, n_resamples=500)
+    expected = stats.pearsonr(good, teacher_scores).statistic - stats.pearsonr(noisy, teacher_scores).statistic
+    assert pp["delta"] == pytest.approx(expected) and pp["n"] == 40
+    assert pp["ci95"][0] <= pp["delta"] <= pp["ci95"][1] and pp["significant"]
+    ci = correlation_ci(np.stack([good, teacher_scores], axis=1).astype(float), 500)
+    assert ci[0] <= stats.pearsonr(good, teacher_scores).statistic <= ci[1]
+    assert correlation_ci(np.ones((2, 2))) is None

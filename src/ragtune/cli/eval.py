@@ -67,3 +67,8 @@ app.command("sft")(eval_sft)
 from ragtune.cli.reranker import eval_rerank  # noqa: E402
 
 app.command("rerank")(eval_rerank)
+
+from ragtune.cli.judges import eval_judge, eval_rag  # noqa: E402
+
+app.command("judge")(eval_judge)
+app.command("rag")(eval_rag)

@@ -131,3 +131,8 @@ def negatives(
     console.print(f"{stats['negatives']} hard negatives for {stats['with_negatives']} of {stats['queries']} queries "
                   f"({stats['short_of_target']} short of {num_negatives}); candidates dropped: {dropped}", markup=False)
     console.print(f"wrote {out}", markup=False)
+
+
+from ragtune.cli.judges import judge_data  # noqa: E402
+
+app.command("judge-data")(judge_data)

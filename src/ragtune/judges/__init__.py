@@ -9,6 +9,9 @@
     student = judge_items(load_llm("local"), items, "out/student.journal.jsonl")
     report = judges_report(items, {"teacher": teacher, "student_base": student})
 
+The commands' entry points: `generate_judge_data` (`ragtune generate judge-data`), `evaluate_judges`
+(`ragtune eval judge`), `evaluate_rag` (`ragtune eval rag`).
+
 Judging is resumable (a journal of raw replies keyed by prompt hash, model and settings); pairwise
 items are judged in both answer orders, and a flip is "inconclusive".
 """
@@ -75,6 +78,10 @@ from ragtune.judges.prompts import (
 )
 from ragtune.judges.report import judge_report, judges_report
 from ragtune.judges.training import correctness_records, pairwise_records
+from ragtune.judges.data import generate_judge_data, load_qa, subsample, truth_records
+from ragtune.judges.evaluate import evaluate_judges, judge_eval_report, read_data, run_judges
+from ragtune.judges.judge import complete_journaled
+from ragtune.judges.rag import Pipeline, evaluate_rag
 
 __all__ = [
     # items
@@ -95,4 +102,7 @@ __all__ = [
     "judge_report", "judges_report",
     # training data
     "correctness_records", "pairwise_records",
+    # the commands: generate judge-data, eval judge, eval rag
+    "generate_judge_data", "load_qa", "subsample", "truth_records", "evaluate_judges", "judge_eval_report", "read_data",
+    "run_judges", "complete_journaled", "Pipeline", "evaluate_rag",
 ]

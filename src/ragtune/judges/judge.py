@@ -303,3 +303,57 @@ def read_judgments(path: str | Path, model: str = "") -> JudgeRun:
                 raise InputError(f"judgments file {path}, line {n}: {'.'.join(map(str, first['loc']))}: {first['msg']}.") from None
             (correctness if j.kind == "correctness" else pairwise)[j.item_id] = j
     return JudgeRun(model, correctness, pairwise, JudgeStats())
+
+
+# ---------------------------------------------------------------- any prompts, journaled (answers, faithfulness)
+
+def prompt_key(messages: Messages, model: str, max_tokens: int, temperature: float) -> str:
+    """The journal key of a free-form call: the same form as `call_key`."""
+    return call_key(messages, model, max_tokens, temperature)
+
+
+async def acomplete_journaled(llm: LLM, prompts: dict[str, Messages], journal_path: str | Path, *, concurrency: int = 8,
+                              max_tokens: int = 256, temperature: float = 0.0, kind: str = "prompt",
+                              on_progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, str | None], JudgeStats]:
+    """Answer every prompt (`{id: messages}`) once, journaled like `judge_items`: a rerun makes only the missing calls.
+
+    Returns `{id: reply or None (the call failed; a rerun tries again)}` and the call statistics. Replies are
+    scrubbed of secrets before they are written; prompts are stored only as their hash.
+    """
+    keys = {pid: prompt_key(m, llm.model, max_tokens, temperature) for pid, m in prompts.items()}
+    journal = Journal(journal_path)
+    unique = {}
+    for pid, key in keys.items():
+        unique.setdefault(key, pid)
+    todo = [(key, pid) for key, pid in unique.items() if key not in journal.done]
+    stats = JudgeStats(calls_total=len(unique), calls_resumed=len(unique) - len(todo))
+    secrets = secrets_from_env()
+    t0 = time.perf_counter()
+
+    async def on_done(o: Outcome) -> None:
+        key, pid = todo[o.index]
+        if o.completion is None:
+            stats.calls_failed += 1
+            if len(stats.errors) < 5:
+                stats.errors.append(f"{pid}: {o.error}")
+        else:
+            c = o.completion
+            await journal.add_async({"key": key, "kind": kind, "item_id": pid, "model": llm.model,
+                                     "reply": scrub(c.text, secrets), "prompt_tokens": c.prompt_tokens,
+                                     "completion_tokens": c.completion_tokens, "finish_reason": c.finish_reason})
+            stats.calls_made += 1
+            stats.tokens_in += c.prompt_tokens
+            stats.tokens_out += c.completion_tokens
+        if on_progress is not None:
+            on_progress(stats.calls_resumed + stats.calls_made + stats.calls_failed, stats.calls_total)
+
+    if todo:
+        await complete_many(llm, [prompts[pid] for _, pid in todo], concurrency=concurrency, max_tokens=max_tokens,
+                            temperature=temperature, on_done=on_done)
+    stats.seconds = time.perf_counter() - t0
+    return {pid: (journal.done[key]["reply"] if key in journal.done else None) for pid, key in keys.items()}, stats
+
+
+def complete_journaled(llm: LLM, prompts: dict[str, Messages], journal_path: str | Path, **kwargs) -> tuple[dict[str, str | None], JudgeStats]:
+    """`acomplete_journaled` for callers without an event loop."""
+    return asyncio.run(acomplete_journaled(llm, prompts, journal_path, **kwargs))

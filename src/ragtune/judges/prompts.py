@@ -153,3 +153,20 @@ def swap_selection(ids: Sequence[str], ratio: float, seed: int = 0) -> set[str]:
     order = sorted(set(ids))
     random.Random(seed).shuffle(order)
     return set(order[:round(ratio * len(order))])
+
+
+# ---------------------------------------------------------------- faithfulness (RAG evaluation)
+
+FAITHFULNESS_TASK = (
+    "Check whether the answer is supported by the context and grade it from 1 to 5. Give 5 if everything the "
+    "answer states is in the context, 4 if nearly everything is, 3 if part of it is supported and part is not, "
+    "2 if little of it is supported, and 1 if the answer is not supported by the context or contradicts it."
+)
+
+
+def faithfulness_messages(question: str, contexts: Sequence[str], answer: str) -> Messages:
+    """The chat prompt (one user turn) that asks for a 1-5 faithfulness score (answer supported by the context)."""
+    passages = "\n\n".join(f"[{i}] {c.strip()}" for i, c in enumerate(contexts, start=1))
+    user = (f"{FAITHFULNESS_TASK}\n\nContext:\n{passages}\n\nQuestion: {question.strip()}\n\n"
+            f"Answer to grade: {_text(answer)}\n\n{CORRECTNESS_FORMAT}")
+    return [{"role": "user", "content": user}]
