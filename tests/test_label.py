@@ -338,7 +338,7 @@ def test_cli_with_an_answers_file_then_stdin_resumes(small):
     out = small / "labels.json"
     base = ["queries.txt", "--corpus", small / "corpus.json", "-o", out, "--top-k", "2", "--model", "minilm",
             "--teacher", resolve_model("minilm")]
-    r = cli([small / base[0], *base[1:], "--answers", answers])
+    r = cli([small / base[0], *base[1:], "--replies", answers])
     assert r.exit_code == 0, r.output
     assert "do I need a permit for a new roof" in r.output and "[1]" in r.output and "found by minilm #1" in r.output
     assert "not a passage number" in r.output and "Traceback" not in r.output
@@ -359,7 +359,7 @@ def test_cli_with_an_answers_file_then_stdin_resumes(small):
     (["queries.txt", "--corpus", "nowhere/", "-o", "l.json"], "corpus 'nowhere/' not found"),
     (["queries.txt", "--corpus", "blank.json", "-o", "l.json"], "no passages"),
     (["queries.txt", "--corpus", "corpus.json", "-o", "."], "is a folder"),
-    (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "--answers", "none.txt"], "--answers"),
+    (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "--replies", "none.txt"], "--replies"),
     (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "--model", "./no-model"], "does not exist"),
     (["queries.txt", "--corpus", "corpus.json", "-o", "l.json", "--top-k", "0"], "greater than or equal to 1"),
     (["queries.txt", "--corpus", "queries.txt", "-o", "l.json"], "that is the queries file"),

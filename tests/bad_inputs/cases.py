@@ -205,7 +205,7 @@ CASES: list[Case] = [
     # -- eval rag
     C("eval rag", "{qa} --corpus {good} -r minilm -g smollm2-135m-instruct -r minilm -o {tmp}/rag", r"one --generator per --retriever"),
     C("eval rag", "{qa} --corpus {good} -r minilm -g smollm2-135m-instruct -o {tmp}/rag --k 0", r"--k"),
-    C("eval rag", "{qa} --corpus {good} -r minilm -g smollm2-135m-instruct -o {tmp}/rag --name a --name b", r"--name"),
+    C("eval rag", "{qa} --corpus {good} -r minilm -g smollm2-135m-instruct -o {tmp}/rag --pipeline-name a --pipeline-name b", r"--pipeline-name"),
     C("eval rag", "{qa} -r minilm -g smollm2-135m-instruct -o {tmp}/rag", r"--corpus"),
     C("eval rag", "{qa} --corpus {dangling} -r minilm -g smollm2-135m-instruct -o {tmp}/rag", r"no-such-doc.*not in the corpus"),
     C("eval rag", "{qa_baddoc} --corpus {good} -r minilm -g smollm2-135m-instruct -o {tmp}/rag", r"no-such-doc.*not in the --corpus"),

@@ -212,7 +212,7 @@ def test_hosted_teacher_failed_call_is_retried_on_rerun_and_nothing_is_asked_twi
 def test_eval_judge_cli_with_a_tiny_model(tmp_path, qa, tiny_chat_model):
     generate_judge_data(qa, tmp_path / "jd", teacher=FakeLLM(model="oracle", default=server_reply), test_fraction=0.34)
     r = runner.invoke(app, ["eval", "judge", str(tmp_path / "jd"), "-j", "teacher", "-j", f"tiny={tiny_chat_model}",
-                            "--max-tokens", "8", "--json", str(tmp_path / "judge.json"), "--details", str(tmp_path / "d.json"),
+                            "--max-new-tokens", "8", "--json", str(tmp_path / "judge.json"), "--details", str(tmp_path / "d.json"),
                             "--bootstrap", "100"])
     assert r.exit_code == 0, r.output
     report = read_report(tmp_path / "judge.json")
@@ -230,8 +230,8 @@ def test_eval_rag_cli_with_tiny_models_saves_answers_for_judge_data(tmp_path, ti
     qa = tmp_path / "qa.jsonl"
     qa.write_text("".join(json.dumps({**r, "doc_id": f"d-{r['id']}"}) + "\n" for r in QA), encoding="utf-8")
     r = runner.invoke(app, ["eval", "rag", str(qa), "--corpus", str(tmp_path / "corpus.json"), "-r", "minilm", "-g", str(tiny_chat_model),
-                            "-r", "minilm", "-g", f"local:{tiny_chat_model}", "--name", "naive", "--name", "same",
-                            "-j", str(tiny_chat_model), "-o", str(tmp_path / "rag"), "--k", "2", "--max-tokens", "8",
+                            "-r", "minilm", "-g", f"local:{tiny_chat_model}", "--pipeline-name", "naive", "--pipeline-name", "same",
+                            "-j", str(tiny_chat_model), "-o", str(tmp_path / "rag"), "--k", "2", "--max-new-tokens", "8",
                             "--bootstrap", "100", "--json", str(tmp_path / "rag.json")])
     assert r.exit_code == 0, r.output
     report = read_report(tmp_path / "rag.json")

@@ -24,7 +24,11 @@ ALIASES: dict[str, dict[str, str]] = {
     "data chunk": {"--tokenizer": "--chunk-tokenizer"},
     "sft submit": {"--val": "--val-dataset"},
     "eval sft": {"--samples": "--side-by-side"},
-    "label": {"--tokenizer": "--chunk-tokenizer", "-c": "--corpus", "-k": "--top-k", "--k": "--top-k"},
+    "label": {"--tokenizer": "--chunk-tokenizer", "-c": "--corpus", "-k": "--top-k", "--k": "--top-k",
+              "--answers": "--replies"},
+    "generate judge-data": {"--max-tokens": "--max-new-tokens"},
+    "eval judge": {"--max-tokens": "--max-new-tokens"},
+    "eval rag": {"--max-tokens": "--max-new-tokens", "--name": "--pipeline-name"},
 }
 
 

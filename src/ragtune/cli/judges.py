@@ -48,7 +48,7 @@ def judge_data(
     pairwise: bool = typer.Option(True, "--pairwise/--no-pairwise", help="Also build pairwise items (judged in both orders)."),
     swap_ratio: float = typer.Option(0.5, "--swap-ratio", min=0.0, max=1.0, help="Share of pairwise chats also given in the swapped order."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Calls in flight (server) / prompts per batch (local)."),
-    max_tokens: int = typer.Option(128, "--max-tokens", min=8, help="Longest judge reply in tokens."),
+    max_tokens: int = typer.Option(128, "--max-new-tokens", min=8, help="Longest judge reply in tokens."),
     timeout: float = typer.Option(60.0, "--timeout", min=0.001, help="Seconds before a server call is retried."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the split, the controls and the swaps."),
 ) -> None:
@@ -131,7 +131,7 @@ def eval_judge(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai: judges."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the API key (never written)."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Calls in flight (server) / prompts per batch (local)."),
-    max_tokens: int = typer.Option(128, "--max-tokens", min=8, help="Longest judge reply in tokens."),
+    max_tokens: int = typer.Option(128, "--max-new-tokens", min=8, help="Longest judge reply in tokens."),
     timeout: float = typer.Option(60.0, "--timeout", min=0.001, help="Seconds before a server call is retried."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="Bootstrap resamples for the 95% intervals."),
 ) -> None:
@@ -189,7 +189,7 @@ def eval_rag(
     judge: Optional[str] = typer.Option(None, "--judge", "-j", help=f"The judge of correctness and faithfulness: {LLM_HELP}. "
                                         "Without one, only hit@k and ROUGE-L."),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder: answers/LABEL.jsonl, journal/, report.json, summary.json."),
-    name: Optional[list[str]] = typer.Option(None, "--name", help="Label of each pipeline, in order (default: p1, p2, ...)."),
+    name: Optional[list[str]] = typer.Option(None, "--pipeline-name", help="Label of each pipeline, in order (default: p1, p2, ...)."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Retrieval dataset whose corpus is searched (for a QA file)."),
     k: int = typer.Option(3, "--k", min=1, help="Passages retrieved and given to the generator."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use a seeded sample of this many questions."),
@@ -198,7 +198,7 @@ def eval_rag(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai: models."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the API key (never written)."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Calls in flight (server) / prompts per batch (local)."),
-    max_tokens: int = typer.Option(160, "--max-tokens", min=8, help="Longest generated answer in tokens."),
+    max_tokens: int = typer.Option(160, "--max-new-tokens", min=8, help="Longest generated answer in tokens."),
     timeout: float = typer.Option(60.0, "--timeout", min=0.001, help="Seconds before a server call is retried."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="Bootstrap resamples for the 95% intervals."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of --limit's sample and of the bootstrap."),

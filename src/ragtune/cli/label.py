@@ -35,7 +35,7 @@ def label(
     teacher: str = typer.Option("mpnet", "--teacher", "-t", help="A second (stronger) embedder whose top-k is pooled with "
                                 "--model's; 'none' shows --model's only."),
     top_k: int = typer.Option(5, "--top-k", min=1, help="Passages per model; the pool shows at most 2k (fewer when both models agree)."),
-    answers: Path | None = typer.Option(None, "--answers", help="Read the answers from this file (one per line, the same "
+    answers: Path | None = typer.Option(None, "--replies", help="Read the answers from this file (one per line, the same "
                                         "syntax as typing) instead of the keyboard; a non-terminal stdin is read the same way."),
     chars: int = typer.Option(400, "--chars", min=40, help="Show at most this many characters of each passage (`v N` shows it all)."),
     retry_skipped: bool = typer.Option(False, "--retry-skipped", help="Show queries skipped in earlier sessions again."),
@@ -67,7 +67,7 @@ def label(
       ragtune label queries.txt --corpus construction-faq -o labels.json --teacher none
       ragtune train adapter data.json -o runs/a --teacher mpnet --eval-dataset labels.json
 
-    Scripts and tests: --answers FILE (or a piped stdin) gives one answer per line; from Python,
+    Scripts and tests: --replies FILE (or a piped stdin) gives one answer per line; from Python,
     `ragtune.label.label_queries(queries, corpus, model, teacher, output, answer_fn)`.
     """
     from ragtune.io import check_output
@@ -186,11 +186,11 @@ def _answer_lines(path: Path) -> Iterator[str]:
     from ragtune.errors import InputError
 
     if not path.is_file():
-        raise InputError(f"--answers {path}: file not found; give a text file with one answer per line.")
+        raise InputError(f"--replies {path}: file not found; give a text file with one answer per line.")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(f"--answers {path}: not UTF-8 text; re-save it as UTF-8.") from None
+        raise InputError(f"--replies {path}: not UTF-8 text; re-save it as UTF-8.") from None
     return _useful(text.splitlines())
 
 
