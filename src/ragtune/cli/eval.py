@@ -68,3 +68,7 @@ app.command("sft")(eval_sft)
 from ragtune.cli.reranker import eval_rerank  # noqa: E402
 
 app.command("rerank")(eval_rerank)
+
+from ragtune.cli.sql import eval_sql  # noqa: E402
+
+app.command("sql")(eval_sql)
