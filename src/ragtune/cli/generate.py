@@ -133,3 +133,8 @@ def negatives(
     console.print(f"{stats['negatives']} hard negatives for {stats['with_negatives']} of {stats['queries']} queries "
                   f"({stats['short_of_target']} short of {num_negatives}); candidates dropped: {dropped}", markup=False)
     console.print(f"wrote {out}", markup=False)
+
+
+from ragtune.cli.sql import generate_sql_cmd  # noqa: E402
+
+app.command("sql")(generate_sql_cmd)

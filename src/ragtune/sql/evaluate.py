@@ -147,9 +147,16 @@ def score_predictions(items: Sequence[SqlItem], predictions: Sequence[str], *, e
         out.values["execution_accuracy"].append(float(match is not None and match.execution))
         out.values["test_suite_accuracy"].append(float(match is not None and match.test_suite))
         out.values["valid_rate"].append(float(valid))
-        out.values["exact_match"].append(float(bool(sql) and exact_set_match(sql, item.example.sql, item.example.schema)))
+        out.values["exact_match"].append(float(bool(sql) and _exact(sql, item.example)))
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _exact(sql: str, example: TextToSqlExample) -> bool:
+    try:
+        return exact_set_match(sql, example.sql or "", example.schema)
+    except InputError:  # a gold query sqlglot cannot parse: no exact-set verdict, counted as no match
+        return False
 
 
 def read_predictions(path: str | Path) -> list[str]:
