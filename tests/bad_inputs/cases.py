@@ -317,6 +317,18 @@ CASES: list[Case] = [
     C("generate sql", "--db {sqlitedb} -o {tmp}/g --llm local:{hub}", r"not-a-cached-model.*(cache|offline)"),
     C("generate sql", "--db {sqlitedb} -o {tmp}/g --llm openai:m --base-url {closed}", r"127\.0\.0\.1"),
 
+    # -- eval json, data faq-json
+    C("eval json", "{json_chat} --schema {missing} -m smollm2-135m-instruct", r"missing\.json"),
+    C("eval json", "{json_chat} --schema {garbage_json} -m smollm2-135m-instruct", r"garbage\.json.*not a json"),
+    C("eval json", "{json_chat} --schema {bad_schema} -m smollm2-135m-instruct", r"not a valid json schema"),
+    C("eval json", "{chat} --schema {json_schema} -m smollm2-135m-instruct", r"chat\.jsonl.*not json"),
+    C("eval json", "{json_chat} --schema {json_schema} -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("eval json", "{json_chat} --schema {json_schema} -m smollm2-135m-instruct --max-tokens 0", r"--max-tokens"),
+    C("eval json", "{json_chat} --schema {json_schema} -m smollm2-135m-instruct --json {afile}/r.json",
+      r"afile.*(is a file|not a folder)"),
+    C("data faq-json", "-o {afile}/faq", r"afile.*(is a file|not a folder)"),
+    C("data faq-json", "-o {tmp}/faq --test-share 0", r"--test-share"),
+
     # -- assets
     C("assets prepare", "no-such-asset", r"unknown asset.*no-such-asset"),
     C("assets", "--bogus", r"no such option.*--bogus"),

@@ -165,6 +165,11 @@ def build(root: Path) -> dict[str, str]:
     f["pred_one"] = _write(root / "pred_one.sql", "SELECT count(*) FROM shop\n")
     f["cc_noanswer"] = _write(root / "cc_noanswer.jsonl", _jsonl([{"question": "q?", "context": "CREATE TABLE t (a INT)"}]))
 
+    f["json_schema"] = _write(root / "schema.json", json.dumps({"type": "object", "properties": {"category": {"enum": ["roof"]}}}))
+    f["bad_schema"] = _write(root / "bad_schema.json", json.dumps({"type": "no-such-type"}))
+    f["json_chat"] = _write(root / "json_chat.jsonl", _jsonl([{"messages": [{"role": "user", "content": "Roof tiles?"},
+                                                                            {"role": "assistant", "content": '{"category": "roof"}'}]}]))
+
     # paths that are in the way
     f["afile"] = _write(root / "afile", "a file where a folder is expected\n")
     f["dir_json"] = root / "dir.json"

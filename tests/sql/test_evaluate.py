@@ -12,7 +12,7 @@ from ragtune.cli.main import app
 from ragtune.llm import FakeLLM
 from ragtune.sql.evaluate import (evaluate_sql, load_spider_data, prepare_items, score_predictions,
                                   shuffled_within_database, subsample)
-from conftest import spider_subset
+from sql_helpers import spider_subset
 
 runner = CliRunner()
 

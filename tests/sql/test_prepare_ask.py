@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from ragtune.cli.main import app
 from ragtune.data.chat import load_chat
 from ragtune.sql.prompt import SYSTEM_PROMPT
-from conftest import spider_subset
+from sql_helpers import spider_subset
 
 runner = CliRunner()
 

@@ -72,3 +72,7 @@ app.command("rerank")(eval_rerank)
 from ragtune.cli.sql import eval_sql  # noqa: E402
 
 app.command("sql")(eval_sql)
+
+from ragtune.cli.sql import eval_json  # noqa: E402
+
+app.command("json")(eval_json)
