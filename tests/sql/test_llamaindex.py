@@ -15,10 +15,11 @@ def _engine(db, llm):
     from llama_index.core.query_engine import NLSQLTableQueryEngine
 
     from ragtune.integrations.llamaindex import RagtuneLLM, text_to_sql_prompt
+    from ragtune.sql import SYSTEM_PROMPT
 
     database = SQLDatabase(sqlalchemy.create_engine(f"sqlite:///file:{db}?mode=ro&uri=true"))
     return NLSQLTableQueryEngine(database, tables=["shop"], llm=RagtuneLLM(llm, max_tokens=16),
-                                 text_to_sql_prompt=text_to_sql_prompt(), synthesize_response=False,
+                                 text_to_sql_prompt=text_to_sql_prompt(SYSTEM_PROMPT), synthesize_response=False,
                                  embed_model=MockEmbedding(embed_dim=8))  # no table retrieval: tables are given
 
 

@@ -55,12 +55,11 @@ from llama_index.core.llms.callbacks import llm_completion_callback  # noqa: E40
 from llama_index.core.prompts import PromptTemplate  # noqa: E402
 
 
-def text_to_sql_prompt() -> PromptTemplate:
-    """A `text_to_sql_prompt` for `NLSQLTableQueryEngine` in ragtune's training format (system line, the schema,
-    the question), so a model tuned with `ragtune sql prepare` + `train sft` sees what it was trained on."""
-    from ragtune.sql.prompt import SYSTEM_PROMPT
-
-    return PromptTemplate(SYSTEM_PROMPT + "\n\nDatabase schema:\n{schema}\n\nQuestion: {query_str}")
+def text_to_sql_prompt(system: str) -> PromptTemplate:
+    """A `text_to_sql_prompt` for `NLSQLTableQueryEngine` in ragtune's training format (the system line, the schema,
+    the question), so a model tuned with `ragtune sql prepare` + `train sft` sees what it was trained on; pass
+    `ragtune.sql.SYSTEM_PROMPT` as `system` (integrations and sql are independent packages)."""
+    return PromptTemplate(system + "\n\nDatabase schema:\n{schema}\n\nQuestion: {query_str}")
 
 
 class RagtuneLLM(CustomLLM):
@@ -72,7 +71,7 @@ class RagtuneLLM(CustomLLM):
         from sqlalchemy import create_engine
         db = SQLDatabase(create_engine("sqlite:///file:shop.sqlite?mode=ro&uri=true"))   # read-only
         engine = NLSQLTableQueryEngine(db, tables=["shop"], llm=RagtuneLLM("runs/sql"),
-                                       text_to_sql_prompt=text_to_sql_prompt())
+                                       text_to_sql_prompt=text_to_sql_prompt(ragtune.sql.SYSTEM_PROMPT))
     """
 
     max_tokens: int = 256
