@@ -328,6 +328,56 @@ CASES: list[Case] = [
     C("export cohere-rerank", "{dangling} -o {tmp}/c.jsonl", r"no-such-doc.*not in the corpus", out="{tmp}/c.jsonl"),
     C("export cohere-rerank", "{good} -o {tmp}/c.jsonl --retriever {hub}", r"not-a-cached-model.*(cache|offline)", out="{tmp}/c.jsonl"),
 
+    # -- eval sql
+    C("eval sql", "{spider_rows} --tables {spider_tables}", r"--model.*--predictions", name="no model"),
+    C("eval sql", "{spider_rows} --tables {spider_tables} -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("eval sql", "{spider_rows} --tables {spider_tables} --predictions {pred_one}", r"1 predictions for 2 questions"),
+    C("eval sql", "{spider_baddb} --tables {spider_tables} --predictions {pred_one}", r"db_id 'nope' is not in the tables"),
+    C("eval sql", "{sql_noquery} --tables {spider_tables} --predictions {pred_one}", r"field 'query' is missing"),
+    C("eval sql", "{missing} --predictions {pred_one}", r"missing\.json.*no such file"),
+    C("eval sql", "{garbage_json} --tables {spider_tables} --predictions {pred_one}", r"garbage\.json.*(utf-8|json)"),
+    C("eval sql", "{spider_rows} --tables {spider_tables} --predictions {missing}", r"missing\.json"),
+    C("eval sql", "{spider_rows} --tables {garbage_json} --predictions {pred_one}", r"garbage\.json"),
+    C("eval sql", "{spider_rows} --tables {spider_tables} --predictions {pred_one} --fills 0", r"--fills"),
+    C("eval sql", "{spider_rows} --tables {spider_tables} --predictions {pred_one} --json {afile}/r.json",
+      r"afile.*(is a file|not a folder)"),
+    C("eval sql", "{spider_one_db} --tables {spider_tables} --predictions {pred_one} --db {garbage_json}",
+      r"garbage\.json.*not a readable sqlite"),
+
+    # -- sql prepare
+    C("sql prepare", "{spider_rows} --tables {spider_tables} -o {afile}/d", r"afile.*(is a file|not a folder)"),
+    C("sql prepare", "{spider_rows} --tables {spider_tables} -o {tmp}/d --format xml", r"--format.*xml"),
+    C("sql prepare", "{spider_rows} --tables {spider_tables} -o {tmp}/d --test-share 1.5", r"--test-share"),
+    C("sql prepare", "{spider_one_db} --tables {spider_tables} -o {tmp}/d --test-share 0.5", r"at least 2 databases"),
+    C("sql prepare", "{cc_noanswer} -o {tmp}/d --format create-context", r"field 'answer' is missing"),
+    C("sql prepare", "{missing} -o {tmp}/d", r"missing\.json.*no such file"),
+
+    # -- sql ask
+    C("sql ask", "how-many-shops --db {missing} -m smollm2-135m-instruct", r"missing\.json.*does not exist"),
+    C("sql ask", "how-many-shops --db {garbage_json} -m smollm2-135m-instruct", r"garbage\.json.*not a readable sqlite"),
+    C("sql ask", "how-many-shops --db {sqlitedb} -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("sql ask", "how-many-shops --db {sqlitedb} -m smollm2-135m-instruct --max-tokens 0", r"--max-tokens"),
+
+    # -- generate sql
+    C("generate sql", "--db {missing} -o {tmp}/g", r"missing\.json.*does not exist"),
+    C("generate sql", "--db {garbage_json} -o {tmp}/g", r"garbage\.json.*not a readable sqlite"),
+    C("generate sql", "--db {sqlitedb} -o {afile}/g", r"afile.*(is a file|not a folder)"),
+    C("generate sql", "--db {sqlitedb} -o {tmp}/g --pairs-per-call 0", r"--pairs-per-call"),
+    C("generate sql", "--db {sqlitedb} -o {tmp}/g --llm local:{hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("generate sql", "--db {sqlitedb} -o {tmp}/g --llm openai:m --base-url {closed}", r"127\.0\.0\.1"),
+
+    # -- eval json, data faq-json
+    C("eval json", "{json_chat} --schema {missing} -m smollm2-135m-instruct", r"missing\.json"),
+    C("eval json", "{json_chat} --schema {garbage_json} -m smollm2-135m-instruct", r"garbage\.json.*not a json"),
+    C("eval json", "{json_chat} --schema {bad_schema} -m smollm2-135m-instruct", r"not a valid json schema"),
+    C("eval json", "{chat} --schema {json_schema} -m smollm2-135m-instruct", r"chat\.jsonl.*not json"),
+    C("eval json", "{json_chat} --schema {json_schema} -m {hub}", r"not-a-cached-model.*(cache|offline)"),
+    C("eval json", "{json_chat} --schema {json_schema} -m smollm2-135m-instruct --max-tokens 0", r"--max-tokens"),
+    C("eval json", "{json_chat} --schema {json_schema} -m smollm2-135m-instruct --json {afile}/r.json",
+      r"afile.*(is a file|not a folder)"),
+    C("data faq-json", "-o {afile}/faq", r"afile.*(is a file|not a folder)"),
+    C("data faq-json", "-o {tmp}/faq --test-share 0", r"--test-share"),
+
     # -- assets
     C("assets prepare", "no-such-asset", r"unknown asset.*no-such-asset"),
     C("assets", "--bogus", r"no such option.*--bogus"),

@@ -160,6 +160,34 @@ def build(root: Path) -> dict[str, str]:
     _write(f["judge_data_bad"] / "items.jsonl", _jsonl([item]) + '{"kind": "correctness", "id": 7}\n')
     _write(f["judge_data_bad"] / "split.json", json.dumps({"train": [], "test": ["p1"]}))
 
+    # text-to-SQL: a SQLite file, Spider-format tables and questions, predictions, sql-create-context rows
+    import sqlite3
+
+    f["sqlitedb"] = root / "shop.sqlite"
+    conn = sqlite3.connect(f["sqlitedb"])
+    conn.executescript("CREATE TABLE shop (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO shop VALUES (1, 'a'), (2, 'b');")
+    conn.commit()
+    conn.close()
+    tables = [{"db_id": db, "table_names_original": ["shop"], "column_names_original": [[-1, "*"], [0, "id"], [0, "name"]],
+               "column_types": ["text", "number", "text"], "primary_keys": [1], "foreign_keys": []} for db in ("s1", "s2")]
+    f["spider_tables"] = _write(root / "tables.json", json.dumps(tables))
+    f["spider_rows"] = _write(root / "sql_dev.json", json.dumps([{"db_id": "s1", "question": "How many shops?",
+                                                                  "query": "SELECT count(*) FROM shop"},
+                                                                 {"db_id": "s2", "question": "Shop names?",
+                                                                  "query": "SELECT name FROM shop"}]))
+    f["spider_one_db"] = _write(root / "sql_one_db.json", json.dumps([{"db_id": "s1", "question": "How many shops?",
+                                                                      "query": "SELECT count(*) FROM shop"}]))
+    f["spider_baddb"] = _write(root / "sql_baddb.json", json.dumps([{"db_id": "nope", "question": "How many shops?",
+                                                                    "query": "SELECT count(*) FROM shop"}]))
+    f["sql_noquery"] = _write(root / "sql_noquery.json", json.dumps([{"db_id": "s1", "question": "How many shops?"}]))
+    f["pred_one"] = _write(root / "pred_one.sql", "SELECT count(*) FROM shop\n")
+    f["cc_noanswer"] = _write(root / "cc_noanswer.jsonl", _jsonl([{"question": "q?", "context": "CREATE TABLE t (a INT)"}]))
+
+    f["json_schema"] = _write(root / "schema.json", json.dumps({"type": "object", "properties": {"category": {"enum": ["roof"]}}}))
+    f["bad_schema"] = _write(root / "bad_schema.json", json.dumps({"type": "no-such-type"}))
+    f["json_chat"] = _write(root / "json_chat.jsonl", _jsonl([{"messages": [{"role": "user", "content": "Roof tiles?"},
+                                                                            {"role": "assistant", "content": '{"category": "roof"}'}]}]))
+
     # paths that are in the way
     f["afile"] = _write(root / "afile", "a file where a folder is expected\n")
     f["dir_json"] = root / "dir.json"

@@ -292,3 +292,8 @@ def _print_summary(s: dict, n_err: int, n_warn: int) -> None:
         f"~${s['estimated_cost']:.2f} at ${s['price_per_million_tokens']}/1M tokens\n"
         f"{n_err} error(s), {n_warn} warning(s)"
     )
+
+
+from ragtune.cli.sql import faq_json  # noqa: E402
+
+app.command("faq-json")(faq_json)

@@ -72,3 +72,11 @@ from ragtune.cli.judges import eval_judge, eval_rag  # noqa: E402
 
 app.command("judge")(eval_judge)
 app.command("rag")(eval_rag)
+
+from ragtune.cli.sql import eval_sql  # noqa: E402
+
+app.command("sql")(eval_sql)
+
+from ragtune.cli.sql import eval_json  # noqa: E402
+
+app.command("json")(eval_json)

@@ -136,3 +136,7 @@ def negatives(
 from ragtune.cli.judges import judge_data  # noqa: E402
 
 app.command("judge-data")(judge_data)
+
+from ragtune.cli.sql import generate_sql_cmd  # noqa: E402
+
+app.command("sql")(generate_sql_cmd)

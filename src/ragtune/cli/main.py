@@ -36,6 +36,10 @@ app.add_typer(eval_cli.app, name="eval")
 app.add_typer(generate_cli.app, name="generate")
 app.add_typer(train_cli.app, name="train")
 app.add_typer(sft_cli.app, name="sft")
+
+from ragtune.cli import sql as sql_cli  # noqa: E402
+
+app.add_typer(sql_cli.app, name="sql")
 app.command("chat")(sft_cli.chat)
 
 from ragtune.cli.run import run  # noqa: E402

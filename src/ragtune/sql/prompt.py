@@ -182,6 +182,8 @@ def _rows(source: str | Path | Iterable[Mapping[str, Any]], what: str) -> Iterat
         path = Path(source)
         try:
             text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path}: {what} must be UTF-8 JSON ({e.reason} at byte {e.start}).") from None
         except OSError as e:
             raise InputError(f"cannot read {what} from {path}: {e}") from e
         if text.lstrip().startswith("["):

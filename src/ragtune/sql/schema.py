@@ -189,7 +189,7 @@ def read_spider_tables(path: str | Path) -> dict[str, Schema]:
     path = Path(path)
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"cannot read Spider tables file {path}: {e}. Give the path of a tables.json.") from e
     if not isinstance(entries, list):
         raise InputError(f"{path}: expected a JSON list of schemas (Spider tables.json), got {type(entries).__name__}")

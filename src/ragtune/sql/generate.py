@@ -1,0 +1,182 @@
+"""`generate_sql`: question + SQL pairs from a user's own SQLite file, each checked by running it.
+
+The same thesis as `generate queries`: users have a database, not labelled questions. An LLM reads the
+schema (CREATE TABLE statements) with a few sample rows and writes `pairs_per_call` pairs per call;
+call k is asked to centre its questions on table k (mod the table count), so greedy calls differ too.
+Every candidate is run in the sandbox (read-only, time and row limits) and kept only when it parses
+out of the reply, runs, returns rows, and is not a duplicate (same sqlglot normal form, or the same
+question). Dropped candidates are counted by reason and written to OUT/dropped.jsonl.
+
+The calls go through `generate queries`' runner (`ragtune.generate.queries.run_jobs`): the same
+crash-safe journal (OUT/journal.jsonl, one fsynced line per finished call; a rerun makes only the
+missing calls), concurrency, progress bar and call statistics. Parsing and checks are re-applied to
+the journaled raw replies on every run. Output: OUT/pairs.jsonl (Spider-format rows {db_id, question,
+query, db_path}: `ragtune sql prepare OUT` and `ragtune eval sql OUT/pairs.jsonl` read them),
+dropped.jsonl, summary.json, config.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ragtune.data.documents import Chunk
+from ragtune.errors import InputError, NoUsableDataError
+from ragtune.generate.config import QueryGenConfig
+from ragtune.generate.journal import Journal, call_key
+from ragtune.generate.prompts import prompt_hash
+from ragtune.generate.queries import Job, run_jobs
+from ragtune.io import atomic_write_json, atomic_write_jsonl, hold_folder
+from ragtune.llm import LLM, load_llm
+from ragtune.sql.extract import extract_sql
+from ragtune.sql.normalize import canonical
+from ragtune.sql.sandbox import DEFAULT_TIMEOUT_S, SqlSandbox
+from ragtune.sql.schema import read_sample_rows, render_schema, schema_from_sqlite
+
+__all__ = ["SQL_GEN_PROMPT", "SqlGenResult", "generate_sql", "parse_pairs"]
+
+SQL_GEN_PROMPT = """Database schema:
+{schema}
+
+Write {n} different questions a user could ask about this database, each with one SQLite query that answers it.
+Focus on the table {table} (joins with other tables are welcome). Use only the tables and columns above, and values
+that appear in the sample rows. Reply in exactly this format, nothing else:
+
+Question: <the question>
+SQL: <one SQLite query on one line>
+"""
+
+_PAIR = re.compile(r"(?:^|\n)\s*(?:\d+[.)]\s*)?\**Question\**\s*\d*\s*:\s*(.+?)\n\s*\**SQL\**\s*\d*\s*:\s*(.+?)(?=\n\s*(?:\d+[.)]\s*)?\**Question|\Z)",
+                   re.IGNORECASE | re.DOTALL)
+
+
+@dataclass
+class SqlGenResult:
+    """The kept pairs, the drop counts and the run summary."""
+
+    pairs: list[dict[str, Any]]
+    drops: Counter
+    summary: dict[str, Any]
+    out: Path
+
+
+def parse_pairs(reply: str) -> list[tuple[str, str]]:
+    """(question, sql) pairs from a reply: `Question: ... / SQL: ...` blocks, or JSON lines with question and sql."""
+    pairs = []
+    for line in reply.splitlines():
+        line = line.strip().rstrip(",")
+        if line.startswith("{"):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("question"), str) and isinstance(row.get("sql"), str):
+                pairs.append((row["question"].strip(), row["sql"].strip()))
+    if pairs:
+        return pairs
+    for q, sql in _PAIR.findall(reply):
+        sql = sql.strip()
+        pairs.append((q.strip().strip("*").strip(), extract_sql(sql) or sql.strip("`").strip().rstrip(";")))
+    return pairs
+
+
+def generate_sql(db: str | Path, out: str | Path, *, llm: LLM | str = "local", calls: int | None = None,
+                 pairs_per_call: int = 5, max_pairs: int | None = None, rows: int = 3, concurrency: int | None = None,
+                 max_tokens: int | None = None, temperature: float = 0.0, seed: int = 42, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 base_url: str | None = None, show_progress: bool = False) -> SqlGenResult:
+    """Write checked question + SQL pairs for the SQLite file `db` into the folder `out` (see the module docstring).
+
+    `llm` is a spec ('local', 'local:MODEL', 'openai:MODEL') or a ready object (tests pass a FakeLLM);
+    `calls` defaults to two per table; `max_pairs` caps the kept pairs (first come, in call order)."""
+    db = Path(db).expanduser()
+    schema = schema_from_sqlite(db)
+    if not schema.tables:
+        raise InputError(f"{db}: the database has no tables to ask about.")
+    if pairs_per_call < 1 or (calls is not None and calls < 1) or (max_pairs is not None and max_pairs < 1):
+        raise InputError("calls, pairs_per_call and max_pairs must be at least 1.")
+    n_calls = calls or 2 * len(schema.tables)
+    spec = llm if isinstance(llm, str) else getattr(llm, "model", "llm")
+    cfg = QueryGenConfig(llm=spec if isinstance(llm, str) else "local", concurrency=concurrency, temperature=temperature,
+                         seed=seed, max_tokens=max_tokens or min(2048, max(64, 60 * pairs_per_call)),
+                         questions_per_chunk=pairs_per_call, samples=1, filter=False, self_check=False)
+    out = Path(out)
+    with hold_folder(out):
+        t0 = time.perf_counter()
+        if isinstance(llm, str):
+            llm = load_llm(llm, base_url=base_url, concurrency=cfg.concurrency, batch_size=cfg.concurrency)
+        schema_text = render_schema(schema, read_sample_rows(db, schema, rows) if rows else None)
+        template = SQL_GEN_PROMPT
+        phash = prompt_hash(template, pairs_per_call, [], f"rows={rows}")
+        chunk = Chunk(id=schema.db_id, text=schema_text, source=str(db), position=0, char_start=0, char_end=len(schema_text))
+        jobs = []
+        for k in range(n_calls):
+            table = schema.tables[k % len(schema.tables)].name
+            text = template.format(schema=schema_text, n=pairs_per_call, table=table)
+            jobs.append(Job(call_key(schema_text, phash, llm.model, k), chunk, k, [{"role": "user", "content": text}]))
+        journal = Journal(out / "journal.jsonl")
+        stats = run_jobs(llm, jobs, journal, cfg, show_progress)
+        pairs, dropped, drops = _check(jobs, journal, db, schema, timeout_s, max_pairs)
+        if not pairs:
+            atomic_write_jsonl(out / "dropped.jsonl", dropped)
+            raise NoUsableDataError(f"no usable pair from {stats.calls_total} call(s): drops {dict(drops)}; "
+                                    f"first errors: {stats.errors[:2]}. See {out / 'dropped.jsonl'}.")
+        summary = {"db": str(db), "db_id": schema.db_id, "tables": len(schema.tables), "model": llm.model,
+                   "calls": {"total": stats.calls_total, "resumed": stats.calls_resumed, "made": stats.calls_made,
+                             "failed": stats.calls_failed, "errors": stats.errors},
+                   "candidates": len(pairs) + sum(drops.values()), "kept": len(pairs), "dropped": dict(drops),
+                   "tokens": {"in": stats.tokens_in, "out": stats.tokens_out},
+                   "seconds": {"calls": round(stats.seconds, 2), "total": round(time.perf_counter() - t0, 2)}}
+        atomic_write_jsonl(out / "pairs.jsonl", pairs)
+        atomic_write_jsonl(out / "dropped.jsonl", dropped)
+        atomic_write_json(out / "summary.json", summary)
+        atomic_write_json(out / "config.json", {"db": str(db), "llm": llm.model, "calls": n_calls, "pairs_per_call": pairs_per_call,
+                                                "max_pairs": max_pairs, "rows": rows, "temperature": temperature, "seed": seed,
+                                                "max_tokens": cfg.max_tokens, "timeout_s": timeout_s})
+        return SqlGenResult(pairs, drops, summary, out)
+
+
+def _check(jobs: list[Job], journal: Journal, db: Path, schema, timeout_s: float, max_pairs: int | None):
+    kept, dropped = [], []
+    drops: Counter = Counter()
+    seen_sql: set[str] = set()
+    seen_q: set[str] = set()
+
+    def drop(reason: str, **row: Any) -> None:
+        drops[reason] += 1
+        dropped.append({"reason": reason, **row})
+
+    with SqlSandbox(db, timeout_s=timeout_s) as box:
+        for job in jobs:
+            record = journal.done.get(job.key)
+            if record is None:
+                continue
+            found = parse_pairs(record["reply"])
+            if not found:
+                drop("no pair in the reply", call=job.sample, reply=record["reply"][:500])
+            for question, sql in found:
+                if not question or not sql:
+                    drop("empty question or SQL", call=job.sample, question=question, sql=sql)
+                    continue
+                res = box.run(sql)
+                if not res.ok:
+                    drop("does not run", call=job.sample, question=question, sql=sql, error=res.error)
+                    continue
+                if not res.rows:
+                    drop("returns no rows", call=job.sample, question=question, sql=sql)
+                    continue
+                key = canonical(sql, schema) or " ".join(sql.lower().split())
+                if key in seen_sql or question.lower() in seen_q:
+                    drop("duplicate", call=job.sample, question=question, sql=sql)
+                    continue
+                if max_pairs is not None and len(kept) >= max_pairs:
+                    drop("over --max-pairs", call=job.sample, question=question, sql=sql)
+                    continue
+                seen_sql.add(key)
+                seen_q.add(question.lower())
+                kept.append({"db_id": schema.db_id, "question": question, "query": sql, "db_path": str(db.resolve())})
+    return kept, dropped, drops
