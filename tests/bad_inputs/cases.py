@@ -356,7 +356,7 @@ CASES: list[Case] = [
     C("sql ask", "how-many-shops --db {missing} -m smollm2-135m-instruct", r"missing\.json.*does not exist"),
     C("sql ask", "how-many-shops --db {garbage_json} -m smollm2-135m-instruct", r"garbage\.json.*not a readable sqlite"),
     C("sql ask", "how-many-shops --db {sqlitedb} -m {hub}", r"not-a-cached-model.*(cache|offline)"),
-    C("sql ask", "how-many-shops --db {sqlitedb} -m smollm2-135m-instruct --max-tokens 0", r"--max-tokens"),
+    C("sql ask", "how-many-shops --db {sqlitedb} -m smollm2-135m-instruct --max-new-tokens 0", r"--max-new-tokens"),
 
     # -- generate sql
     C("generate sql", "--db {missing} -o {tmp}/g", r"missing\.json.*does not exist"),
@@ -372,7 +372,7 @@ CASES: list[Case] = [
     C("eval json", "{json_chat} --schema {bad_schema} -m smollm2-135m-instruct", r"not a valid json schema"),
     C("eval json", "{chat} --schema {json_schema} -m smollm2-135m-instruct", r"chat\.jsonl.*not json"),
     C("eval json", "{json_chat} --schema {json_schema} -m {hub}", r"not-a-cached-model.*(cache|offline)"),
-    C("eval json", "{json_chat} --schema {json_schema} -m smollm2-135m-instruct --max-tokens 0", r"--max-tokens"),
+    C("eval json", "{json_chat} --schema {json_schema} -m smollm2-135m-instruct --max-new-tokens 0", r"--max-new-tokens"),
     C("eval json", "{json_chat} --schema {json_schema} -m smollm2-135m-instruct --json {afile}/r.json",
       r"afile.*(is a file|not a folder)"),
     C("data faq-json", "-o {afile}/faq", r"afile.*(is a file|not a folder)"),

@@ -74,7 +74,7 @@ def test_faq_json_split_is_stratified_and_seeded_and_eval_json_runs_end_to_end(t
     small.write_text("".join(json.dumps(r) + "\n" for r in test[:3]))
     out = tmp_path / "r.json"
     res = runner.invoke(app, ["eval", "json", str(small), "--schema", str(tmp_path / "faq" / "schema.json"),
-                              "-m", f"tiny={tiny_chat_dir}", "--max-tokens", "8", "--json", str(out)])
+                              "-m", f"tiny={tiny_chat_dir}", "--max-new-tokens", "8", "--json", str(out)])
     assert res.exit_code == 0, res.output
     report = json.loads(out.read_text())
     assert report["task"] == "json" and report["results"][0]["metrics"]["valid_rate"] == 0.0  # random weights

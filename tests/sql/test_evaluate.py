@@ -112,7 +112,7 @@ def test_cli_eval_sql_scores_predictions_and_a_tiny_model(spider_dir, tmp_path, 
     pred.write_text("".join(r["query"].replace("\n", " ") + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "sql.json"
     res = runner.invoke(app, ["eval", "sql", str(path), "-m", f"tiny={tiny_chat_dir}", "--predictions", str(pred),
-                              "--json", str(out), "--max-tokens", "8", "--sql-out", str(tmp_path / "sql.jsonl")])
+                              "--json", str(out), "--max-new-tokens", "8", "--sql-out", str(tmp_path / "sql.jsonl")])
     assert res.exit_code == 0, res.output
     report = json.loads(out.read_text())
     assert report["task"] == "sql" and [r["model"] for r in report["results"]] == ["tiny", "pred"]

@@ -77,7 +77,7 @@ def test_nothing_usable_is_a_clear_error(tmp_path, shop_db):
 def test_cli_generate_sql_with_a_tiny_model(tmp_path, shop_db, tiny_chat_dir):
     out = tmp_path / "gen"
     res = runner.invoke(app, ["generate", "sql", "--db", str(shop_db), "-o", str(out), "--llm", f"local:{tiny_chat_dir}",
-                              "--calls", "2", "--max-tokens", "16"])
+                              "--calls", "2", "--max-new-tokens", "16"])
     # a random tiny model writes no usable pair: the one clean error, with the journal and drops kept
     assert res.exit_code != 0 and "no usable pair from 2 call(s)" in res.output, res.output
     assert len((out / "journal.jsonl").read_text().splitlines()) == 2 and (out / "dropped.jsonl").is_file()

@@ -68,6 +68,6 @@ def test_sql_ask_prints_the_sql_and_the_result_table(tmp_path, shop_db, tiny_cha
     hostile = ask_sql(FakeLLM(["DROP TABLE shop"]), shop_db, "Delete it")
     assert not hostile.result.ok
     res = runner.invoke(app, ["sql", "ask", "Which shops are there?", "--db", str(shop_db), "-m", str(tiny_chat_dir),
-                              "--max-tokens", "8"])
+                              "--max-new-tokens", "8"])
     assert "SQL: " in res.output and "Traceback" not in res.output, res.output  # a random tiny model: SQL or none, never a traceback
     assert res.exit_code in (0, 3)

@@ -29,6 +29,10 @@ ALIASES: dict[str, dict[str, str]] = {
     "generate judge-data": {"--max-tokens": "--max-new-tokens"},
     "eval judge": {"--max-tokens": "--max-new-tokens"},
     "eval rag": {"--max-tokens": "--max-new-tokens", "--name": "--pipeline-name"},
+    "eval sql": {"--max-tokens": "--max-new-tokens"},
+    "eval json": {"--max-tokens": "--max-new-tokens"},
+    "sql ask": {"--max-tokens": "--max-new-tokens"},
+    "generate sql": {"--max-tokens": "--max-new-tokens", "-n": "--pairs-per-call"},
 }
 
 

@@ -175,9 +175,9 @@ class ChatRecorder(BaseEventHandler):
         if innermost:
             self._recorder.record(messages, answer)
 
+
 # ---------------------------------------------------------------------------------------------
 # a ragtune chat model (a tuned text-to-SQL model, say) as a LlamaIndex LLM
-
 
 
 def text_to_sql_prompt(system: str) -> PromptTemplate:
