@@ -222,7 +222,7 @@ def eval_rag(
         raise InputError(f"give one --generator per --retriever; got {len(retriever)} retriever(s) and {len(generator)} generator(s).")
     names = list(name or []) or [f"p{i + 1}" for i in range(len(retriever))]
     if len(names) != len(retriever):
-        raise InputError(f"give one --name per pipeline or none; got {len(names)} name(s) for {len(retriever)} pipeline(s).")
+        raise InputError(f"give one --pipeline-name per pipeline or none; got {len(names)} name(s) for {len(retriever)} pipeline(s).")
     if len(set(names)) != len(names):
         raise InputError(f"--name labels must differ; got {names}.")
     check_output(output, "folder")
