@@ -200,13 +200,9 @@ async def ajudge_items(llm: LLM, items: Sequence[CorrectnessItem | PairwiseItem]
             if len(stats.errors) < 5:
                 stats.errors.append(f"{call.item_id} (order {call.order}): {o.error}")
         else:
-            c = o.completion
-            await journal.add_async({"key": call.key, "kind": call.kind, "item_id": call.item_id, "order": call.order,
-                                     "model": llm.model, "reply": scrub(c.text, secrets), "prompt_tokens": c.prompt_tokens,
-                                     "completion_tokens": c.completion_tokens, "finish_reason": c.finish_reason})
-            stats.calls_made += 1
-            stats.tokens_in += c.prompt_tokens
-            stats.tokens_out += c.completion_tokens
+            await _journal_reply(journal, stats, o.completion, secrets,
+                                 {"key": call.key, "kind": call.kind, "item_id": call.item_id, "order": call.order,
+                                  "model": llm.model})
         if on_progress is not None:
             on_progress(stats.calls_resumed + stats.calls_made + stats.calls_failed, stats.calls_total)
 
@@ -337,13 +333,8 @@ async def acomplete_journaled(llm: LLM, prompts: dict[str, Messages], journal_pa
             if len(stats.errors) < 5:
                 stats.errors.append(f"{pid}: {o.error}")
         else:
-            c = o.completion
-            await journal.add_async({"key": key, "kind": kind, "item_id": pid, "model": llm.model,
-                                     "reply": scrub(c.text, secrets), "prompt_tokens": c.prompt_tokens,
-                                     "completion_tokens": c.completion_tokens, "finish_reason": c.finish_reason})
-            stats.calls_made += 1
-            stats.tokens_in += c.prompt_tokens
-            stats.tokens_out += c.completion_tokens
+            await _journal_reply(journal, stats, o.completion, secrets,
+                                 {"key": key, "kind": kind, "item_id": pid, "model": llm.model})
         if on_progress is not None:
             on_progress(stats.calls_resumed + stats.calls_made + stats.calls_failed, stats.calls_total)
 
@@ -357,3 +348,12 @@ async def acomplete_journaled(llm: LLM, prompts: dict[str, Messages], journal_pa
 def complete_journaled(llm: LLM, prompts: dict[str, Messages], journal_path: str | Path, **kwargs) -> tuple[dict[str, str | None], JudgeStats]:
     """`acomplete_journaled` for callers without an event loop."""
     return asyncio.run(acomplete_journaled(llm, prompts, journal_path, **kwargs))
+
+
+async def _journal_reply(journal: Journal, stats: JudgeStats, c, secrets, row: dict) -> None:
+    """One finished call: its reply (secrets scrubbed) and token counts into the journal and the stats."""
+    await journal.add_async({**row, "reply": scrub(c.text, secrets), "prompt_tokens": c.prompt_tokens,
+                             "completion_tokens": c.completion_tokens, "finish_reason": c.finish_reason})
+    stats.calls_made += 1
+    stats.tokens_in += c.prompt_tokens
+    stats.tokens_out += c.completion_tokens
