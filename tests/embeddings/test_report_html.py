@@ -119,13 +119,13 @@ def test_chromium_renders_the_page_with_every_plot(pipeline_run, tmp_path):
     assert len([v for v in hist if v]) > 20, "the screenshot has almost no distinct shades"
 
 
-def test_the_model_card_is_hub_ready(pipeline_run):
-    """RUN/model/README.md: YAML front matter that parses, model-index numbers equal to metrics.json, no machine path."""
+def test_a_run_decided_by_synthetic_validation_ships_no_model_and_no_card(pipeline_run):
+    """The tiny pipeline run has only its synthetic validation split, which never ships: no model folder, so no
+    card, and the page still says why (the Hub card itself is tested on the shipped adapter runs below)."""
     m = read_metrics(pipeline_run)
-    if not m.decision.shipped:
-        pytest.skip("this tiny run shipped nothing, so there is no model folder to carry a card")
-    text = (pipeline_run / "model" / "README.md").read_text(encoding="utf-8")
-    _check_card(text, m, pipeline_run)
+    assert not m.decision.shipped and m.decision.verdict in ("cannot_judge", "refuse")
+    assert not (pipeline_run / "model").exists()
+    assert m.decision.verdict.replace("_", " ") in _page(pipeline_run).lower().replace("_", " ")
 
 
 def test_a_shipped_adapter_gets_a_hub_card_whose_numbers_are_metrics_json(tmp_path):
