@@ -48,6 +48,9 @@ def test_a_second_generate_into_the_same_folder_is_refused_at_once(tmp_path):
             time.sleep(0.02)
         assert first.poll() is None, first.communicate()
         t0 = time.perf_counter()
+        _cli(["--version"]).communicate(timeout=30)  # starting ragtune at all, on this machine under this load
+        startup = time.perf_counter() - t0
+        t0 = time.perf_counter()
         second = _cli(args)
         _, err = second.communicate(timeout=30)
         refused_after = time.perf_counter() - t0
@@ -57,8 +60,10 @@ def test_a_second_generate_into_the_same_folder_is_refused_at_once(tmp_path):
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert lines == [f"error: {out} is in use by another ragtune process (pid {first.pid}); wait for it to finish, "
                      "or choose another output folder."]
-    print(f"second process refused after {refused_after:.2f} s")
-    assert refused_after < 2.0, f"refused after {refused_after:.2f} s"
+    print(f"second process refused after {refused_after:.2f} s (starting ragtune --version: {startup:.2f} s)")
+    # within 2 s; on a loaded machine (the suite runs on two workers) the interpreter's own start-up, measured
+    # just before, is not held against the refusal
+    assert refused_after < 2.0 or refused_after - startup < 2.0, f"refused after {refused_after:.2f} s (start-up {startup:.2f} s)"
     assert first.returncode == 0, first_err
     assert srv.log.requests == len(WORDS) >= requests_at_refusal, "every call made once, by the first process only"
     assert not (out / ".lock.owner").exists()
