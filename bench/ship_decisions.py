@@ -127,7 +127,7 @@ def main() -> None:
     ap.add_argument("--seed-journal", default=None, help="a generation journal to start from (same prompts reuse calls)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--max-chunks", type=int, default=0, help="a quick smoke run on the first N chunks")
-    ap.add_argument("--no-finetune", action="store_true", help="adapter stage only")
+    ap.add_argument("--no-finetune", action="store_true", help="adapter stage only (the default when --label is 0)")
     args = ap.parse_args()
 
     from ragtune.data.retrieval import load_dataset
@@ -152,7 +152,7 @@ def main() -> None:
         corpus = load_corpus([str(docs)])
         eval_path, asked, out["labelling"] = labelled(rows, corpus, docs, args.label, RUNS / f"{name}-labels.json", args.seed)
     cfg = RunConfig(docs=[str(docs)], output=str(folder), val_style=args.style, seed=args.seed, max_chunks=args.max_chunks,
-                    finetune=not args.no_finetune,
+                    finetune=False if args.no_finetune else None,  # the default: only with an eval dataset
                     eval_dataset=str(eval_path) if eval_path else None)
     t0 = time.perf_counter()
     m = run(cfg, say=lambda s: print(s, flush=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ragtune.records import Comparison, EvalReport, ModelResult
@@ -71,3 +72,35 @@ def test_lower_loss_rule():
     d = decide_lower_loss(2.0, 2.1, "val")
     assert d.verdict == "refuse" and "did not improve" in d.reason and d.delta == pytest.approx(0.1)
     assert decide_lower_loss(2.0, 2.1, "val", allow_regression=True).shipped
+
+
+def _measured(diff) -> EvalReport:
+    """A report whose comparison is the real paired bootstrap of these per-query differences."""
+    from ragtune.evaluation.metrics import paired_comparison
+
+    c = paired_comparison(np.zeros(len(diff)), np.asarray(diff), 2000, 0)
+    return report(c["delta"], *c["ci95"], c["wins"], c["losses"], n=len(diff))
+
+
+def test_cannot_judge_on_real_queries_says_how_many_labels_would_decide():
+    """40 labelled FAQ questions (bench/ship_decisions.py --label 40): a gain too small for 40 to confirm. The projected
+    count is enough: the same per-query differences, repeated to that many queries, give a CI above zero."""
+    rng = np.random.default_rng(0)
+    diff = np.zeros(40)
+    diff[:12] = rng.normal(0.08, 0.25, 12)  # 12 of 40 rank differently, as measured
+    few = _measured(diff)
+    d = decide_gain(few, EVAL_DATASET, "tuned")
+    need = d.evidence["queries_to_decide"]
+    assert d.verdict == "cannot_judge" and need > 40
+    assert f"about {need} labelled queries in all ({need - 40} more)" in d.reason
+    more = _measured(np.resize(diff, need))  # the same effect per query, `need` queries
+    assert decide_gain(more, EVAL_DATASET, "tuned").verdict == "ship"
+    shorter = _measured(np.resize(diff, int(need * 0.5)))  # half as many do not decide: the projection is not padded much
+    assert decide_gain(shorter, EVAL_DATASET, "tuned").verdict == "cannot_judge"
+
+
+def test_no_label_projection_without_a_gain_or_on_synthetic_validation():
+    lost = decide_gain(report(-0.01, -0.03, +0.01, 20, 25), EVAL_DATASET, "tuned")
+    assert lost.verdict == "cannot_judge" and lost.evidence["queries_to_decide"] is None and "labelled queries in all" not in lost.reason
+    synthetic = decide_gain(report(+0.01, -0.01, +0.03, 20, 15), VALIDATION, "tuned")
+    assert "labelled queries in all" not in synthetic.reason and "ragtune label" in synthetic.reason

@@ -37,7 +37,8 @@ def _docs(tmp_path):
 def test_run_on_documents_writes_every_stage(tmp_path, tiny_st_dir):
     out, docs = tmp_path / "run", str(_docs(tmp_path))
     m = run(docs=[docs], output=out, say=lambda s: None, llm_object=FakeLLM(default=_question),
-            model=str(tiny_st_dir), teacher=str(tiny_st_dir), finetune_max_steps=2, adapter_epochs=3, val_style="same")
+            model=str(tiny_st_dir), teacher=str(tiny_st_dir), finetune=True, finetune_max_steps=2, adapter_epochs=3,
+            val_style="same")
     assert list(m.seconds) == ["chunk", "generate", "evaluate base", "fine-tune", "adapter", "evaluate all", "total"]
     assert m.data["train_queries"] > 0 and m.data["val_queries"] > 0
     for f in ("config.json", "metrics.json", "card.md", "eval/val.json", "data/train.json", "data/val.json",
@@ -50,7 +51,19 @@ def test_run_on_documents_writes_every_stage(tmp_path, tiny_st_dir):
     assert (m.result["model"] in shipped) if shipped else m.result["model"] == "base"
     assert m.decision.shipped == bool(shipped) and (out / "model").exists() == bool(shipped)
     assert run(docs=[docs], output=out, say=lambda s: None, llm_object=FakeLLM(), model=str(tiny_st_dir),
-               teacher=str(tiny_st_dir), finetune_max_steps=2, adapter_epochs=3, val_style="same") == m  # finished: no LLM call, same result
+               teacher=str(tiny_st_dir), finetune=True, finetune_max_steps=2, adapter_epochs=3,
+               val_style="same") == m  # finished: no LLM call, same result
+
+
+def test_documents_only_skips_the_full_fine_tune_by_default_and_says_why(tmp_path, tiny_st_dir):
+    """Without real queries the fine-tune's result could not ship (synthetic validation alone never ships), so the
+    default spends no time on it; the adapter still runs and the run says why the fine-tune did not."""
+    lines: list[str] = []
+    m = run(docs=[str(_docs(tmp_path))], output=tmp_path / "run", say=lines.append, llm_object=FakeLLM(default=_question),
+            model=str(tiny_st_dir), teacher="none", adapter_epochs=2, val_style="same")
+    assert "fine-tune" not in m.seconds and "adapter" in m.seconds and set(m.decisions) == {"adapter"}
+    assert any(line.startswith("skipping the full fine-tune: without --eval-dataset") for line in lines)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["finetune"] is None
 
 
 def test_run_without_docs_uses_the_faq_and_judges_on_human_questions(tmp_path, tiny_st_dir):

@@ -37,7 +37,8 @@ def pipeline_run(tmp_path_factory, tiny_st_dir):
         mp.setenv("RAGTUNE_HOME", str(root / "home"))
         out = root / "run"
         run(docs=[str(_docs(root))], output=out, say=lambda s: None, llm_object=FakeLLM(default=_question),
-            model=str(tiny_st_dir), teacher=str(tiny_st_dir), finetune_max_steps=4, adapter_epochs=4, val_style="same")
+            model=str(tiny_st_dir), teacher=str(tiny_st_dir), finetune=True, finetune_max_steps=4, adapter_epochs=4,
+            val_style="same")
         res = runner.invoke(app, ["report", str(out)])
     assert res.exit_code == 0, res.output
     assert f"report: {out / 'report.html'}" in res.output

@@ -32,7 +32,10 @@ class RunConfig(BaseModel):
     base_url: str | None = Field(None, description="OpenAI-compatible server for an openai:MODEL question writer")
     questions_per_chunk: int = Field(1, ge=1, le=20, description="questions asked for per chunk")
     max_chunks: int = Field(0, ge=0, description="use at most this many chunks (0 = all); a quick look at a big corpus")
-    finetune: bool = Field(True, description="run the full fine-tune stage (the adapter stage always runs)")
+    finetune: bool | None = Field(None, description="run the full fine-tune stage (the adapter stage always runs). Default: only "
+                                                     "when an eval dataset of real queries decides; without one its result cannot "
+                                                     "ship (synthetic validation alone never ships), and it costs most of the "
+                                                     "training time (609 s of the demo's 1,883 s)")
     finetune_epochs: float = Field(1.0, gt=0, description="epochs of the full fine-tune (used when finetune_max_steps is -1)")
     finetune_max_steps: int = Field(60, ge=-1, description="optimizer steps of the full fine-tune; when set (not -1) it "
                                                            "replaces finetune_epochs, as in the transformers Trainer (the "

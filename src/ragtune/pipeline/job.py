@@ -116,7 +116,11 @@ def _model_stages(folder: Run, train, val, evalset, cfg: RunConfig, st: Stages, 
     first = base_val.results[0].metrics
     st.done(f"(val ndcg@10 {first['ndcg@10']:.3f}, median rank {first['median_rank']:.0f})")
     out: dict[str, RunMetrics] = {}
-    if cfg.finetune:
+    finetune = cfg.finetune if cfg.finetune is not None else evalset is not None
+    if cfg.finetune is None and not finetune:
+        st.say("skipping the full fine-tune: without --eval-dataset (real queries) its result could not ship, since "
+               "synthetic validation alone never ships a model; --finetune runs it anyway.")
+    if finetune:
         st.start("fine-tune", f"{cfg.model}" + (f" distilled from {cfg.teacher}" if cfg.teacher else " with MNRL")
                  + f", at most {cfg.finetune_max_steps} steps")
         out["finetuned"] = train_embedding(dataset=train, output=folder.folder / "finetune", model=cfg.model, teacher=cfg.teacher,
