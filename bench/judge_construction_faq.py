@@ -82,14 +82,14 @@ def main() -> None:
     n = a.questions
     if n is None:
         t = time.perf_counter()
-        generate_judge_data(subsample(qa_all, 3, a.seed), jd, answer_llms={"smollm2": base}, teacher=teacher, **kw)
+        generate_judge_data(qa=subsample(qa_all, 3, a.seed), output=jd, answer_llms={"smollm2": base}, teacher=teacher, **kw)
         per_q = (time.perf_counter() - t) / 3
         timings["slice_3_questions"] = time.perf_counter() - t
         n = max(12, min(a.max_questions, int(a.teacher_share * budget / per_q)))
         print(f"slice: {per_q:.1f} s per question (models loading included) -> {n} questions", flush=True)
     qa = subsample(qa_all, n, a.seed)
     t = time.perf_counter()
-    summary = generate_judge_data(qa, jd, answer_llms={"smollm2": base}, teacher=teacher, on_progress=progress, **kw)
+    summary = generate_judge_data(qa=qa, output=jd, answer_llms={"smollm2": base}, teacher=teacher, on_progress=progress, **kw)
     timings["judge_data"] = time.perf_counter() - t
     print(json.dumps({k: summary[k] for k in ("questions", "items", "train_chats", "test_chats")}), flush=True)
 

@@ -15,19 +15,22 @@ from ragtune.cli.options import _shown, config_from
 from ragtune.embeddings.config import AdapterConfig, EmbeddingConfig
 from ragtune.errors import InputError
 from ragtune.generate.config import QueryGenConfig
+from ragtune.judges.config import JudgeDataConfig
 from ragtune.pipeline import RunConfig
 from ragtune.rerankers.config import RerankerConfig
 from ragtune.sft.config import DistillConfig, SFTConfig
+from ragtune.sql.config import SqlGenConfig
 
 runner = CliRunner()
 
 
 def _commands():
-    from ragtune.cli import embedding, generate, reranker, run, sft
+    from ragtune.cli import embedding, generate, judges, reranker, run, sft, sql
 
     return [(embedding.train_embedding, EmbeddingConfig), (embedding.train_adapter, AdapterConfig),
             (reranker.train_reranker, RerankerConfig), (sft.train_sft, SFTConfig), (sft.distill, DistillConfig),
-            (run.run, RunConfig), (generate.queries, QueryGenConfig)]
+            (run.run, RunConfig), (generate.queries, QueryGenConfig), (judges.judge_data, JudgeDataConfig),
+            (sql.generate_sql_cmd, SqlGenConfig)]
 
 
 @pytest.mark.parametrize("command,config", _commands(), ids=lambda x: getattr(x, "__name__", ""))
@@ -79,3 +82,39 @@ def test_cli_reports_a_bad_option_value_without_a_traceback(tmp_path):
     res = runner.invoke(app, ["train", "adapter", "data.json", "-o", str(tmp_path / "a"), "--epochs", "0"])
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "--epochs: input should be greater than or equal to 1" in res.output
+
+
+def test_judge_data_config_file_layers_under_the_given_options(tmp_path):
+    """`generate judge-data --config`: the file's settings hold unless an option is given; QA and -o may come from it."""
+    rows = [{"id": f"q{i}", "category": "permits" if i % 2 else "roofs", "question": f"Question {i}?",
+             "reference": f"Answer {i}. It has two sentences, so a truncated control exists."} for i in range(6)]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "jd"
+    cfg_file = tmp_path / "jd.yaml"
+    cfg_file.write_text(f"qa: {qa}\noutput: {out}\nlabels: truth\ntest_fraction: 0.5\npairwise: false\nseed: 3\n")
+    res = runner.invoke(app, ["generate", "judge-data", "--config", str(cfg_file), "--seed", "1", "--pairwise"])
+    assert res.exit_code == 0, res.output
+    split = json.loads((out / "split.json").read_text())
+    assert (split["seed"], split["test_fraction"]) == (1, 0.5)  # the option over the file; the file over the default
+    kinds = {json.loads(line)["kind"] for line in (out / "items.jsonl").read_text().splitlines()}
+    assert kinds == {"correctness", "pairwise"}  # --pairwise over the file's `pairwise: false`
+    assert json.loads((out / "summary.json").read_text())["labels"] == "truth"
+    # the file's value is validated like the option's: one clear error naming the option
+    cfg_file.write_text(f"qa: {qa}\noutput: {out}\nlabels: truth\ntest_fraction: 0.95\n")
+    res = runner.invoke(app, ["generate", "judge-data", "--config", str(cfg_file)])
+    assert res.exit_code != 0 and "--test-fraction: input should be less than or equal to 0.9" in res.output
+
+
+def test_generate_sql_config_file_layers_under_the_given_options(tmp_path):
+    """`generate sql --config`: file under options, defaults under the file; its own config.json repeats the run."""
+    cfg_file = tmp_path / "sql.yaml"
+    cfg_file.write_text("db: shop.sqlite\noutput: gen\npairs_per_call: 7\nrows: 0\ntimeout: 5\n")
+    cfg = config_from(SqlGenConfig, {"rows": 2, "seed": None, "max_tokens": None}, cfg_file, arguments=())
+    assert (cfg.db, cfg.output, cfg.pairs_per_call, cfg.rows, cfg.timeout, cfg.seed, cfg.max_tokens) == \
+        ("shop.sqlite", "gen", 7, 2, 5.0, 42, None)
+    stored = tmp_path / "config.json"  # generate sql's own config.json names its job
+    stored.write_text(json.dumps({"job": "generate sql", **cfg.model_dump()}))
+    assert config_from(SqlGenConfig, {}, stored, arguments=()) == cfg
+    with pytest.raises(InputError, match=r"--pairs-per-call: input should be less than or equal to 50 \(got 51\)"):
+        config_from(SqlGenConfig, {"pairs_per_call": 51}, cfg_file, arguments=())

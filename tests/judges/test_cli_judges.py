@@ -56,7 +56,7 @@ def all_text(folder: Path) -> str:
 def test_judge_data_splits_by_question_and_teaches_the_teacher(tmp_path, qa):
     teacher = FakeLLM(model="oracle", default=server_reply)
     student = FakeLLM(model="student", default=server_reply)
-    s = generate_judge_data(qa, tmp_path / "jd", answer_llms={"stu": student}, teacher=teacher, test_fraction=0.34, seed=1)
+    s = generate_judge_data(qa=qa, output=tmp_path / "jd", answer_llms={"stu": student}, teacher=teacher, test_fraction=0.34, seed=1)
     split = json.loads((tmp_path / "jd" / "split.json").read_text())
     assert split["test"] and not set(split["train"]) & set(split["test"])
     items = read_items(tmp_path / "jd" / "items.jsonl")
@@ -81,13 +81,13 @@ def test_judge_data_splits_by_question_and_teaches_the_teacher(tmp_path, qa):
     test_chats = list(read_jsonl_tolerant(tmp_path / "jd" / "test.jsonl"))
     assert test_chats and all(c["metadata"]["question_id"] in test_q for c in test_chats)
     # a rerun asks nothing
-    again = generate_judge_data(qa, tmp_path / "jd", answer_llms={"stu": FakeLLM(model="student")},
+    again = generate_judge_data(qa=qa, output=tmp_path / "jd", answer_llms={"stu": FakeLLM(model="student")},
                                 teacher=FakeLLM(model="oracle"), test_fraction=0.34, seed=1)
     assert again["teacher"]["calls"]["calls_made"] == 0 and again["complete"]
 
 
 def test_truth_labels_need_no_teacher_and_label_every_control(tmp_path, qa):
-    s = generate_judge_data(qa, tmp_path / "jd", labels="truth", test_fraction=0.0)
+    s = generate_judge_data(qa=qa, output=tmp_path / "jd", labels="truth", test_fraction=0.0)
     items = read_items(tmp_path / "jd" / "items.jsonl")
     chats = list(read_jsonl_tolerant(tmp_path / "jd" / "train.jsonl"))
     controls = [i for i in items if i.truth is not None]
@@ -106,7 +106,7 @@ def test_truth_labels_need_no_teacher_and_label_every_control(tmp_path, qa):
 
 
 def test_eval_judge_scores_judges_against_teacher_controls_and_the_first(tmp_path, qa):
-    generate_judge_data(qa, tmp_path / "jd", answer_llms={"stu": FakeLLM(model="s", default=server_reply)},
+    generate_judge_data(qa=qa, output=tmp_path / "jd", answer_llms={"stu": FakeLLM(model="s", default=server_reply)},
                         teacher=FakeLLM(model="oracle", default=server_reply), test_fraction=0.5, seed=0)
     lazy = FakeLLM(model="lazy", default="3\nIt is fine.")  # never parses a verdict, scores everything 3
     report, details = evaluate_judges(tmp_path / "jd", {"teacher": "teacher", "oracle": FakeLLM(model="o", default=server_reply),
@@ -210,7 +210,7 @@ def test_hosted_teacher_failed_call_is_retried_on_rerun_and_nothing_is_asked_twi
 # ---------------------------------------------------------------- CLI end to end with tiny models
 
 def test_eval_judge_cli_with_a_tiny_model(tmp_path, qa, tiny_chat_model):
-    generate_judge_data(qa, tmp_path / "jd", teacher=FakeLLM(model="oracle", default=server_reply), test_fraction=0.34)
+    generate_judge_data(qa=qa, output=tmp_path / "jd", teacher=FakeLLM(model="oracle", default=server_reply), test_fraction=0.34)
     r = runner.invoke(app, ["eval", "judge", str(tmp_path / "jd"), "-j", "teacher", "-j", f"tiny={tiny_chat_model}",
                             "--max-new-tokens", "8", "--json", str(tmp_path / "judge.json"), "--details", str(tmp_path / "d.json"),
                             "--bootstrap", "100"])

@@ -39,7 +39,7 @@ def test_parse_pairs_reads_blocks_and_json_lines():
 
 def test_candidates_are_kept_only_when_they_run_return_rows_and_are_new(tmp_path, shop_db):
     fake = FakeLLM([GOOD, MIXED, "no pairs here"])
-    res = generate_sql(shop_db, tmp_path / "out", llm=fake, calls=3, concurrency=1)
+    res = generate_sql(db=shop_db, output=tmp_path / "out", llm=fake, calls=3, concurrency=1)
     questions = [p["question"] for p in res.pairs]
     assert questions == ["What are the names of all shops?", "How many countries are there?",
                          "Which shops have a rating above 3?"]
@@ -50,7 +50,7 @@ def test_candidates_are_kept_only_when_they_run_return_rows_and_are_new(tmp_path
     assert {d["reason"] for d in dropped} == set(res.drops)
     focus = sorted(c[0]["content"].split("Focus on the table ")[1].split(" ")[0] for c in fake.calls)
     assert focus == ["country", "sale", "shop"]  # call k centres on table k
-    capped = generate_sql(shop_db, tmp_path / "capped", llm=FakeLLM([GOOD, MIXED]), calls=2, concurrency=1, max_pairs=2)
+    capped = generate_sql(db=shop_db, output=tmp_path / "capped", llm=FakeLLM([GOOD, MIXED]), calls=2, concurrency=1, max_pairs=2)
     assert len(capped.pairs) == 2 and capped.drops["over --max-pairs"] == 1
 
 
@@ -58,20 +58,20 @@ def test_kill_and_resume_makes_only_the_missing_calls(tmp_path, shop_db):
     out = tmp_path / "out"
     dying = FakeLLM([GOOD, FatalLLMError("killed"), MIXED, MIXED])
     with pytest.raises(FatalLLMError):
-        generate_sql(shop_db, out, llm=dying, calls=4, concurrency=1)
+        generate_sql(db=shop_db, output=out, llm=dying, calls=4, concurrency=1)
     journaled = (out / "journal.jsonl").read_text().splitlines()
     assert len(journaled) == 1
     again = FakeLLM([MIXED, MIXED, MIXED])
-    res = generate_sql(shop_db, out, llm=again, calls=4, concurrency=1)
+    res = generate_sql(db=shop_db, output=out, llm=again, calls=4, concurrency=1)
     assert len(again.calls) == 3 and res.summary["calls"] == {"total": 4, "resumed": 1, "made": 3, "failed": 0, "errors": []}
     assert len(res.pairs) == 3 and res.drops["duplicate"] == 1 + 2 * 2  # MIXED three times: its two runnable pairs repeat
     third = FakeLLM([])
-    assert generate_sql(shop_db, out, llm=third, calls=4, concurrency=1).pairs == res.pairs and not third.calls
+    assert generate_sql(db=shop_db, output=out, llm=third, calls=4, concurrency=1).pairs == res.pairs and not third.calls
 
 
 def test_nothing_usable_is_a_clear_error(tmp_path, shop_db):
     with pytest.raises(NoUsableDataError, match="no usable pair"):
-        generate_sql(shop_db, tmp_path / "out", llm=FakeLLM(default="nothing"), calls=2)
+        generate_sql(db=shop_db, output=tmp_path / "out", llm=FakeLLM(default="nothing"), calls=2)
 
 
 def test_cli_generate_sql_with_a_tiny_model(tmp_path, shop_db, tiny_chat_dir):

@@ -6,23 +6,28 @@ Thin: parse, check, call `ragtune.judges`, print. Heavy imports happen inside th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Literal, Optional
 
 import typer
 
 from ragtune.cli.common import console, err_console, handle_errors, say
+from ragtune.cli.options import config_from, config_option, flag_of, option
+from ragtune.judges.config import LLM_HELP, JudgeDataConfig
 
-LLM_HELP = ("'local:MODEL' or a bare registry name / model folder / SFT run folder (in process), or 'openai:MODEL' "
-            "(an OpenAI-compatible server: --base-url, key in --api-key-env)")
+J = JudgeDataConfig
 
 
-def chat_llm(spec: str, *, base_url: str | None, api_key_env: str, concurrency: int, timeout: float):
-    """An LLM from a spec; a bare name is a local model (registry name, folder or run folder)."""
-    from ragtune.llm import load_llm
+def _llm_option(field: str, *names: str, **bounds: Any) -> Any:
+    """An LLM setting of `eval judge` / `eval rag` (commands without a config): judge-data's field, with its default
+    and help, so the three commands share one definition."""
+    info = J.model_fields[field]
+    return typer.Option(info.default, flag_of(field, J), *names, help=info.description, **bounds)
 
-    if spec != "local" and not spec.startswith(("local:", "openai:")):
-        spec = "local:" + spec
-    return load_llm(spec, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout)
+
+BASE_URL = _llm_option("base_url")
+API_KEY_ENV = _llm_option("api_key_env")
+CONCURRENCY = _llm_option("concurrency", "-c", min=1)
+TIMEOUT = _llm_option("timeout", min=0.001)
 
 
 def _progress(what: str, done: int, total: int) -> None:
@@ -32,25 +37,24 @@ def _progress(what: str, done: int, total: int) -> None:
 
 @handle_errors
 def judge_data(
-    qa: str = typer.Argument(..., help="QA set: construction-faq, or a JSONL file of {id, question, reference, category} rows."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output folder: items.jsonl, split.json, teacher.jsonl, train.jsonl, "
-                                "test.jsonl, summary.json, answers/, journal/ (resumable)."),
-    answers: Optional[list[Path]] = typer.Option(None, "--answers", help="Answers to judge: JSONL of {id, answer} (e.g. eval rag's "
-                                                 "OUT/answers/LABEL.jsonl); repeat for more sources; LABEL=FILE sets the label."),
-    answer_with: Optional[list[str]] = typer.Option(None, "--answer-with", help=f"Also answer every question with this model: {LLM_HELP}. Repeatable."),
-    teacher: Optional[str] = typer.Option(None, "--teacher", "-t", help=f"The judge to distil: {LLM_HELP}."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai: models."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the API key (never written)."),
-    labels: str = typer.Option("teacher", "--labels", help="What the SFT chats teach: 'teacher' (the teacher's judgments) or 'truth' "
-                               "(the control labels, known by construction)."),
-    test_fraction: float = typer.Option(0.2, "--test-fraction", min=0.0, max=0.9, help="Share of questions held out (split by question)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use a seeded sample of this many questions."),
-    pairwise: bool = typer.Option(True, "--pairwise/--no-pairwise", help="Also build pairwise items (judged in both orders)."),
-    swap_ratio: float = typer.Option(0.5, "--swap-ratio", min=0.0, max=1.0, help="Share of pairwise chats also given in the swapped order."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Calls in flight (server) / prompts per batch (local)."),
-    max_tokens: int = typer.Option(128, "--max-new-tokens", min=8, help="Longest judge reply in tokens."),
-    timeout: float = typer.Option(60.0, "--timeout", min=0.001, help="Seconds before a server call is retried."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the split, the controls and the swaps."),
+    qa: Optional[str] = typer.Argument(None, help=J.model_fields["qa"].description, show_default=False),
+    output: Optional[Path] = option(J, "output", "-o"),
+    answers: Optional[list[Path]] = option(J, "answers"),
+    answer_with: Optional[list[str]] = option(J, "answer_with"),
+    teacher: Optional[str] = option(J, "teacher", "-t"),
+    base_url: Optional[str] = option(J, "base_url"),
+    api_key_env: Optional[str] = option(J, "api_key_env"),
+    labels: Optional[Literal["teacher", "truth"]] = option(J, "labels"),
+    test_fraction: Optional[float] = option(J, "test_fraction"),
+    limit: Optional[int] = option(J, "limit"),
+    pairwise: Optional[bool] = option(J, "pairwise", bool_flag=True),
+    swap_ratio: Optional[float] = option(J, "swap_ratio"),
+    concurrency: Optional[int] = option(J, "concurrency", "-c"),
+    max_tokens: Optional[int] = option(J, "max_tokens"),
+    answer_max_tokens: Optional[int] = option(J, "answer_max_tokens"),
+    timeout: Optional[float] = option(J, "timeout"),
+    seed: Optional[int] = option(J, "seed"),
+    config: Optional[Path] = config_option(),
 ) -> None:
     """Make judge training data: items with controls, the teacher's judgments, SFT chats for `train sft`.
 
@@ -64,39 +68,10 @@ def judge_data(
       ragtune generate judge-data qa.jsonl -o jd/ --answers rag=rag-eval/answers/tuned.jsonl --teacher openai:gpt-4o
       ragtune train sft jd/train.jsonl -m smollm2-135m-instruct -o runs/judge
     """
-    from ragtune.errors import InputError
-    from ragtune.io import check_output
-    from ragtune.judges.data import generate_judge_data, load_qa, source_label, subsample
-    from ragtune.judges.items import check_sources, read_answers
-    from ragtune.llm import check_llm
+    from ragtune.judges.data import generate_judge_data
 
-    if labels not in ("teacher", "truth"):
-        raise InputError(f"--labels must be 'teacher' or 'truth'; got {labels!r}.")
-    if labels == "teacher" and not teacher:
-        raise InputError("--labels teacher needs --teacher SPEC (or use --labels truth to train on the control labels).")
-    check_output(output, "folder")
-    every = load_qa(qa)
-    sources = {}
-    for spec in answers or []:
-        label, path = source_label(str(spec))
-        if label in sources:
-            raise InputError(f"--answers: the label {label!r} is given twice; use LABEL=FILE to tell them apart.")
-        sources[label] = read_answers(path)
-    check_sources(every, sources)
-    rows = subsample(every, limit, seed)
-    kept = {r.id for r in rows}
-    sources = {label: {q: a for q, a in ans.items() if q in kept} for label, ans in sources.items()}
-    llm_kw = dict(base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout)
-    answer_llms = {}
-    for spec in answer_with or []:
-        label, target = source_label(spec)
-        answer_llms[label] = chat_llm(target, **llm_kw)
-    judge = chat_llm(teacher, **llm_kw) if teacher else None
-    for llm in [*answer_llms.values(), *([judge] if judge else [])]:
-        check_llm(llm)
-    s = generate_judge_data(rows, output, sources=sources, answer_llms=answer_llms, teacher=judge, test_fraction=test_fraction,
-                            seed=seed, labels=labels, swap_ratio=swap_ratio, pairwise=pairwise, concurrency=concurrency,
-                            max_tokens=max_tokens, on_progress=_progress)
+    cfg = config_from(JudgeDataConfig, locals(), config, arguments=("qa",))
+    s = generate_judge_data(cfg, on_progress=_progress)
     it = s["items"]
     say(f"{s['questions']} questions; {it['train']} train / {it['test']} test items ({it['correctness']} correctness, "
         f"{it['pairwise']} pairwise, {it['controls']} controls)")
@@ -107,7 +82,7 @@ def judge_data(
             f"calls made {t['calls']['calls_made']}, resumed {t['calls']['calls_resumed']}, failed {t['calls']['calls_failed']}")
         if t["calls"]["calls_failed"]:
             err_console.print(f"{t['calls']['calls_failed']} call(s) failed; rerun the same command to retry them.")
-    say(f"wrote {output}/items.jsonl, train.jsonl ({s['train_chats']} chats), test.jsonl ({s['test_chats']} chats), summary.json")
+    say(f"wrote {cfg.output}/items.jsonl, train.jsonl ({s['train_chats']} chats), test.jsonl ({s['test_chats']} chats), summary.json")
     if not s["complete"]:
         raise typer.Exit(code=1)
 
@@ -128,11 +103,11 @@ def eval_judge(
     split: str = typer.Option("test", "--split", help="Items of the 'test' questions (default), 'train' or 'all'."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the evaluation report (task judge) to this file."),
     details: Optional[Path] = typer.Option(None, "--details", help="Write every judge's full report (by control, histograms) here."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai: judges."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the API key (never written)."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Calls in flight (server) / prompts per batch (local)."),
-    max_tokens: int = typer.Option(128, "--max-new-tokens", min=8, help="Longest judge reply in tokens."),
-    timeout: float = typer.Option(60.0, "--timeout", min=0.001, help="Seconds before a server call is retried."),
+    base_url: Optional[str] = BASE_URL,
+    api_key_env: str = API_KEY_ENV,
+    concurrency: int = CONCURRENCY,
+    max_tokens: int = _llm_option("max_tokens", min=8),
+    timeout: float = TIMEOUT,
     bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="Bootstrap resamples for the 95% intervals."),
 ) -> None:
     """Score judges against the teacher (Pearson, Spearman, Kendall, agreement, kappa), on their own (swap
@@ -143,6 +118,7 @@ def eval_judge(
     Example: ragtune eval judge jd/ -j teacher -j base=smollm2-135m-instruct -j tuned=runs/judge --json judge.json
     """
     from ragtune.io import atomic_write_json, check_output
+    from ragtune.judges.data import chat_llm
     from ragtune.judges.evaluate import TEACHER, evaluate_judges, read_data
     from ragtune.llm import check_llm
     from ragtune.records import write_report
@@ -195,11 +171,11 @@ def eval_rag(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use a seeded sample of this many questions."),
     faithfulness: bool = typer.Option(True, "--faithfulness/--no-faithfulness", help="Also judge whether the context supports the answer."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the evaluation report (task rag) to this file."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for openai: models."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the API key (never written)."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Calls in flight (server) / prompts per batch (local)."),
+    base_url: Optional[str] = BASE_URL,
+    api_key_env: str = API_KEY_ENV,
+    concurrency: int = CONCURRENCY,
     max_tokens: int = typer.Option(160, "--max-new-tokens", min=8, help="Longest generated answer in tokens."),
-    timeout: float = typer.Option(60.0, "--timeout", min=0.001, help="Seconds before a server call is retried."),
+    timeout: float = TIMEOUT,
     bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="Bootstrap resamples for the 95% intervals."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of --limit's sample and of the bootstrap."),
 ) -> None:
@@ -212,7 +188,7 @@ def eval_rag(
     from ragtune.embedders import load_embedder
     from ragtune.errors import InputError
     from ragtune.io import check_output
-    from ragtune.judges.data import load_qa, subsample
+    from ragtune.judges.data import chat_llm, load_qa, subsample
     from ragtune.judges.rag import Pipeline, evaluate_rag
     from ragtune.llm import check_llm
     from ragtune.records import write_report

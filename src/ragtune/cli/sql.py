@@ -8,7 +8,11 @@ from typing import Optional
 import typer
 
 from ragtune.cli.common import CHAT_MODEL_HELP, console, handle_errors, say
+from ragtune.cli.options import config_from, config_option, option
 from ragtune.device import DEVICE_HELP
+from ragtune.sql.config import SqlGenConfig
+
+G = SqlGenConfig
 
 app = typer.Typer(help="Text-to-SQL: chat training data from Spider / sql-create-context / generated pairs, and asking a "
                        "model questions over a SQLite file.", no_args_is_help=True)
@@ -173,44 +177,39 @@ def ask(
 
 @handle_errors
 def generate_sql_cmd(
-    db: Path = typer.Option(..., "--db", help="your SQLite file (opened read-only)"),
-    output: Path = typer.Option(..., "--output", "-o", help="folder: pairs.jsonl, dropped.jsonl, summary.json and the "
-                                "resumable journal.jsonl"),
-    llm: str = typer.Option("local", "--llm", help="'local' (best installed local model), 'local:MODEL' or 'openai:MODEL'"),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, for openai:MODEL"),
-    calls: Optional[int] = typer.Option(None, "--calls", min=1, help="LLM calls (default: two per table)"),
-    pairs_per_call: int = typer.Option(5, "--pairs-per-call", min=1, max=50, help="pairs asked for in one call"),
-    max_pairs: Optional[int] = typer.Option(None, "--max-pairs", min=1, help="keep at most this many pairs"),
-    rows: int = typer.Option(3, "--rows", min=0, help="sample rows per table shown to the LLM"),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", min=1, help="prompts per batch (local) / requests in "
-                                              "flight (server)"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=8, help="token budget of one reply (default 60 per pair)"),
-    temperature: float = typer.Option(0.0, "--temperature", min=0.0, max=2.0, help="0 = greedy"),
-    seed: int = typer.Option(42, "--seed", min=0, help="sampling seed"),
-    timeout: float = typer.Option(2.0, "--timeout", min=0.01, help="seconds one candidate query may run"),
+    db: Optional[Path] = option(G, "db"),
+    output: Optional[Path] = option(G, "output", "-o"),
+    llm: Optional[str] = option(G, "llm"),
+    base_url: Optional[str] = option(G, "base_url"),
+    calls: Optional[int] = option(G, "calls"),
+    pairs_per_call: Optional[int] = option(G, "pairs_per_call"),
+    max_pairs: Optional[int] = option(G, "max_pairs"),
+    rows: Optional[int] = option(G, "rows"),
+    concurrency: Optional[int] = option(G, "concurrency", "-c"),
+    max_tokens: Optional[int] = option(G, "max_tokens"),
+    temperature: Optional[float] = option(G, "temperature"),
+    seed: Optional[int] = option(G, "seed"),
+    timeout: Optional[float] = option(G, "timeout"),
+    config: Optional[Path] = config_option(),
 ) -> None:
     """Question + SQL pairs from your own database: an LLM reads the schema and sample rows, every candidate is run.
 
     Kept only when it runs, returns rows and is not a duplicate (sqlglot normal form); drops are counted by
-    reason. Every finished call is journaled: rerun the same command to resume.
+    reason. Every finished call is journaled: rerun the same command to resume. OUT/config.json is a valid
+    --config.
 
         ragtune generate sql --db shop.sqlite -o gen-sql/
         ragtune sql prepare gen-sql/ -o data/sql --test-share 0
     """
-    from ragtune.io import check_output
     from ragtune.sql.generate import generate_sql
-    from ragtune.sql.schema import schema_from_sqlite
 
-    check_output(output, "folder", option="--output")
-    schema_from_sqlite(db)
-    result = generate_sql(db, output, llm=llm, calls=calls, pairs_per_call=pairs_per_call, max_pairs=max_pairs, rows=rows,
-                          concurrency=concurrency, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                          timeout_s=timeout, base_url=base_url, show_progress=console.is_terminal)
+    cfg = config_from(SqlGenConfig, locals(), config, arguments=())
+    result = generate_sql(cfg, show_progress=console.is_terminal)
     s = result.summary
     say(f"calls: {s['calls']['made']} made, {s['calls']['resumed']} resumed, {s['calls']['failed']} failed")
     dropped = ", ".join(f"{k} {v}" for k, v in s["dropped"].items()) or "none"
     say(f"{s['kept']} of {s['candidates']} candidate pairs kept; dropped: {dropped}")
-    say(f"wrote {output}/pairs.jsonl")
+    say(f"wrote {cfg.output}/pairs.jsonl")
 
 
 @handle_errors

@@ -14,74 +14,13 @@ The commands' entry points: `generate_judge_data` (`ragtune generate judge-data`
 
 Judging is resumable (a journal of raw replies keyed by prompt hash, model and settings); pairwise
 items are judged in both answer orders, and a flip is "inconclusive".
+
+Submodules load on first use, so importing a config (as the CLI does for `--help`) stays light.
 """
 
-from ragtune.judges.items import (
-    CONTROL_TRUTH,
-    CORRECT,
-    CORRECTNESS_CONTROLS,
-    INCOMPLETE,
-    PAIRWISE_CONTROLS,
-    WRONG,
-    CorrectnessItem,
-    PairwiseItem,
-    QARow,
-    correctness_items,
-    faq_qa,
-    in_band,
-    pairwise_items,
-    qa_rows,
-    read_answers,
-    read_items,
-    score_band,
-    split_items,
-    split_question_ids,
-    truncate_reference,
-    write_items,
-)
-from ragtune.judges.judge import (
-    CorrectnessJudgment,
-    JudgeRun,
-    JudgeStats,
-    OrderJudgment,
-    PairwiseJudgment,
-    ajudge_items,
-    call_key,
-    combine_orders,
-    judge_items,
-    load_judgments,
-    read_judgments,
-    write_judgments,
-)
-from ragtune.judges.metrics import (
-    compare_judges,
-    control_accuracy,
-    correlations,
-    exact_agreement,
-    pairwise_agreement,
-    per_item,
-    quadratic_weighted_kappa,
-    score_agreement,
-    swap_consistency,
-    within_one_agreement,
-)
-from ragtune.judges.parse import parse_correctness, parse_pairwise, parse_score, parse_verdict
-from ragtune.judges.prompts import (
-    correctness_messages,
-    item_messages,
-    pairwise_messages,
-    render_correctness_reply,
-    render_pairwise_reply,
-    swap_augment,
-    swap_item,
-    swap_reason,
-)
-from ragtune.judges.report import judge_report, judges_report
-from ragtune.judges.training import correctness_records, pairwise_records
-from ragtune.judges.data import generate_judge_data, load_qa, subsample, truth_records
-from ragtune.judges.evaluate import evaluate_judges, judge_eval_report, read_data, run_judges
-from ragtune.judges.judge import complete_journaled
-from ragtune.judges.rag import Pipeline, evaluate_rag
+from __future__ import annotations
+
+import importlib
 
 __all__ = [
     # items
@@ -106,3 +45,82 @@ __all__ = [
     "generate_judge_data", "load_qa", "subsample", "truth_records", "evaluate_judges", "judge_eval_report", "read_data",
     "run_judges", "complete_journaled", "Pipeline", "evaluate_rag",
 ]
+
+_WHERE = {
+    "CONTROL_TRUTH": "items",
+    "CORRECT": "items",
+    "CORRECTNESS_CONTROLS": "items",
+    "INCOMPLETE": "items",
+    "PAIRWISE_CONTROLS": "items",
+    "WRONG": "items",
+    "CorrectnessItem": "items",
+    "PairwiseItem": "items",
+    "QARow": "items",
+    "correctness_items": "items",
+    "faq_qa": "items",
+    "in_band": "items",
+    "pairwise_items": "items",
+    "qa_rows": "items",
+    "read_answers": "items",
+    "read_items": "items",
+    "score_band": "items",
+    "split_items": "items",
+    "split_question_ids": "items",
+    "truncate_reference": "items",
+    "write_items": "items",
+    "CorrectnessJudgment": "judge",
+    "JudgeRun": "judge",
+    "JudgeStats": "judge",
+    "OrderJudgment": "judge",
+    "PairwiseJudgment": "judge",
+    "ajudge_items": "judge",
+    "call_key": "judge",
+    "combine_orders": "judge",
+    "judge_items": "judge",
+    "load_judgments": "judge",
+    "read_judgments": "judge",
+    "write_judgments": "judge",
+    "compare_judges": "metrics",
+    "control_accuracy": "metrics",
+    "correlations": "metrics",
+    "exact_agreement": "metrics",
+    "pairwise_agreement": "metrics",
+    "per_item": "metrics",
+    "quadratic_weighted_kappa": "metrics",
+    "score_agreement": "metrics",
+    "swap_consistency": "metrics",
+    "within_one_agreement": "metrics",
+    "parse_correctness": "parse",
+    "parse_pairwise": "parse",
+    "parse_score": "parse",
+    "parse_verdict": "parse",
+    "correctness_messages": "prompts",
+    "item_messages": "prompts",
+    "pairwise_messages": "prompts",
+    "render_correctness_reply": "prompts",
+    "render_pairwise_reply": "prompts",
+    "swap_augment": "prompts",
+    "swap_item": "prompts",
+    "swap_reason": "prompts",
+    "judge_report": "report",
+    "judges_report": "report",
+    "correctness_records": "training",
+    "pairwise_records": "training",
+    "generate_judge_data": "data",
+    "load_qa": "data",
+    "subsample": "data",
+    "truth_records": "data",
+    "evaluate_judges": "evaluate",
+    "judge_eval_report": "evaluate",
+    "read_data": "evaluate",
+    "run_judges": "evaluate",
+    "complete_journaled": "judge",
+    "Pipeline": "rag",
+    "evaluate_rag": "rag",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"ragtune.judges.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'ragtune.judges' has no attribute {name!r}")

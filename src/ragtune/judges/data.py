@@ -1,8 +1,9 @@
 """`ragtune generate judge-data`: items with controls, the teacher's judgments, and SFT chats for the student.
 
-    summary = generate_judge_data(faq_qa(), "judge-data/", sources={"v1": read_answers("v1.jsonl")},
-                                  answer_llms={"smollm2": load_llm("local:smollm2-135m-instruct")},
-                                  teacher=load_llm("openai:gpt-4o", base_url=...))
+    summary = generate_judge_data(JudgeDataConfig(qa="construction-faq", output="judge-data/", answers=["v1=v1.jsonl"],
+                                                  answer_with=["smollm2-135m-instruct"], teacher="openai:gpt-4o"))
+    summary = generate_judge_data(qa=faq_qa(), output="judge-data/", sources={"v1": read_answers("v1.jsonl")},
+                                  teacher=load_llm("openai:gpt-4o", base_url=...))    # ready rows, answers, LLMs
 
 The QA set is split by question first (`test_fraction`), and the items of each side are built from
 that side's questions only, so no question, and no donor of a wrong control, is on both sides.
@@ -31,10 +32,13 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Literal
+from typing import Any
+
+from pydantic import ValidationError
 
 from ragtune.errors import InputError
-from ragtune.io import atomic_write_json, atomic_write_jsonl
+from ragtune.io import atomic_write_json, atomic_write_jsonl, check_output
+from ragtune.judges.config import JudgeDataConfig
 from ragtune.judges.items import (
     CorrectnessItem,
     PairwiseItem,
@@ -44,6 +48,7 @@ from ragtune.judges.items import (
     faq_qa,
     pairwise_items,
     qa_rows,
+    read_answers,
     split_question_ids,
     write_items,
 )
@@ -51,9 +56,8 @@ from ragtune.judges.judge import JudgeRun, complete_journaled, judge_items, writ
 from ragtune.judges.metrics import control_accuracy, swap_consistency
 from ragtune.judges.prompts import SWAPPED_SUFFIX, item_messages, render_correctness_reply, render_pairwise_reply, swap_selection
 from ragtune.judges.training import correctness_records, pairwise_records
-from ragtune.llm import LLM, Messages
+from ragtune.llm import LLM, Messages, check_llm, load_llm
 
-Labels = Literal["teacher", "truth"]
 ANSWER_PROMPT = "Answer the question in two or three sentences.\n\nQuestion: {question}"
 TRUTH_REASONS = {"reference": "It says what the reference says.",
                  "same_category": "It answers a different question.",
@@ -163,28 +167,70 @@ def build_items(qa: Sequence[QARow], sources: Mapping[str, Mapping[str, str]], *
     return items
 
 
-def generate_judge_data(qa: Sequence[QARow], output: str | Path, *, sources: Mapping[str, Mapping[str, str]] | None = None,
-                        answer_llms: Mapping[str, LLM] | None = None, teacher: LLM | None = None,
-                        test_fraction: float = 0.2, seed: int = 0, labels: Labels = "teacher", swap_ratio: float = 0.5,
-                        pairwise: bool = True, concurrency: int = 8, max_tokens: int = 128, answer_max_tokens: int = 160,
-                        on_progress: Callable[[str, int, int], None] | None = None) -> dict:
+def chat_llm(spec: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
+             timeout: float = 60.0) -> LLM:
+    """An LLM from a spec; a bare name is a local model (registry name, folder or run folder)."""
+    if spec != "local" and not spec.startswith(("local:", "openai:")):
+        spec = "local:" + spec
+    return load_llm(spec, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout)
+
+
+def generate_judge_data(config: JudgeDataConfig | None = None, /, *, sources: Mapping[str, Mapping[str, str]] | None = None,
+                        answer_llms: Mapping[str, LLM] | None = None,
+                        on_progress: Callable[[str, int, int], None] | None = None, **fields: Any) -> dict:
     """Build the judge data folder (see the module docstring); returns the summary (also in OUT/summary.json).
 
-    `sources` are answers given as files (`read_answers`); `answer_llms` write more answers (closed book).
-    Without a teacher, only the items and (`labels="truth"`) the control-label chats are written.
+    One config (`JudgeDataConfig`); keyword fields update it. `qa` may be the rows themselves (`qa_rows`, `faq_qa`)
+    and `teacher` a ready LLM: used as is (recorded by their size / model name). Answer sources are the config's
+    `answers` files (LABEL=FILE) plus `sources` (already read: {label: {question id: answer}}); `answer_with`
+    specs and `answer_llms` (ready LLMs) write more answers (closed book). Without a teacher, only the items and
+    (`labels="truth"`) the control-label chats are written. Checks come first, in the CLI's order: settings,
+    the output folder, the QA set and answer files, then every model (`check_llm`) before its first call.
     """
-    if labels not in ("teacher", "truth"):
-        raise InputError(f"--labels must be 'teacher' or 'truth'; got {labels!r}.")
-    if labels == "teacher" and teacher is None:
-        raise InputError("--labels teacher needs a teacher (--teacher SPEC); use --labels truth to train on the control labels alone.")
-    out = Path(output)
-    (out / "journal").mkdir(parents=True, exist_ok=True)
+    qa_given = fields.pop("qa", None)
+    rows_given = None if qa_given is None or isinstance(qa_given, (str, Path)) else list(qa_given)
+    teacher_given = fields.pop("teacher", None)
+    plain = {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, (list, tuple)) else v)
+             for k, v in fields.items()}
+    if qa_given is not None:
+        plain["qa"] = str(qa_given) if rows_given is None else f"{len(rows_given)} given rows"
+    if teacher_given is not None:
+        plain["teacher"] = teacher_given if isinstance(teacher_given, str) else getattr(teacher_given, "model", "teacher")
+    try:
+        cfg = JudgeDataConfig.model_validate({**(config.model_dump() if config is not None else {}), **plain})
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"]
+                             else err["msg"].removeprefix("Value error, ") for err in e.errors())
+        raise InputError(f"bad judge-data setting(s): {problems}") from None
+    out = check_output(cfg.output, "folder")
+    every = rows_given if rows_given is not None else load_qa(cfg.qa)
     sources = dict(sources or {})
-    check_sources(qa, sources)
-    summary: dict = {"questions": len(qa), "sources": {}, "labels": labels}
-    for label, llm in (answer_llms or {}).items():
+    for spec in cfg.answers:
+        label, path = source_label(spec)
+        if label in sources:
+            raise InputError(f"--answers: the label {label!r} is given twice; use LABEL=FILE to tell them apart.")
+        sources[label] = read_answers(path)
+    check_sources(every, sources)
+    qa = subsample(every, cfg.limit, cfg.seed)
+    kept = {r.id for r in qa}
+    sources = {label: {q: a for q, a in ans.items() if q in kept} for label, ans in sources.items()}
+    llm_kw = dict(base_url=cfg.base_url, api_key_env=cfg.api_key_env, concurrency=cfg.concurrency, timeout=cfg.timeout)
+    answer_llms = dict(answer_llms or {})
+    for spec in cfg.answer_with:
+        label, target = source_label(spec)
+        answer_llms[label] = chat_llm(target, **llm_kw)
+    for label in answer_llms:
         if label in sources:
             raise InputError(f"answer source {label!r} is given twice; label them apart with LABEL=SPEC.")
+    teacher = (teacher_given if teacher_given is not None and not isinstance(teacher_given, str)
+               else chat_llm(cfg.teacher, **llm_kw) if cfg.teacher else None)
+    for llm in [*answer_llms.values(), *([teacher] if teacher is not None else [])]:
+        check_llm(llm)
+    test_fraction, seed, labels, swap_ratio, pairwise = cfg.test_fraction, cfg.seed, cfg.labels, cfg.swap_ratio, cfg.pairwise
+    concurrency, max_tokens, answer_max_tokens = cfg.concurrency, cfg.max_tokens, cfg.answer_max_tokens
+    (out / "journal").mkdir(parents=True, exist_ok=True)
+    summary: dict = {"questions": len(qa), "sources": {}, "labels": labels}
+    for label, llm in answer_llms.items():
         prompts = {r.id: answer_messages(r.question) for r in qa}
         progress = (lambda d, t, lab=label: on_progress(f"answers {lab}", d, t)) if on_progress else None
         replies, stats = complete_journaled(llm, prompts, out / "journal" / f"answers-{_safe(label)}.jsonl",

@@ -5,39 +5,13 @@ Modules: `schema` (Schema and its readers/renderer), `hints` (literals and joins
 `build` (seeded fills cached under ragtune_home()/sql), `sandbox` (read-only, time/row/size-limited
 execution), `compare` (result equivalence, per-fill verdicts), `hardness`, `normalize`, `extract`,
 `prompt` (chat rows, readers, split by database). Nothing here imports torch or transformers.
+
+Submodules load on first use, so importing a config (as the CLI does for `--help`) stays light.
 """
 
-from ragtune.sql.build import DEFAULT_FILLS, DEFAULT_ROWS, FillCoverage, build_databases, fill_coverage, generate_rows
-from ragtune.sql.compare import ExecutionMatch, clean_query, execution_match, gold_orders_rows, results_match
-from ragtune.sql.extract import extract_sql
-from ragtune.sql.hardness import LEVELS, HardnessCounts, hardness, hardness_counts
-from ragtune.sql.hints import Literal, Seed, extract_literals, query_seeds
-from ragtune.sql.normalize import canonical, exact_set_match
-from ragtune.sql.prompt import (
-    SYSTEM_PROMPT,
-    DatabaseSplit,
-    TextToSqlExample,
-    example_to_chat,
-    read_spider,
-    read_sql_create_context,
-    read_sqlite,
-    split_by_database,
-    to_chat,
-    user_prompt,
-)
-from ragtune.sql.sandbox import SqlResult, SqlSandbox, run_sql, sandbox_overhead_ms
-from ragtune.sql.schema import (
-    Column,
-    ForeignKey,
-    Schema,
-    Table,
-    read_sample_rows,
-    read_spider_tables,
-    render_schema,
-    schema_from_create_statements,
-    schema_from_spider,
-    schema_from_sqlite,
-)
+from __future__ import annotations
+
+import importlib
 
 __all__ = [
     "DEFAULT_FILLS",
@@ -87,3 +61,58 @@ __all__ = [
     "to_chat",
     "user_prompt",
 ]
+
+_WHERE = {
+    "DEFAULT_FILLS": "build",
+    "DEFAULT_ROWS": "build",
+    "FillCoverage": "build",
+    "build_databases": "build",
+    "fill_coverage": "build",
+    "generate_rows": "build",
+    "ExecutionMatch": "compare",
+    "clean_query": "compare",
+    "execution_match": "compare",
+    "gold_orders_rows": "compare",
+    "results_match": "compare",
+    "extract_sql": "extract",
+    "LEVELS": "hardness",
+    "HardnessCounts": "hardness",
+    "hardness": "hardness",
+    "hardness_counts": "hardness",
+    "Literal": "hints",
+    "Seed": "hints",
+    "extract_literals": "hints",
+    "query_seeds": "hints",
+    "canonical": "normalize",
+    "exact_set_match": "normalize",
+    "SYSTEM_PROMPT": "prompt",
+    "DatabaseSplit": "prompt",
+    "TextToSqlExample": "prompt",
+    "example_to_chat": "prompt",
+    "read_spider": "prompt",
+    "read_sql_create_context": "prompt",
+    "read_sqlite": "prompt",
+    "split_by_database": "prompt",
+    "to_chat": "prompt",
+    "user_prompt": "prompt",
+    "SqlResult": "sandbox",
+    "SqlSandbox": "sandbox",
+    "run_sql": "sandbox",
+    "sandbox_overhead_ms": "sandbox",
+    "Column": "schema",
+    "ForeignKey": "schema",
+    "Schema": "schema",
+    "Table": "schema",
+    "read_sample_rows": "schema",
+    "read_spider_tables": "schema",
+    "render_schema": "schema",
+    "schema_from_create_statements": "schema",
+    "schema_from_spider": "schema",
+    "schema_from_sqlite": "schema",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"ragtune.sql.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'ragtune.sql' has no attribute {name!r}")

@@ -25,20 +25,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ragtune.data.documents import Chunk
 from ragtune.errors import InputError, NoUsableDataError
 from ragtune.generate.config import QueryGenConfig
 from ragtune.generate.journal import Journal, call_key
 from ragtune.generate.prompts import prompt_hash
 from ragtune.generate.queries import Job, run_jobs
-from ragtune.io import atomic_write_json, atomic_write_jsonl, hold_folder
+from ragtune.io import atomic_write_json, atomic_write_jsonl, check_output, hold_folder
 from ragtune.llm import LLM, load_llm
 from ragtune.sql.extract import extract_sql
 from ragtune.sql.normalize import canonical
-from ragtune.sql.sandbox import DEFAULT_TIMEOUT_S, SqlSandbox
+from ragtune.sql.config import SqlGenConfig
+from ragtune.sql.sandbox import SqlSandbox
 from ragtune.sql.schema import read_sample_rows, render_schema, schema_from_sqlite
 
-__all__ = ["SQL_GEN_PROMPT", "SqlGenResult", "generate_sql", "parse_pairs"]
+__all__ = ["SQL_GEN_PROMPT", "SqlGenConfig", "SqlGenResult", "generate_sql", "parse_pairs"]
 
 SQL_GEN_PROMPT = """Database schema:
 {schema}
@@ -85,30 +88,36 @@ def parse_pairs(reply: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def generate_sql(db: str | Path, out: str | Path, *, llm: LLM | str = "local", calls: int | None = None,
-                 pairs_per_call: int = 5, max_pairs: int | None = None, rows: int = 3, concurrency: int | None = None,
-                 max_tokens: int | None = None, temperature: float = 0.0, seed: int = 42, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 base_url: str | None = None, show_progress: bool = False) -> SqlGenResult:
-    """Write checked question + SQL pairs for the SQLite file `db` into the folder `out` (see the module docstring).
+def generate_sql(config: SqlGenConfig | None = None, /, *, show_progress: bool = False, **fields: Any) -> SqlGenResult:
+    """Write checked question + SQL pairs for the SQLite file `db` into the folder `output` (see the module docstring).
 
-    `llm` is a spec ('local', 'local:MODEL', 'openai:MODEL') or a ready object (tests pass a FakeLLM);
-    `calls` defaults to two per table; `max_pairs` caps the kept pairs (first come, in call order)."""
-    db = Path(db).expanduser()
+    One config (`SqlGenConfig`); keyword fields update it (`generate_sql(db="shop.sqlite", output="gen/", calls=4)`).
+    `llm` is a spec ('local', 'local:MODEL', 'openai:MODEL') or a ready object (tests pass a FakeLLM), used as is
+    and recorded by its model name; `calls` defaults to two per table; `max_pairs` caps the kept pairs (first come,
+    in call order)."""
+    llm: LLM | str = fields.pop("llm", config.llm if config is not None else "local")
+    fields["llm"] = llm if isinstance(llm, str) else getattr(llm, "model", "llm")
+    plain = {k: str(v) if isinstance(v, Path) else v for k, v in fields.items()}
+    try:
+        cfg = SqlGenConfig.model_validate({**(config.model_dump() if config is not None else {}), **plain})
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise InputError(f"bad generate-sql setting(s): {problems}") from None
+    out = check_output(cfg.output, "folder", option="--output")
+    db = Path(cfg.db).expanduser()
     schema = schema_from_sqlite(db)
     if not schema.tables:
         raise InputError(f"{db}: the database has no tables to ask about.")
-    if pairs_per_call < 1 or (calls is not None and calls < 1) or (max_pairs is not None and max_pairs < 1):
-        raise InputError("calls, pairs_per_call and max_pairs must be at least 1.")
-    n_calls = calls or 2 * len(schema.tables)
-    spec = llm if isinstance(llm, str) else getattr(llm, "model", "llm")
-    cfg = QueryGenConfig(llm=spec if isinstance(llm, str) else "local", concurrency=concurrency, temperature=temperature,
-                         seed=seed, max_tokens=max_tokens or min(2048, max(64, 60 * pairs_per_call)),
+    pairs_per_call, rows, max_pairs = cfg.pairs_per_call, cfg.rows, cfg.max_pairs
+    n_calls = cfg.calls or 2 * len(schema.tables)
+    gen = QueryGenConfig(llm=llm if isinstance(llm, str) else "local", concurrency=cfg.concurrency,
+                         temperature=cfg.temperature, seed=cfg.seed,
+                         max_tokens=cfg.max_tokens or min(2048, max(64, 60 * pairs_per_call)),
                          questions_per_chunk=pairs_per_call, samples=1, filter=False, self_check=False)
-    out = Path(out)
     with hold_folder(out):
         t0 = time.perf_counter()
         if isinstance(llm, str):
-            llm = load_llm(llm, base_url=base_url, concurrency=cfg.concurrency, batch_size=cfg.concurrency)
+            llm = load_llm(llm, base_url=cfg.base_url, concurrency=gen.concurrency, batch_size=gen.concurrency)
         schema_text = render_schema(schema, read_sample_rows(db, schema, rows) if rows else None)
         template = SQL_GEN_PROMPT
         phash = prompt_hash(template, pairs_per_call, [], f"rows={rows}")
@@ -119,8 +128,8 @@ def generate_sql(db: str | Path, out: str | Path, *, llm: LLM | str = "local", c
             text = template.format(schema=schema_text, n=pairs_per_call, table=table)
             jobs.append(Job(call_key(schema_text, phash, llm.model, k), chunk, k, [{"role": "user", "content": text}]))
         journal = Journal(out / "journal.jsonl")
-        stats = run_jobs(llm, jobs, journal, cfg, show_progress)
-        pairs, dropped, drops = _check(jobs, journal, db, schema, timeout_s, max_pairs)
+        stats = run_jobs(llm, jobs, journal, gen, show_progress)
+        pairs, dropped, drops = _check(jobs, journal, db, schema, cfg.timeout, max_pairs)
         if not pairs:
             atomic_write_jsonl(out / "dropped.jsonl", dropped)
             raise NoUsableDataError(f"no usable pair from {stats.calls_total} call(s): drops {dict(drops)}; "
@@ -134,9 +143,9 @@ def generate_sql(db: str | Path, out: str | Path, *, llm: LLM | str = "local", c
         atomic_write_jsonl(out / "pairs.jsonl", pairs)
         atomic_write_jsonl(out / "dropped.jsonl", dropped)
         atomic_write_json(out / "summary.json", summary)
-        atomic_write_json(out / "config.json", {"db": str(db), "llm": llm.model, "calls": n_calls, "pairs_per_call": pairs_per_call,
-                                                "max_pairs": max_pairs, "rows": rows, "temperature": temperature, "seed": seed,
-                                                "max_tokens": cfg.max_tokens, "timeout_s": timeout_s})
+        # a valid --config: the settings as given, with the calls and the reply budget as resolved
+        atomic_write_json(out / "config.json", {"job": "generate sql", **cfg.model_dump(), "calls": n_calls,
+                                                "max_tokens": gen.max_tokens})
         return SqlGenResult(pairs, drops, summary, out)
 
 

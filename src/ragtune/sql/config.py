@@ -1,0 +1,30 @@
+"""Settings of `ragtune generate sql` / `generate_sql(config)`; every field has help text and bounds."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragtune.sql.sandbox import DEFAULT_TIMEOUT_S
+
+__all__ = ["SqlGenConfig"]
+
+
+class SqlGenConfig(BaseModel):
+    """Everything that shapes a SQL-pair generation run (saved as OUT/config.json, a valid --config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    db: str = Field(..., description="your SQLite file (opened read-only)")
+    output: str = Field(..., description="folder: pairs.jsonl, dropped.jsonl, summary.json and the resumable journal.jsonl")
+    llm: str = Field("local", description="'local' (best installed local model), 'local:MODEL' or 'openai:MODEL'")
+    base_url: str | None = Field(None, description="OpenAI-compatible server, for openai:MODEL")
+    calls: int | None = Field(None, ge=1, description="LLM calls (default: two per table)")
+    pairs_per_call: int = Field(5, ge=1, le=50, description="pairs asked for in one call")
+    max_pairs: int | None = Field(None, ge=1, description="keep at most this many pairs")
+    rows: int = Field(3, ge=0, description="sample rows per table shown to the LLM")
+    concurrency: int | None = Field(None, ge=1, le=512, description="prompts per batch (local) / requests in flight (server)")
+    max_tokens: int | None = Field(None, ge=8, le=2048, description="token budget of one reply (default 60 per pair)",
+                                   json_schema_extra={"flag": "--max-new-tokens"})
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy")
+    seed: int = Field(42, ge=0, description="sampling seed")
+    timeout: float = Field(DEFAULT_TIMEOUT_S, ge=0.01, description="seconds one candidate query may run")
