@@ -129,8 +129,8 @@ def test_identical_prompts_share_one_call(tmp_path, qa):
 def test_keys_depend_on_prompt_model_and_settings():
     m = [{"role": "user", "content": "x"}]
     keys = {call_key(m, "a", 128, 0.0), call_key([{"role": "user", "content": "y"}], "a", 128, 0.0),
-            call_key(m, "b", 128, 0.0), call_key(m, "a", 64, 0.0), call_key(m, "a", 128, 0.7)}
-    assert len(keys) == 5
+            call_key(m, "b", 128, 0.0), call_key(m, "a", 64, 0.0), call_key(m, "a", 128, 0.7), call_key(m, "a", 128, 0.0, 20)}
+    assert len(keys) == 6 and call_key(m, "a", 128, 0.0, None) == call_key(m, "a", 128, 0.0)
 
 
 def test_duplicate_item_ids_are_refused(tmp_path):
@@ -156,7 +156,8 @@ def test_fatal_error_mid_run_keeps_what_finished_and_resume_asks_only_the_rest(t
     assert len(before) == 7
     resumed = FakeLLM(default=oracle_reply)
     run = judge_items(resumed, items, path, concurrency=4)
-    asked = [call_key(m, "fake", 128, 0.0) for m in resumed.calls]
+    key_of = {json.dumps(c.messages, sort_keys=True): c.key for c in plan_calls(items, "fake", 128, 0.0)}
+    asked = [key_of[json.dumps(m, sort_keys=True)] for m in resumed.calls]
     assert len(asked) == total - 7 and not set(asked) & set(before) and len(set(asked)) == len(asked)
     keys = [r["key"] for r in read_jsonl_tolerant(path)]
     assert len(keys) == len(set(keys)) == total
@@ -182,12 +183,15 @@ def test_journal_holds_no_prompt_and_no_secret(tmp_path, monkeypatch, qa):
     monkeypatch.setenv("MY_API_KEY", "hunter2-very-secret")
     items = correctness_items(qa, controls=("reference",))
     path = tmp_path / "j.jsonl"
-    judge_items(FakeLLM(default=f"5\nSame. My key is {secret}; env hunter2-very-secret"), items, path)
+    judge_items(FakeLLM(default=f"5\nSame. My key is {secret}; env hunter2-very-secret",
+                        top_logprobs=lambda m, t: [("5", -0.1), (secret, -3.0)]), items, path)
     text = path.read_text()
     assert secret not in text and "hunter2-very-secret" not in text and "[REDACTED]" in text
     assert qa[0].question not in text and qa[0].reference not in text
     rec = json.loads(text.splitlines()[0])
-    assert set(rec) == {"key", "kind", "item_id", "order", "model", "reply", "prompt_tokens", "completion_tokens", "finish_reason"}
+    assert set(rec) == {"key", "kind", "item_id", "order", "model", "reply", "prompt_tokens", "completion_tokens", "finish_reason",
+                        "top_logprobs"}
+    assert rec["top_logprobs"] == [["5", -0.1], ["[REDACTED]", -3.0]]
 
 
 def test_judgments_round_trip(tmp_path, qa):
@@ -210,8 +214,13 @@ def reply(messages):
         return f"{h % 5 + 1}\\nreason {h % 7}"
     return ["A", "B", "tie", "no idea"][h % 4] + "\\nbecause"
 
+def top(messages, text):
+    h = int(hashlib.sha256(messages[-1]["content"].encode()).hexdigest(), 16)
+    return [(str(h % 5 + 1), -0.2), (str((h // 5) % 5 + 1), -1.5 - (h % 3)), ("The", -2.0)]
+
 if __name__ == "__main__":
-    judge_items(FakeLLM(default=reply, delay=0.03, model="slow"), read_items(sys.argv[1]), sys.argv[2], concurrency=2)
+    judge_items(FakeLLM(default=reply, delay=0.03, model="slow", top_logprobs=top), read_items(sys.argv[1]), sys.argv[2],
+                concurrency=2)
 """
 
 
@@ -239,14 +248,17 @@ def test_sigkill_mid_run_then_resume_loses_nothing_and_repeats_nothing(tmp_path,
 
     ns: dict = {}
     exec(CHILD, ns)
-    resumed = FakeLLM(default=ns["reply"], model="slow")
+    resumed = FakeLLM(default=ns["reply"], model="slow", top_logprobs=ns["top"])
     run = judge_items(resumed, items, journal, concurrency=4)
-    asked = [call_key(m, "slow", 128, 0.0) for m in resumed.calls]
+    key_of = {json.dumps(c.messages, sort_keys=True): c.key for c in plan_calls(items, "slow", 128, 0.0)}
+    asked = [key_of[json.dumps(m, sort_keys=True)] for m in resumed.calls]
     assert sorted(asked) == sorted(keys - before), "exactly the missing calls, each once"
     lines = [r["key"] for r in read_jsonl_tolerant(journal)]
     assert len(lines) == len(set(lines)) == len(keys)
-    fresh = judge_items(FakeLLM(default=ns["reply"], model="slow"), items, tmp_path / "fresh.jsonl")
+    fresh = judge_items(FakeLLM(default=ns["reply"], model="slow", top_logprobs=ns["top"]), items, tmp_path / "fresh.jsonl")
     assert run.correctness == fresh.correctness and run.pairwise == fresh.pairwise
+    scored = [j for j in run.correctness.values() if j.expected_score is not None]
+    assert len(scored) == len(run.correctness) and len({round(j.expected_score, 6) for j in scored}) > 3
     assert run.stats.calls_resumed == len(before) and run.stats.calls_made == len(keys) - len(before)
 
 
@@ -258,3 +270,61 @@ def test_load_judgments_reads_the_journal_without_an_llm(tmp_path, qa):
     assert all(loaded.correctness[i.id] == run.correctness[i.id] for i in items[:10])
     assert loaded.correctness[items[10].id].error == NOT_JUDGED and loaded.stats.calls_resumed == run.stats.calls_total
     assert load_judgments(items, path, "other-model").stats.calls_resumed == 0
+
+
+def test_correctness_calls_ask_for_logprobs_and_journal_them(tmp_path, qa):
+    """E[s] comes from the first token's top log-probabilities; a resumed run (no LLM) computes the same scores."""
+    import math
+
+    items = correctness_items(qa) + pairwise_items(qa)
+    asked: list = []
+
+    class Spy(FakeLLM):
+        async def complete(self, messages, **kw):
+            asked.append(kw.get("logprobs"))
+            return await super().complete(messages, **kw)
+
+    def top(messages, text):
+        s = int(text[0])
+        return [(str(s), math.log(0.6)), (str(max(1, s - 1)), math.log(0.3)), ("The", math.log(0.1))]
+
+    path = tmp_path / "j.jsonl"
+    run = judge_items(Spy(default=oracle_reply, top_logprobs=top), items, path)
+    n_corr = sum(i.kind == "correctness" for i in items)
+    assert asked.count(20) == n_corr and asked.count(None) == 2 * (len(items) - n_corr)
+    ref = run.correctness[f"{qa[0].id}|control:reference"]
+    assert ref.score == 5 and ref.expected_score == pytest.approx((5 * 0.6 + 4 * 0.3) / 0.9) and ref.discrete == 5
+    assert ref.score_mass == pytest.approx(0.9) and ref.reason == "It says what the reference says."
+    wrong = run.correctness[f"{qa[0].id}|control:other_category"]
+    assert wrong.expected_score == pytest.approx(1.0) and wrong.value == pytest.approx(1.0)
+    again = judge_items(FakeLLM(), items, path)  # everything from the journal: no call made
+    assert again.correctness == run.correctness and again.stats.calls_made == 0
+    assert load_judgments(items, path, "fake").correctness == run.correctness
+    # without log-probabilities (another key): the stated scores only
+    plain = judge_items(FakeLLM(default=oracle_reply), items, tmp_path / "plain.jsonl", score_logprobs=None)
+    assert all(j.expected_score is None and j.value == j.score for j in plain.correctness.values())
+
+
+def test_a_provider_without_logprobs_falls_back_to_the_stated_score(tmp_path, qa):
+    items = correctness_items(qa)
+    run = judge_items(FakeLLM(default=oracle_reply, top_logprobs=lambda m, t: None), items, tmp_path / "j.jsonl")
+    assert all(j.expected_score is None and j.discrete == j.score for j in run.correctness.values())
+
+
+def test_judging_through_the_test_server_gives_expected_scores(tmp_path, qa):
+    """The hosted path: OpenAIProvider against the 127.0.0.1 server, which sends top_logprobs when asked."""
+    import math
+
+    from ragtune.llm import OpenAIProvider, RetryPolicy
+    from ragtune.llm.testserver import ChatServer
+
+    items = correctness_items(qa, controls=("reference", "other_category"))
+    top = lambda m, text: [(text[0], math.log(0.7)), ("3", math.log(0.3))]  # noqa: E731
+    with ChatServer(reply=oracle_reply, top_logprobs=top) as srv:
+        llm = OpenAIProvider("judge", base_url=srv.base_url, retry=RetryPolicy(max_tries=2, base_delay=0.01))
+        run = judge_items(llm, items, tmp_path / "j.jsonl", concurrency=4)
+    assert all(b.get("top_logprobs") == 20 and b.get("logprobs") is True for b in srv.log.bodies)
+    for item in items:
+        j = run.correctness[item.id]
+        want = 0.7 * j.score + 0.3 * 3
+        assert j.expected_score == pytest.approx(want)

@@ -181,3 +181,31 @@ def test_pearson_ci_and_paired_pearson_against_scipy():
     ci = correlation_ci(np.stack([good, teacher_scores], axis=1).astype(float), 500)
     assert ci[0] <= stats.pearsonr(good, teacher_scores).statistic <= ci[1]
     assert correlation_ci(np.ones((2, 2))) is None
+
+
+def test_correlations_use_the_expected_score_and_shares_its_rounding():
+    """A teacher whose stated score is always 5 has no Pearson; its E[s] does, and the bands use E[s] rounded."""
+    from ragtune.judges.judge import CorrectnessJudgment, JudgeRun, JudgeStats
+    from ragtune.judges.metrics import control_accuracy, score_agreement
+
+    items = [CorrectnessItem(id=f"c{i}", question_id=f"q{i}", question="q", reference="r", answer="a", source="control:x",
+                             truth=t, control="x") for i, t in enumerate([5.0, 5.0, 1.0, 1.0, 3.0])]
+    t_exp = [4.6, 4.4, 2.4, 1.2, 3.5]
+    s_exp = [4.0, 4.8, 1.9, 1.0, 2.49]
+
+    def run(exps):
+        return JudgeRun("x", {f"c{i}": CorrectnessJudgment(item_id=f"c{i}", key="k", score=5, raw="5", expected_score=e,
+                                                          score_mass=0.9) for i, e in enumerate(exps)}, {}, JudgeStats())
+
+    teacher, student = run(t_exp), run(s_exp)
+    got = score_agreement(student, teacher, items)
+    assert got["pearson"] == pytest.approx(stats.pearsonr(s_exp, t_exp).statistic)
+    assert got["spearman"] == pytest.approx(stats.spearmanr(s_exp, t_exp).statistic)
+    # rounded half up: teacher 5 4 2 1 4 (3.5 -> 4), student 4 5 2 1 2 (2.49 -> 2)
+    assert [teacher.correctness[f"c{i}"].discrete for i in range(5)] == [5, 4, 2, 1, 4]
+    assert got["exact_agreement"] == pytest.approx(2 / 5)
+    assert control_accuracy(items, teacher)["accuracy"] == 1.0
+    assert control_accuracy(items, student)["accuracy"] == pytest.approx(4 / 5)  # 2.49 -> 2 is out of band 3-4
+    stated = JudgeRun("x", {k: j.model_copy(update={"expected_score": None}) for k, j in teacher.correctness.items()}, {},
+                      JudgeStats())
+    assert score_agreement(student, stated, items)["pearson"] is None  # constant 5: undefined, as before

@@ -127,3 +127,32 @@ def test_random_garbage_never_crashes_and_rarely_parses():
         assert isinstance(r, str) and isinstance(r2, str)
         parsed += s is not None
     assert parsed < 2000  # garbage is mostly unparsed; a stray '3' on a line of its own legitimately parses
+
+
+# ---------------------------------------------------------------- the expected score
+
+def test_expected_score_by_hand():
+    import math
+
+    from ragtune.judges.parse import expected_score
+
+    lp = [("5", math.log(0.5)), (" 4", math.log(0.2)), ("4", math.log(0.1)), ("The", math.log(0.15)), ("1", math.log(0.05))]
+    e, mass = expected_score(lp)
+    # digits: 5 -> 0.5, 4 -> 0.2 + 0.1 (" 4" and "4" add up), 1 -> 0.05; renormalised over 0.85
+    assert mass == pytest.approx(0.85)
+    assert e == pytest.approx((5 * 0.5 + 4 * 0.3 + 1 * 0.05) / 0.85)
+
+
+def test_expected_score_ignores_non_scores_and_refuses_a_small_mass():
+    import math
+
+    from ragtune.judges.parse import MIN_SCORE_MASS, expected_score
+
+    assert expected_score([("6", 0.0)]) == (None, 0.0)
+    assert expected_score([("10", -0.1), ("45", -0.2), ("A", -0.3)]) == (None, 0.0)
+    assert expected_score([]) == (None, 0.0) and expected_score(None) == (None, 0.0)
+    small = [("The", math.log(0.95)), ("3", math.log(MIN_SCORE_MASS / 2))]
+    e, mass = expected_score(small)
+    assert e is None and mass == pytest.approx(MIN_SCORE_MASS / 2)
+    assert expected_score(small, min_mass=0.0)[0] == pytest.approx(3.0)
+    assert expected_score([("2", -float("inf")), ("3", 0.0)])[0] == pytest.approx(3.0)

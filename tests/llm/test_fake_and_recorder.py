@@ -56,3 +56,11 @@ def test_scrub_shapes():
     assert scrub("Authorization: Bearer abcdefghijklmnopqrstu") == "Authorization: [REDACTED]"
     assert scrub("key hf_abcdefghijklmnopqrstuvwxyz") == "key [REDACTED]"
     assert scrub("plain text stays") == "plain text stays"
+
+
+def test_fake_llm_top_logprobs_only_when_asked(tmp_path):
+    llm = FakeLLM(default="4\nok", top_logprobs=lambda m, t: [("4", -0.1), ("5", -2.0), ("3", -3.0)])
+    assert asyncio.run(llm.complete([{"role": "user", "content": "x"}])).top_logprobs is None
+    rec = Recorder(llm, tmp_path / "r.jsonl")
+    assert asyncio.run(rec.complete([{"role": "user", "content": "x"}], logprobs=2)).top_logprobs == (("4", -0.1), ("5", -2.0))
+    assert asyncio.run(FakeLLM(default="5 good").complete([], logprobs=3)).top_logprobs == (("5", 0.0),)

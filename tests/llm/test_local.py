@@ -112,3 +112,27 @@ def test_sliding_window_models_generate_without_prefix_sharing(tiny_chat_model, 
     texts = [asyncio.run(llm.complete(p, max_tokens=6)).text for p in prompts]
     assert llm._prefix is None and not llm._plain_kv
     assert texts == [_plain_generate(folder, p, 6) for p in prompts]
+
+
+def test_first_token_logprobs_match_a_plain_forward_pass(tiny_chat_model):
+    """`logprobs=k`: the top k of log-softmax(first-step logits), the same in a batch as from a plain forward pass."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    prompts = [user_message(t) for t in ["Hi", "A much longer prompt about building permits and roofs", "Why?"]]
+    llm = LocalLLM(str(tiny_chat_model), batch_size=4)
+    outs = sorted(asyncio.run(complete_many(llm, prompts, concurrency=4, max_tokens=3, logprobs=5)), key=lambda o: o.index)
+    plain_text = asyncio.run(complete_many(llm, prompts, concurrency=4, max_tokens=3))
+    assert [o.completion.text for o in outs] == [o.completion.text for o in sorted(plain_text, key=lambda o: o.index)]
+    assert all(o.completion.top_logprobs is None for o in plain_text)
+    tok = AutoTokenizer.from_pretrained(str(tiny_chat_model))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_chat_model)).eval()
+    for o, p in zip(outs, prompts):
+        top = o.completion.top_logprobs
+        assert len(top) == 5 and all(a[1] >= b[1] for a, b in zip(top, top[1:]))
+        enc = tok(tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False), return_tensors="pt",
+                  add_special_tokens=False)
+        with torch.inference_mode():
+            want = torch.log_softmax(model(**enc).logits[0, -1].float(), dim=-1).topk(5)
+        assert [t for t, _ in top] == [tok.decode([int(i)]) for i in want.indices]
+        assert [round(v, 3) for _, v in top] == pytest.approx([float(v) for v in want.values], abs=2e-3)

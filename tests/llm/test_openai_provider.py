@@ -122,3 +122,14 @@ def test_backoff_grows_and_is_capped():
     assert 0.5 <= p.backoff(1) <= 1.0
     assert 2.0 <= p.backoff(3) <= 4.0
     assert 2.0 <= p.backoff(10) <= 4.0
+
+
+def test_top_logprobs_are_asked_for_and_read_back():
+    top = [("4", -0.3), (" 5", -1.4), ("3", -2.5)]
+    with ChatServer(reply=lambda m: "4\nclose", top_logprobs=lambda m, text: top) as srv:
+        llm = OpenAIProvider("m", base_url=srv.base_url, retry=FAST)
+        out = run(llm.complete(user_message("grade"), logprobs=2))
+        plain = run(llm.complete(user_message("grade")))
+    assert out.top_logprobs == (("4", -0.3), (" 5", -1.4))
+    assert srv.log.bodies[0]["logprobs"] is True and srv.log.bodies[0]["top_logprobs"] == 2
+    assert plain.top_logprobs is None and "logprobs" not in srv.log.bodies[1]

@@ -9,6 +9,8 @@ rerun makes only the missing calls). The result is an `EvalReport` (task `judge`
 `control_accuracy`): per judge the metrics of `ragtune.judges.report.judge_report` (against the teacher:
 Pearson, Spearman, Kendall, exact and within-one agreement, quadratic-weighted kappa, pairwise agreement;
 on its own: swap consistency, inconclusive rate; on the controls: accuracy), with bootstrap 95% CIs,
+computed on the expected score E[s] where the judge gave first-token log-probabilities (correlations on
+E[s] itself, the shares and kappa on E[s] rounded; `ragtune.judges.metrics`),
 and for every judge after the first the paired bootstrap CI of its difference to the first
 (`delta_METRIC`, Pearson included: the same resampled items for both judges).
 """
@@ -24,7 +26,7 @@ import numpy as np
 from ragtune.errors import InputError
 from ragtune.evaluation.metrics import paired_comparison
 from ragtune.judges.items import read_items
-from ragtune.judges.judge import JudgeRun, judge_items, read_judgments
+from ragtune.judges.judge import SCORE_LOGPROBS, JudgeRun, judge_items, read_judgments
 from ragtune.judges.metrics import correlations, per_item
 from ragtune.judges.report import judges_report
 from ragtune.llm import LLM
@@ -84,8 +86,8 @@ def paired_pearson(base: JudgeRun, other: JudgeRun, teacher: JudgeRun, items, n_
         if i.kind != "correctness":
             continue
         s = [r.correctness.get(i.id) for r in (base, other, teacher)]
-        if all(j is not None and j.score is not None for j in s):
-            rows.append([j.score for j in s])
+        if all(j is not None and j.value is not None for j in s):
+            rows.append([j.value for j in s])
     if len(rows) < 3:
         return None
     a = np.asarray(rows, dtype=float)
@@ -109,7 +111,8 @@ def paired_pearson(base: JudgeRun, other: JudgeRun, teacher: JudgeRun, items, n_
 
 def run_judges(items, judges: Mapping[str, LLM | str], journal_dir: str | Path, teacher: JudgeRun | None, *,
                concurrency: int = 8, max_tokens: int = 128,
-               on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, JudgeRun]:
+               on_progress: Callable[[str, int, int], None] | None = None,
+               score_logprobs: int | None = SCORE_LOGPROBS) -> dict[str, JudgeRun]:
     """Each judge's run on the items (the string `teacher` stands for the stored teacher judgments)."""
     runs = {}
     for label, judge in judges.items():
@@ -123,7 +126,7 @@ def run_judges(items, judges: Mapping[str, LLM | str], journal_dir: str | Path, 
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
         progress = (lambda d, t, lab=label: on_progress(lab, d, t)) if on_progress else None
         runs[label] = judge_items(judge, items, Path(journal_dir) / f"judge-{safe}.jsonl", concurrency=concurrency,
-                                  max_tokens=max_tokens, on_progress=progress)
+                                  max_tokens=max_tokens, on_progress=progress, score_logprobs=score_logprobs)
     return runs
 
 
@@ -155,9 +158,9 @@ def judge_eval_report(items, runs: Mapping[str, JudgeRun], teacher: JudgeRun | N
         if rep.get("control_accuracy_ci95"):
             ci95["control_accuracy"] = rep["control_accuracy_ci95"]
         if teacher is not None and rep.get("scores_vs_teacher"):
-            pairs = np.asarray([[runs[name].correctness[i.id].score, teacher.correctness[i.id].score] for i in items
+            pairs = np.asarray([[runs[name].correctness[i.id].value, teacher.correctness[i.id].value] for i in items
                                 if i.kind == "correctness" and i.id in runs[name].correctness and i.id in teacher.correctness
-                                and runs[name].correctness[i.id].score is not None and teacher.correctness[i.id].score is not None],
+                                and runs[name].correctness[i.id].value is not None and teacher.correctness[i.id].value is not None],
                                dtype=float).reshape(-1, 2)
             if (ci := correlation_ci(pairs, n_resamples, seed)) is not None:
                 ci95["pearson_vs_teacher"] = ci

@@ -9,6 +9,15 @@ counts as done, exactly like query generation's journal (`ragtune.generate.journ
 - a changed prompt, model, temperature or token budget gets fresh calls, never a stale reply;
 - two items with the same prompt (e.g. a system whose answer equals the reference) share one call.
 
+Correctness calls also ask for the first reply token's top `score_logprobs` (default 20) log-probabilities
+(`LLM.complete(..., logprobs=k)`); they are journaled with the reply (key suffix `;lp=K`), so a resumed
+run computes the same scores. A correctness judgment then has `score` (what the reply states, parsed),
+`expected_score` (E[s] over the first token's probabilities of "1".."5", `parse.expected_score`; None
+when the provider gave no log-probabilities or the digits hold under `parse.MIN_SCORE_MASS`) and
+`reason`. `value` (E[s] where present, else the stated score) is what correlations use; `discrete`
+(E[s] rounded half up, else the stated score) is what control accuracy, exact / within-one agreement,
+kappa and the SFT targets use. `score_logprobs=None` asks for none (the judgments are then the stated scores).
+
 Prompts are not stored (only their hash), and replies pass through `ragtune.llm.scrub`, so no API
 key reaches the journal. Raw replies are stored, not parsed values: a parser change never needs the
 LLM again. A failed call (LLMError after the provider's retries) is not journaled: its judgment has
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,13 +46,14 @@ from ragtune.errors import InputError
 from ragtune.generate.journal import Journal, text_hash
 from ragtune.io import atomic_write_jsonl
 from ragtune.judges.items import CorrectnessItem, PairwiseItem
-from ragtune.judges.parse import Verdict, parse_correctness, parse_pairwise
+from ragtune.judges.parse import Verdict, expected_score, parse_correctness, parse_pairwise
 from ragtune.judges.prompts import item_messages, swap_verdict
 from ragtune.llm import LLM, Messages, Outcome, complete_many, scrub
 from ragtune.llm.recorder import secrets_from_env
 
 FinalVerdict = Literal["A", "B", "tie", "inconclusive"]
 NOT_JUDGED = "not judged yet (no reply in the journal)"
+SCORE_LOGPROBS = 20  # the first token's top log-probabilities asked for with each correctness call (OpenAI's maximum)
 
 
 class OrderJudgment(BaseModel):
@@ -63,7 +74,12 @@ class OrderJudgment(BaseModel):
 
 
 class CorrectnessJudgment(BaseModel):
-    """A judge's 1-5 score of one correctness item (None: the call failed or the reply was unparsed)."""
+    """A judge's 1-5 score of one correctness item (None: the call failed or the reply was unparsed).
+
+    `score` is the score the reply states; `expected_score` the probability-weighted score of the first
+    reply token and `score_mass` the share of that token's probability on the digits 1-5 (both None
+    without log-probabilities). See the module docstring for `value` and `discrete`.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -75,6 +91,20 @@ class CorrectnessJudgment(BaseModel):
     raw: str | None = None
     parse_failed: bool = False
     error: str | None = None
+    expected_score: float | None = None
+    score_mass: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        """The score correlations use: E[s] where there is one, else the stated score."""
+        return self.expected_score if self.expected_score is not None else (None if self.score is None else float(self.score))
+
+    @property
+    def discrete(self) -> int | None:
+        """The 1-5 score shares use: E[s] rounded half up where there is one, else the stated score."""
+        if self.expected_score is None:
+            return self.score
+        return min(5, max(1, math.floor(self.expected_score + 0.5)))
 
 
 class PairwiseJudgment(BaseModel):
@@ -156,17 +186,18 @@ class Call:
     kind: str
     order: int
     messages: Messages
+    logprobs: int | None = None
 
 
-def call_key(messages: Messages, model: str, max_tokens: int, temperature: float) -> str:
+def call_key(messages: Messages, model: str, max_tokens: int, temperature: float, logprobs: int | None = None) -> str:
     """The journal key of one judge call (see the module docstring)."""
     prompt = json.dumps(messages, ensure_ascii=False, sort_keys=True)
-    return f"{text_hash(prompt)}:{model}:t={temperature:g};max={max_tokens}"
+    return f"{text_hash(prompt)}:{model}:t={temperature:g};max={max_tokens}" + (f";lp={logprobs}" if logprobs else "")
 
 
 def plan_calls(items: Sequence[CorrectnessItem | PairwiseItem], model: str, max_tokens: int,
-               temperature: float) -> list[Call]:
-    """Every call the items need: one per correctness item, two per pairwise item."""
+               temperature: float, score_logprobs: int | None = SCORE_LOGPROBS) -> list[Call]:
+    """Every call the items need: one per correctness item (asking for `score_logprobs`), two per pairwise item."""
     seen: set[str] = set()
     calls = []
     for item in items:
@@ -175,15 +206,17 @@ def plan_calls(items: Sequence[CorrectnessItem | PairwiseItem], model: str, max_
         seen.add(item.id)
         for order in ((0,) if item.kind == "correctness" else (0, 1)):
             messages = item_messages(item, order)
-            calls.append(Call(call_key(messages, model, max_tokens, temperature), item.id, item.kind, order, messages))
+            lp = (score_logprobs or None) if item.kind == "correctness" else None
+            calls.append(Call(call_key(messages, model, max_tokens, temperature, lp), item.id, item.kind, order, messages, lp))
     return calls
 
 
 async def ajudge_items(llm: LLM, items: Sequence[CorrectnessItem | PairwiseItem], journal_path: str | Path, *,
                        concurrency: int = 8, max_tokens: int = 128, temperature: float = 0.0, seed: int = 0,
-                       on_progress: Callable[[int, int], None] | None = None) -> JudgeRun:
+                       on_progress: Callable[[int, int], None] | None = None,
+                       score_logprobs: int | None = SCORE_LOGPROBS) -> JudgeRun:
     """`judge_items` for callers that already run an event loop."""
-    calls = plan_calls(items, llm.model, max_tokens, temperature)
+    calls = plan_calls(items, llm.model, max_tokens, temperature, score_logprobs)
     journal = Journal(journal_path)
     unique = list({c.key: c for c in calls}.values())
     todo = sorted((c for c in unique if c.key not in journal.done), key=lambda c: len(c.messages[-1]["content"]))
@@ -192,8 +225,8 @@ async def ajudge_items(llm: LLM, items: Sequence[CorrectnessItem | PairwiseItem]
     secrets = secrets_from_env()
     t0 = time.perf_counter()
 
-    async def on_done(o: Outcome) -> None:
-        call = todo[o.index]
+    async def on_done(group: list[Call], o: Outcome) -> None:
+        call = group[o.index]
         if o.completion is None:
             stats.calls_failed += 1
             failed[call.key] = str(o.error)
@@ -206,24 +239,28 @@ async def ajudge_items(llm: LLM, items: Sequence[CorrectnessItem | PairwiseItem]
         if on_progress is not None:
             on_progress(stats.calls_resumed + stats.calls_made + stats.calls_failed, stats.calls_total)
 
-    if todo:
-        seeds = [seed if temperature > 0 else None for _ in todo]
-        await complete_many(llm, [c.messages for c in todo], concurrency=concurrency, max_tokens=max_tokens,
-                            temperature=temperature, seeds=seeds, on_done=on_done)
+    # correctness calls (with log-probabilities), then pairwise calls: a FatalLLMError stops the run after the
+    # calls in flight settle, as complete_many does
+    for group in (g for g in ([c for c in todo if c.logprobs], [c for c in todo if not c.logprobs]) if g):
+        await complete_many(llm, [c.messages for c in group], concurrency=concurrency, max_tokens=max_tokens,
+                            temperature=temperature, seeds=[seed if temperature > 0 else None for _ in group],
+                            on_done=lambda o, g=group: on_done(g, o), logprobs=group[0].logprobs)
     stats.seconds = time.perf_counter() - t0
     return assemble(items, calls, journal.done, failed, llm.model, stats)
 
 
 def judge_items(llm: LLM, items: Sequence[CorrectnessItem | PairwiseItem], journal_path: str | Path, *,
                 concurrency: int = 8, max_tokens: int = 128, temperature: float = 0.0, seed: int = 0,
-                on_progress: Callable[[int, int], None] | None = None) -> JudgeRun:
+                on_progress: Callable[[int, int], None] | None = None,
+                score_logprobs: int | None = SCORE_LOGPROBS) -> JudgeRun:
     """Judge every item (pairwise ones in both orders), resuming from and appending to `journal_path`.
 
     `on_progress(done, total)` is called after each call. Returns every item's judgment; a judgment
     whose call failed has `error` set, one whose reply states no score/verdict has `parse_failed`.
     """
     return asyncio.run(ajudge_items(llm, items, journal_path, concurrency=concurrency, max_tokens=max_tokens,
-                                    temperature=temperature, seed=seed, on_progress=on_progress))
+                                    temperature=temperature, seed=seed, on_progress=on_progress,
+                                    score_logprobs=score_logprobs))
 
 
 def _order(call: Call, done: dict[str, dict], failed: dict[str, str]) -> OrderJudgment:
@@ -250,8 +287,10 @@ def assemble(items: Sequence[CorrectnessItem | PairwiseItem], calls: Sequence[Ca
                 correctness[item.id] = CorrectnessJudgment(item_id=item.id, key=call.key, error=failed.get(call.key, NOT_JUDGED))
                 continue
             score, reason = parse_correctness(rec["reply"])
+            expected, mass = expected_score(rec["top_logprobs"]) if rec.get("top_logprobs") is not None else (None, None)
             correctness[item.id] = CorrectnessJudgment(item_id=item.id, key=call.key, score=score, reason=reason,
-                                                       raw=rec["reply"], parse_failed=score is None)
+                                                       raw=rec["reply"], parse_failed=score is None,
+                                                       expected_score=expected, score_mass=mass)
             continue
         first, second = (_order(c, done, failed) for c in sorted(cs, key=lambda c: c.order))
         verdict = combine_orders(first.verdict, second.verdict)
@@ -264,13 +303,13 @@ def assemble(items: Sequence[CorrectnessItem | PairwiseItem], calls: Sequence[Ca
 
 
 def load_judgments(items: Sequence[CorrectnessItem | PairwiseItem], journal_path: str | Path, model: str, *,
-                   max_tokens: int = 128, temperature: float = 0.0) -> JudgeRun:
+                   max_tokens: int = 128, temperature: float = 0.0, score_logprobs: int | None = SCORE_LOGPROBS) -> JudgeRun:
     """The judgments a journal holds for `items` under these settings, without calling any LLM.
 
     Calls the journal lacks give judgments with `error` = NOT_JUDGED. Use it to re-parse after a parser
     change, or to report on a run that another process made.
     """
-    calls = plan_calls(items, model, max_tokens, temperature)
+    calls = plan_calls(items, model, max_tokens, temperature, score_logprobs)
     journal = Journal(journal_path)
     done = {c.key for c in calls if c.key in journal.done}
     stats = JudgeStats(calls_total=len({c.key for c in calls}), calls_resumed=len(done))
@@ -352,8 +391,10 @@ def complete_journaled(llm: LLM, prompts: dict[str, Messages], journal_path: str
 
 async def _journal_reply(journal: Journal, stats: JudgeStats, c, secrets, row: dict) -> None:
     """One finished call: its reply (secrets scrubbed) and token counts into the journal and the stats."""
+    top = getattr(c, "top_logprobs", None)
     await journal.add_async({**row, "reply": scrub(c.text, secrets), "prompt_tokens": c.prompt_tokens,
-                             "completion_tokens": c.completion_tokens, "finish_reason": c.finish_reason})
+                             "completion_tokens": c.completion_tokens, "finish_reason": c.finish_reason,
+                             **({"top_logprobs": [[scrub(t, secrets), lp] for t, lp in top]} if top is not None else {})})
     stats.calls_made += 1
     stats.tokens_in += c.prompt_tokens
     stats.tokens_out += c.completion_tokens

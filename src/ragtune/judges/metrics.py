@@ -7,6 +7,11 @@ Conventions, the same in every function:
   on the items both judges scored (their `n` says how many);
 - pairwise verdicts are the final ones (both orders combined, `ragtune.judges.judge.combine_orders`);
   "conclusive" means A, B or tie, i.e. not "inconclusive" and not missing;
+- which score: a correctness judgment has a stated score and, where the judge gave first-token
+  log-probabilities, an expected score E[s] (`ragtune.judges.judge.CorrectnessJudgment`). Pearson,
+  Spearman and Kendall use `value` (E[s] where present, else the stated score); everything that needs a
+  1-5 category (control accuracy, exact / within-one agreement, quadratic kappa, the score histogram)
+  uses `discrete` (E[s] rounded half up, else the stated score);
 - a statistic that is undefined (no items, a constant input to a correlation, kappa of two raters who
   both used one category) is None, never a made-up number.
 """
@@ -110,8 +115,15 @@ def _pairwise_ids(run: JudgeRun, items: Sequence[CorrectnessItem | PairwiseItem]
 
 
 def _score(run: JudgeRun, item_id: str) -> int | None:
+    """The judge's 1-5 category for the item (`discrete`)."""
     j = run.correctness.get(item_id)
-    return j.score if j is not None else None
+    return j.discrete if j is not None else None
+
+
+def _value(run: JudgeRun, item_id: str) -> float | None:
+    """The judge's score for correlations (`value`: E[s] where present)."""
+    j = run.correctness.get(item_id)
+    return j.value if j is not None else None
 
 
 def _verdict(run: JudgeRun, item_id: str) -> str | None:
@@ -120,7 +132,7 @@ def _verdict(run: JudgeRun, item_id: str) -> str | None:
 
 
 def score_agreement(run: JudgeRun, teacher: JudgeRun, items: Sequence[CorrectnessItem | PairwiseItem] | None = None) -> dict:
-    """Correlations, exact/within-one agreement and quadratic kappa vs the teacher on correctness items.
+    """Correlations (of `value`), exact/within-one agreement and quadratic kappa (of `discrete`) vs the teacher.
 
     Computed on the items both scored (`n`); `n_teacher_scored` items had a teacher score, of which
     the judge left `n_judge_missing` unscored (`exact_agreement_all` counts those as disagreements).
@@ -130,6 +142,7 @@ def score_agreement(run: JudgeRun, teacher: JudgeRun, items: Sequence[Correctnes
     x = [_score(run, i) for i in both]
     y = [_score(teacher, i) for i in both]
     out = score_statistics(x, y)
+    out.update(correlations([_value(run, i) for i in both], [_value(teacher, i) for i in both]))
     out.update(n_teacher_scored=len(ids), n_judge_missing=len(ids) - len(both),
                exact_agreement_all=_share([_score(run, i) == _score(teacher, i) for i in ids]))
     return out

@@ -33,6 +33,7 @@ A bare lowercase `a`, a sentence starting with the article `A` ("A permit is ...
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Literal
 
@@ -282,3 +283,32 @@ def parse_pairwise(text: str) -> tuple[Verdict | None, str]:
     if verdict is None or span is None:
         return verdict, " ".join(t.split())
     return verdict, _reason(t, *span, verdict=True)
+
+
+# ---------------------------------------------------------------- the expected score (first-token probabilities)
+
+MIN_SCORE_MASS = 0.1  # the digits 1-5 must hold at least this share of the first token's probability
+
+
+def expected_score(top_logprobs, min_mass: float = MIN_SCORE_MASS) -> tuple[float | None, float]:
+    """(E[s], mass) from the first reply token's top log-probabilities `[(token, logprob), ...]`.
+
+    The probabilities of the tokens that are a score digit 1-5 (surrounding spaces ignored; " 5" and "5"
+    add up) are renormalised over the five scores and E[s] = sum p_s * s. A digit not among the top k
+    counts as 0 (its probability is below the smallest one listed). `mass` is the share of the first
+    token's probability on the digits; when it is below `min_mass` (the judge all but never starts its
+    reply with a score here: "The answer ...") E[s] is None, never guessed. Above it E[s] is the judge's
+    score given that it starts with one, whatever the greedy reply went on to say (SmolLM2-135M puts
+    about a quarter of its mass on the digits and often writes "1. ..." lists the parser rightly refuses). Greedy decoding writes
+    the most probable digit; E[s] also keeps how sure the judge was, which is what separates answers
+    when the greedy score is the same for all of them (bench/results/judge_probe.json).
+    """
+    probs = dict.fromkeys(range(1, 6), 0.0)
+    for token, logprob in top_logprobs or ():
+        t = str(token).strip()
+        if len(t) == 1 and t in "12345" and logprob is not None and math.isfinite(float(logprob)):
+            probs[int(t)] += math.exp(float(logprob))
+    mass = sum(probs.values())
+    if mass <= 0 or mass < min_mass:
+        return None, mass
+    return sum(s * p for s, p in probs.items()) / mass, mass

@@ -88,9 +88,10 @@ def evaluate_rag(qa: Sequence[QARow], corpus: Mapping[str, str], relevant: Mappi
             progress = (lambda d, t, lab=p.label: on_progress(f"correctness {lab}", d, t)) if on_progress else None
             run = judge_items(judge, items, out / "journal" / "correctness.jsonl", concurrency=concurrency,
                               max_tokens=judge_max_tokens, on_progress=progress)
-            scores = {i.question_id: run.correctness[i.id].score for i in items}
-            v["correctness"] = [scores.get(qid) for qid in ids]
-            v["correct"] = [None if s is None else float(s >= 4) for s in v["correctness"]]
+            scores = {i.question_id: run.correctness[i.id] for i in items}  # E[s] where the judge gave log-probabilities
+            v["correctness"] = [None if qid not in scores else scores[qid].value for qid in ids]
+            v["correct"] = [None if qid not in scores or scores[qid].discrete is None else float(scores[qid].discrete >= 4)
+                            for qid in ids]
             info["unparsed_correctness"] = run.unparsed["correctness"]
             info["failed_correctness"] = run.stats.calls_failed
             if faithfulness:

@@ -56,7 +56,11 @@ def judge_report(items: Items, run: JudgeRun, teacher: JudgeRun | None = None, *
         "inconclusive_rate": swap["inconclusive_rate"],
         "n_pairwise_both_orders": swap["n_both_orders"],
         "n_inconclusive": swap["n_inconclusive"],
-        "score_histogram": {str(s): n for s, n in sorted(Counter(j.score for j in cj if j.score is not None).items())},
+        "score_histogram": {str(s): n for s, n in sorted(Counter(j.discrete for j in cj if j.discrete is not None).items())},
+        "stated_score_histogram": {str(s): n for s, n in sorted(Counter(j.score for j in cj if j.score is not None).items())},
+        "n_expected_score": sum(j.expected_score is not None for j in cj),
+        "expected_score_mean": (sum(j.expected_score for j in cj if j.expected_score is not None)
+                                / max(1, sum(j.expected_score is not None for j in cj))) if any(j.expected_score is not None for j in cj) else None,
         "verdict_counts": dict(Counter(j.verdict or "missing" for j in pj)),
         "calls": asdict(run.stats),
     }

@@ -2,7 +2,8 @@
 
 Each record is one OpenAI chat conversation `{"id", "messages": [user, assistant], "metadata"}`
 (the format `ragtune.data.chat` reads), the assistant turn rendered by `render_correctness_reply` /
-`render_pairwise_reply`: the score or verdict, then the teacher's reason cut to a short one.
+`render_pairwise_reply`: the score or verdict, then the teacher's reason cut to a short one. The score is
+the judgment's `discrete` one: the teacher's expected score rounded where it gave log-probabilities.
 
 Pairwise records carry the teacher's *final* verdict (both orders combined); inconclusive or missing
 ones are skipped, so the student never learns a verdict that flips with the order. The swap
@@ -44,13 +45,13 @@ def correctness_records(items: Sequence[CorrectnessItem | PairwiseItem], teacher
         if item.kind != "correctness":
             continue
         j = teacher.correctness.get(item.id)
-        if j is None or j.score is None:
+        if j is None or j.discrete is None:
             continue
-        if skip_failed_controls and item.truth is not None and not in_band(j.score, item.truth):
+        if skip_failed_controls and item.truth is not None and not in_band(j.discrete, item.truth):
             continue
-        reply = render_correctness_reply(j.score, j.reason, max_reason_words)
+        reply = render_correctness_reply(j.discrete, j.reason, max_reason_words)
         out.append({"id": item.id, "messages": [*item_messages(item), {"role": "assistant", "content": reply}],
-                    "metadata": _meta(item, source=item.source, score=j.score)})
+                    "metadata": _meta(item, source=item.source, score=j.discrete, expected_score=j.expected_score)})
     return out
 
 

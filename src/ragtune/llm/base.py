@@ -2,7 +2,11 @@
 
 A provider is any object with a `model` string and
 
-    async def complete(self, messages, *, max_tokens=256, temperature=0.0, seed=None) -> Completion
+    async def complete(self, messages, *, max_tokens=256, temperature=0.0, seed=None, logprobs=None) -> Completion
+
+`logprobs=k` (optional; callers pass it only when they want it) asks for the k most likely first reply
+tokens with their log-probabilities, in `Completion.top_logprobs`; a provider that cannot give them
+leaves it None (the local model, FakeLLM and the OpenAI provider can).
 
 `messages` is an OpenAI-style chat list (`[{"role": "user", "content": "..."}]`). A provider
 either returns a `Completion` or raises `ragtune.errors.LLMError` once its own bounded retries are
@@ -34,6 +38,9 @@ class Completion:
     completion_tokens: int = 0
     model: str = ""
     finish_reason: str | None = None
+    # the first reply token's `logprobs` most likely tokens: ((token text, natural-log probability), ...), best first;
+    # None unless the call asked for them (and the provider can give them)
+    top_logprobs: tuple[tuple[str, float], ...] | None = None
 
 
 class LLM(Protocol):
@@ -42,9 +49,10 @@ class LLM(Protocol):
     model: str
 
     async def complete(
-        self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = None
+        self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0, seed: int | None = None,
+        logprobs: int | None = None,
     ) -> Completion:
-        """Answer one chat prompt; raise LLMError after bounded retries."""
+        """Answer one chat prompt; raise LLMError after bounded retries. `logprobs=k`: the first token's top k too."""
         ...
 
 
@@ -88,12 +96,14 @@ async def complete_many(
     temperature: float = 0.0,
     seeds: Sequence[int | None] | None = None,
     on_done: Callable[[Outcome], Awaitable[None] | None] | None = None,
+    logprobs: int | None = None,
 ) -> list[Outcome]:
     """Run every prompt with at most `concurrency` in flight; a failed prompt does not stop the others.
 
     A `FatalLLMError` stops the whole run (raised after in-flight prompts settle), and so do connection failures
     on every prompt of the first wave (`UnreachableError` before any success): the server is not there, and
-    trying every other prompt would only repeat that.
+    trying every other prompt would only repeat that. `logprobs` is passed to `complete` only when given
+    (providers written before it need not take it).
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1; got {concurrency}")
@@ -104,13 +114,15 @@ async def complete_many(
     fatal: list[LLMError] = []
     first_wave = min(concurrency, len(prompts))
     seen = {"ok": 0, "unreachable": 0}
+    extra = {"logprobs": logprobs} if logprobs else {}
 
     async def worker() -> None:
         while not fatal and not queue.empty():
             i = queue.get_nowait()
             seed = seeds[i] if seeds is not None else None
             try:
-                done = Outcome(i, await llm.complete(prompts[i], max_tokens=max_tokens, temperature=temperature, seed=seed))
+                done = Outcome(i, await llm.complete(prompts[i], max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                                   **extra))
             except FatalLLMError as e:
                 fatal.append(e)
                 return

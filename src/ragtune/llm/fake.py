@@ -10,6 +10,7 @@ from ragtune.errors import LLMError
 from ragtune.llm.base import Completion, Messages
 
 Reply = str | Exception | Callable[[Messages], str]
+TopLogprobs = Callable[[Messages, str], "list[tuple[str, float]] | None"]
 
 
 class FakeLLM:
@@ -18,18 +19,22 @@ class FakeLLM:
     A reply is a string, an exception instance (raised), or a function of the messages (for replies
     that depend on the prompt, which keeps tests deterministic under concurrency). Every call's
     messages are kept in `calls`. Token counts are whitespace word counts.
+
+    A call with `logprobs=k` gets `top_logprobs`: `top_logprobs(messages, text)` when given (its first k
+    entries), else the reply's first whitespace token with log-probability 0.0 (probability 1).
     """
 
     def __init__(self, replies: Iterable[Reply] = (), model: str = "fake", delay: float = 0.0,
-                 default: Reply | None = None):
+                 default: Reply | None = None, top_logprobs: TopLogprobs | None = None):
         self.model = model
         self.replies: deque[Reply] = deque(replies)
         self.default = default
         self.delay = delay
         self.calls: list[Messages] = []
+        self.top_logprobs = top_logprobs
 
     async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-                       seed: int | None = None) -> Completion:
+                       seed: int | None = None, logprobs: int | None = None) -> Completion:
         self.calls.append(messages)
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -40,4 +45,8 @@ class FakeLLM:
             raise reply
         text = reply(messages) if callable(reply) else reply
         prompt = " ".join(m["content"] for m in messages)
-        return Completion(text, len(prompt.split()), len(text.split()), self.model, "stop")
+        top = None
+        if logprobs:
+            given = self.top_logprobs(messages, text) if self.top_logprobs else [(text.split()[0], 0.0)] if text.split() else []
+            top = tuple((str(t), float(lp)) for t, lp in list(given or [])[:logprobs])
+        return Completion(text, len(prompt.split()), len(text.split()), self.model, "stop", top)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ragtune.assets import get_asset, load_tokenizer, model_folder
 from ragtune.errors import InputError, LLMError
@@ -74,9 +74,9 @@ class LocalLLM:
         return self._loaded
 
     async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-                       seed: int | None = None) -> Completion:
+                       seed: int | None = None, logprobs: int | None = None) -> Completion:
         fut = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(messages, (max_tokens, temperature, seed), fut))
+        self._pending.append(_Pending(messages, (max_tokens, temperature, seed, logprobs or None), fut))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._drain())
         return await fut
@@ -118,13 +118,15 @@ class LocalLLM:
         return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def generate_batch(self, prompts: list[str], max_tokens: int = 256, temperature: float = 0.0,
-                       seed: int | None = None) -> list[Completion]:
+                       seed: int | None = None, logprobs: int | None = None) -> list[Completion]:
         """Generate for already-templated prompts in one batch (blocking).
 
         The token prefix that every prompt shares (the chat template's system turn and the fixed
         instructions) is run once and its key/value cache reused across batches; each row's own
         suffix follows it, padded in the middle (masked, with positions counted from the mask), so
         greedy text equals one-at-a-time generation while the shared part costs nothing per prompt.
+        `logprobs=k`: each Completion also gets the first generated token's top k (log-softmax of the
+        model's raw first-step logits, in the same pass).
         """
         import torch
 
@@ -148,9 +150,15 @@ class LocalLLM:
             out = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device), max_new_tokens=max_tokens,
                                  **({"past_key_values": _static_cache(model, cache, len(rows), ids.shape[1] + max_tokens)}
                                     if self._plain_kv else {}),
-                                 pad_token_id=tok.pad_token_id, eos_token_id=self._stops, **sampling)
+                                 pad_token_id=tok.pad_token_id, eos_token_id=self._stops, **sampling,
+                                 **({"output_logits": True, "return_dict_in_generate": True} if logprobs else {}))
+        tops = [None] * len(rows)
+        if logprobs:
+            first = torch.log_softmax(out.logits[0].float(), dim=-1).topk(logprobs, dim=-1)
+            tops = [tuple((tok.decode([int(t)]), float(v)) for v, t in zip(vs, ts)) for vs, ts in zip(first.values, first.indices)]
+            out = out.sequences
         new = out[:, ids.shape[1]:]
-        return [self._completion(tok, row, len(r)) for row, r in zip(new, rows)]
+        return [replace(self._completion(tok, row, len(r)), top_logprobs=top) for row, r, top in zip(new, rows, tops)]
 
     def _shared_prefix(self, rows: list[list[int]]) -> list[int]:
         """The token prefix to serve from the cache, leaving each row at least one token of its own.

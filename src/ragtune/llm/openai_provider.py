@@ -57,7 +57,7 @@ class OpenAIProvider:
         return self._per_loop[1], self._per_loop[2]
 
     async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-                       seed: int | None = None) -> Completion:
+                       seed: int | None = None, logprobs: int | None = None) -> Completion:
         client, limit = self._client()
         last = "no attempt made"
         connect_failures = 0
@@ -68,7 +68,8 @@ class OpenAIProvider:
                     self.stats.requests += 1
                     resp = await client.chat.completions.create(
                         model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
-                        **({"seed": seed} if seed is not None else {}))
+                        **({"seed": seed} if seed is not None else {}),
+                        **({"logprobs": True, "top_logprobs": logprobs} if logprobs else {}))
                 return self._parse(resp)
             except Exception as e:  # classified below; anything unknown is re-raised
                 last, retry_after = self._classify(e)
@@ -117,7 +118,17 @@ class OpenAIProvider:
             completion_tokens=(usage.completion_tokens or 0) if usage else 0,
             model=resp.model or self.model,
             finish_reason=choices[0].finish_reason,
+            top_logprobs=_first_top_logprobs(choices[0]),
         )
+
+
+def _first_top_logprobs(choice) -> tuple[tuple[str, float], ...] | None:
+    """The first reply token's top log-probabilities (`choices[0].logprobs.content[0].top_logprobs`), when sent."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    top = getattr(content[0], "top_logprobs", None) or []
+    return tuple((str(t.token), float(t.logprob)) for t in top)
 
 
 def check_server(base_url: str | None, api_key: str | None = None, *, tries: int = 2, timeout: float = 10.0) -> None:

@@ -31,10 +31,11 @@ class Recorder:
         self.count = 0
 
     async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
-                       seed: int | None = None) -> Completion:
+                       seed: int | None = None, logprobs: int | None = None) -> Completion:
         if self.llm is None:
             raise TypeError("this Recorder records through record() only: it was made without an LLM")
-        done = await self.llm.complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        done = await self.llm.complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                       **({"logprobs": logprobs} if logprobs else {}))
         self.record(messages, done.text)
         return done
 

@@ -3,7 +3,9 @@
 It answers `POST /v1/chat/completions` after an optional fixed delay and can inject faults: a
 429 with `Retry-After`, a 500, a slow answer (to trip client timeouts), a malformed body, or a
 connection dropped mid-response. Faults come from a queue (consumed in request order) or from a
-`decide(body, n)` function, so a test can make one prompt fail forever. Use it to check a
+`decide(body, n)` function, so a test can make one prompt fail forever. A request with `logprobs` and
+`top_logprobs: k` gets `choices[0].logprobs.content[0].top_logprobs` from `top_logprobs(messages, text)`
+(its first k), by default the reply's first whitespace token at log-probability 0. Use it to check a
 generation config end to end without a GPU server:
 
     with ChatServer(reply=lambda msgs: "What is X?") as srv:
@@ -47,8 +49,10 @@ class ChatServer:
     """Context manager: starts the server in a daemon thread on a free port; `base_url` ends in /v1."""
 
     def __init__(self, reply: Callable[[list[dict]], str] = lambda m: "ok", delay: float = 0.0,
-                 faults: list[Fault] | None = None, decide: Callable[[dict, int], Fault | None] | None = None):
+                 faults: list[Fault] | None = None, decide: Callable[[dict, int], Fault | None] | None = None,
+                 top_logprobs: Callable[[list[dict], str], list[tuple[str, float]]] | None = None):
         self.reply, self.delay, self.decide = reply, delay, decide
+        self.top_logprobs = top_logprobs
         self.faults: deque[Fault] = deque(faults or [])
         self.log = ServerLog()
         self._lock = threading.Lock()
@@ -78,10 +82,15 @@ class ChatServer:
         return decided or queued or Fault("ok")
 
 
-def _completion_body(text: str, model: str, prompt_words: int) -> bytes:
+def _completion_body(text: str, model: str, prompt_words: int, top: list[tuple[str, float]] | None = None) -> bytes:
+    choice: dict = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+    if top is not None:
+        first = top[0] if top else (text.split()[0] if text.split() else "", 0.0)
+        choice["logprobs"] = {"content": [{"token": first[0], "logprob": first[1], "bytes": None,
+                                           "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in top]}]}
     return json.dumps({
         "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "choices": [choice],
         "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(text.split()),
                   "total_tokens": prompt_words + len(text.split())},
     }).encode()
@@ -150,7 +159,13 @@ def _handler(server: ChatServer):
                 return None
             messages = body.get("messages") or []
             words = sum(len(str(m.get("content", "")).split()) for m in messages)
-            return self._send(200, _completion_body(server.reply(messages), body.get("model", "test"), words))
+            text = server.reply(messages)
+            top = None
+            if body.get("logprobs") and body.get("top_logprobs"):
+                given = server.top_logprobs(messages, text) if server.top_logprobs else (
+                    [(text.split()[0], 0.0)] if text.split() else [])
+                top = [(str(t), float(lp)) for t, lp in given][: int(body["top_logprobs"])]
+            return self._send(200, _completion_body(text, body.get("model", "test"), words, top))
 
         def _send(self, status: int, payload: bytes, headers: dict | None = None) -> None:
             self.send_response(status)
