@@ -11,6 +11,11 @@
    (`allow_regression`), since the point is to measure it as a judge.
 4. The tuned student judges the test items; `judge_eval_report` compares all three.
 
+Correctness scores are the expected score E[s] over the first reply token's probabilities of "1".."5"
+(`ragtune.judges.judge`: correlations on E[s], control accuracy and agreement shares on E[s] rounded);
+the JSON also has each judge's stated (greedy) score histogram and the ROC AUC of E[s] for the reference
+control against the two wrong controls (`auc_reference_vs_wrong`), which needs no rounding.
+
 The machine is 2 shared CPU cores, so the bench sizes itself: it times a trial slice of 3 questions
 (its calls are journaled and reused), then picks the number of questions so that the teacher stage fits
 `teacher_share` of the budget, and the SFT epochs so that training fits `sft_share`. What it picked is in
@@ -132,6 +137,10 @@ def main() -> None:
             "pairwise_agreement_vs_teacher": d["pairwise_agreement_vs_teacher"],
             "swap_consistency": d["swap_consistency"], "inconclusive_rate": d["inconclusive_rate"],
             "n_unparsed": d["n_unparsed"], "score_histogram": d["score_histogram"], "verdict_counts": d["verdict_counts"],
+            "stated_score_histogram": d.get("stated_score_histogram"), "n_expected_score": d.get("n_expected_score"),
+            "expected_score_mean": d.get("expected_score_mean"),
+            "auc_reference_vs_wrong": _auc(items, ({"teacher": teacher_run, **runs})[r.model]),
+            "expected_score_by_control": _mean_by_control(items, ({"teacher": teacher_run, **runs})[r.model]),
             "delta_vs_teacher": {k.removeprefix("delta_"): {"delta": v, "ci95": r.ci95.get(k)}
                                       for k, v in r.metrics.items() if k.startswith("delta_")} if r.model == "student_tuned" else None,
         }
@@ -148,6 +157,14 @@ def main() -> None:
         "tuned_pearson_at_least_base_plus_0.15": None if base_p is None or tuned_p is None else tuned_p >= base_p + 0.15,
         "pearson_base_is_none_means": "the base student's scores were constant or unparsed on every shared item",
     }
+    from ragtune.judges.evaluate import paired_pearson
+    from ragtune.judges.metrics import compare_judges
+
+    out["tuned_minus_base"] = {
+        "pearson_vs_teacher": paired_pearson(runs["student_base"], runs["student_tuned"], teacher_run, items),
+        **{k: v for k, v in compare_judges(items, {"student_base": runs["student_base"], "student_tuned": runs["student_tuned"]},
+                                           teacher_run)["student_tuned"].items()},
+        "note": "paired bootstrap over the held-out items: tuned minus base (Pearson: on E[s]; control: per-item hits)"}
     out["sft"] = {"decision": m.decision.model_dump(), "epochs": epochs, "train_chats": len(chats),
                   "val_chats": summary["test_chats"], "base_val_loss": (m.model_extra or {}).get("base", {}).get("val_loss"),
                   "tuned_val_loss": (m.model_extra or {}).get("tuned", {}).get("val_loss")}
@@ -161,8 +178,32 @@ def main() -> None:
     for name in ("teacher", "student_base", "student_tuned"):
         o = out[name]
         print(f"{name:14s} control {o['control_accuracy']} pearson {o['pearson_vs_teacher']} {o['pearson_vs_teacher_ci95']} "
-              f"swap {o['swap_consistency']} items/s {o.get('items_per_s')}")
+              f"swap {o['swap_consistency']} items/s {o.get('items_per_s')} auc {o['auc_reference_vs_wrong']}")
     print(json.dumps(out["goals"]), f"\nwrote {a.out}")
+
+
+def _auc(items, run):
+    """ROC AUC of the judge's score (`value`: E[s] where present) for reference controls against the wrong ones."""
+    from sklearn.metrics import roc_auc_score
+
+    pairs = [(run.correctness[i.id].value, i.truth) for i in items if i.kind == "correctness" and i.truth in (5.0, 1.0)
+             and i.id in run.correctness and run.correctness[i.id].value is not None]
+    ys = [int(t == 5.0) for _, t in pairs]
+    if len(set(ys)) < 2:
+        return None
+    return float(roc_auc_score(ys, [v for v, _ in pairs]))
+
+
+def _mean_by_control(items, run):
+    out = {}
+    for c in ("reference", "truncated", "same_category", "other_category"):
+        vs = [run.correctness[i.id].value for i in items if i.kind == "correctness" and i.control == c and i.id in run.correctness
+              and run.correctness[i.id].value is not None]
+        out[c] = (sum(vs) / len(vs)) if vs else None
+    real = [run.correctness[i.id].value for i in items if i.kind == "correctness" and i.control is None and i.id in run.correctness
+            and run.correctness[i.id].value is not None]
+    out["answers (no truth)"] = (sum(real) / len(real)) if real else None
+    return out
 
 
 if __name__ == "__main__":
