@@ -22,6 +22,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--lr", type=float, default=None, help="LoRA learning rate (default: train sft's, 2e-4)")
     ap.add_argument("--limit", type=int, default=None, help="evaluate the first N held-out examples")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -36,7 +37,8 @@ def main() -> None:
     split = write_faq_json(work / "data", seed=args.seed)
     t0 = time.perf_counter()
     metrics = train_sft(dataset=str(work / "data" / "train.jsonl"), model=args.model, output=str(work / "run"),
-                        epochs=args.epochs, max_length=512, allow_regression=True)
+                        epochs=args.epochs, max_length=512, allow_regression=True,
+                        **({"learning_rate": args.lr} if args.lr else {}))
     train_s = time.perf_counter() - t0
     test = load_chat(work / "data" / "test.jsonl")[: args.limit]
     schema = json.loads((work / "data" / "schema.json").read_text())
@@ -51,7 +53,8 @@ def main() -> None:
                   f"{r.ci95['field_accuracy.category.delta']}")
     out = Path("bench/results/json_faq.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"split": split, "train_seconds": round(train_s, 1), "decision": metrics.decision.model_dump(),
+    result = {"command": "bench/json_faq.py " + " ".join(__import__("sys").argv[1:]), "model": args.model,
+              "epochs": args.epochs, "lr": args.lr, "split": split, "train_seconds": round(train_s, 1), "decision": metrics.decision.model_dump(),
               "evaluated": len(test), "report": report.to_json()}
     result["report"].pop("per_query", None)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
