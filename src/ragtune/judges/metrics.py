@@ -94,9 +94,10 @@ def quadratic_weighted_kappa(a: Sequence[int], b: Sequence[int], labels: Sequenc
     return float(1.0 - (weights * observed).sum() / den)
 
 
-def score_statistics(x: Sequence[int], y: Sequence[int]) -> dict:
-    """Every agreement statistic of two raters' paired 1-5 scores."""
-    return {**correlations(x, y), "exact_agreement": exact_agreement(x, y),
+def score_statistics(x: Sequence[int], y: Sequence[int], values: tuple[Sequence[float], Sequence[float]] | None = None) -> dict:
+    """Every agreement statistic of two raters' paired 1-5 scores; the correlations on `values` (the same items'
+    finer scores, e.g. E[s]) when given."""
+    return {**correlations(*(values if values is not None else (x, y))), "exact_agreement": exact_agreement(x, y),
             "within_one_agreement": within_one_agreement(x, y), "kappa_quadratic": quadratic_weighted_kappa(x, y)}
 
 
@@ -141,8 +142,7 @@ def score_agreement(run: JudgeRun, teacher: JudgeRun, items: Sequence[Correctnes
     both = [i for i in ids if _score(run, i) is not None]
     x = [_score(run, i) for i in both]
     y = [_score(teacher, i) for i in both]
-    out = score_statistics(x, y)
-    out.update(correlations([_value(run, i) for i in both], [_value(teacher, i) for i in both]))
+    out = score_statistics(x, y, ([_value(run, i) for i in both], [_value(teacher, i) for i in both]))
     out.update(n_teacher_scored=len(ids), n_judge_missing=len(ids) - len(both),
                exact_agreement_all=_share([_score(run, i) == _score(teacher, i) for i in ids]))
     return out

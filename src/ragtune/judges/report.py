@@ -34,6 +34,7 @@ def judge_report(items: Items, run: JudgeRun, teacher: JudgeRun | None = None, *
     corr = [i for i in items if i.kind == "correctness"]
     pair = [i for i in items if i.kind == "pairwise"]
     cj = [run.correctness[i.id] for i in corr if i.id in run.correctness]
+    expected = [j.expected_score for j in cj if j.expected_score is not None]
     pj = [run.pairwise[i.id] for i in pair if i.id in run.pairwise]
     ctl = control_accuracy(items, run, n_resamples=n_resamples, seed=seed)
     swap = swap_consistency(run, items)
@@ -58,9 +59,8 @@ def judge_report(items: Items, run: JudgeRun, teacher: JudgeRun | None = None, *
         "n_inconclusive": swap["n_inconclusive"],
         "score_histogram": {str(s): n for s, n in sorted(Counter(j.discrete for j in cj if j.discrete is not None).items())},
         "stated_score_histogram": {str(s): n for s, n in sorted(Counter(j.score for j in cj if j.score is not None).items())},
-        "n_expected_score": sum(j.expected_score is not None for j in cj),
-        "expected_score_mean": (sum(j.expected_score for j in cj if j.expected_score is not None)
-                                / max(1, sum(j.expected_score is not None for j in cj))) if any(j.expected_score is not None for j in cj) else None,
+        "n_expected_score": len(expected),
+        "expected_score_mean": sum(expected) / len(expected) if expected else None,
         "verdict_counts": dict(Counter(j.verdict or "missing" for j in pj)),
         "calls": asdict(run.stats),
     }

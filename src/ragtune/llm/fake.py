@@ -45,8 +45,12 @@ class FakeLLM:
             raise reply
         text = reply(messages) if callable(reply) else reply
         prompt = " ".join(m["content"] for m in messages)
-        top = None
-        if logprobs:
-            given = self.top_logprobs(messages, text) if self.top_logprobs else [(text.split()[0], 0.0)] if text.split() else []
-            top = tuple((str(t), float(lp)) for t, lp in list(given or [])[:logprobs])
+        top = tuple(fake_top_logprobs(self.top_logprobs, messages, text, logprobs)) if logprobs else None
         return Completion(text, len(prompt.split()), len(text.split()), self.model, "stop", top)
+
+
+def fake_top_logprobs(given: TopLogprobs | None, messages: Messages, text: str, k: int) -> list[tuple[str, float]]:
+    """The first k of `given(messages, text)`, or by default the reply's first whitespace token at log-probability 0
+    (what FakeLLM and the 127.0.0.1 test server answer to a call that asks for `logprobs=k`)."""
+    top = given(messages, text) if given else ([(text.split()[0], 0.0)] if text.split() else [])
+    return [(str(t), float(lp)) for t, lp in list(top or [])[:k]]

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ragtune.llm.fake import fake_top_logprobs
+
 
 @dataclass
 class Fault:
@@ -162,9 +164,7 @@ def _handler(server: ChatServer):
             text = server.reply(messages)
             top = None
             if body.get("logprobs") and body.get("top_logprobs"):
-                given = server.top_logprobs(messages, text) if server.top_logprobs else (
-                    [(text.split()[0], 0.0)] if text.split() else [])
-                top = [(str(t), float(lp)) for t, lp in given][: int(body["top_logprobs"])]
+                top = fake_top_logprobs(server.top_logprobs, messages, text, int(body["top_logprobs"]))
             return self._send(200, _completion_body(text, body.get("model", "test"), words, top))
 
         def _send(self, status: int, payload: bytes, headers: dict | None = None) -> None:
