@@ -101,6 +101,21 @@ def test_sqlite_file_round_trip_is_read_only(tmp_path, shop_schema):
     assert [(c.name, c.type) for c in s.table("shop").columns][:2] == [("shop_id", "INT"), ("name", "VARCHAR(40)")]
 
 
+def test_sqlite_reader_keeps_the_declared_order_of_foreign_keys(tmp_path):
+    # SQLite numbers foreign keys last-declared first; a prompt rendered from the file must equal the one
+    # rendered from the Spider schema (a model tuned on one is evaluated on the other)
+    ddl = ("CREATE TABLE a (id INT PRIMARY KEY); CREATE TABLE b (id INT PRIMARY KEY);"
+           "CREATE TABLE ab (a_id INT, b_id INT, FOREIGN KEY (a_id) REFERENCES a(id), FOREIGN KEY (b_id) REFERENCES b(id));")
+    declared = schema_from_create_statements(ddl, "x")
+    path = tmp_path / "x.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(render_schema(declared))
+    conn.close()
+    read = schema_from_sqlite(path)
+    assert [fk.column for fk in read.table("ab").foreign_keys] == ["a_id", "b_id"]
+    assert render_schema(read) == render_schema(declared)
+
+
 def test_sqlite_reader_refuses_missing_and_non_database_files(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         schema_from_sqlite(tmp_path / "nope.sqlite")

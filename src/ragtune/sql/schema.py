@@ -308,8 +308,9 @@ def _table_from_sqlite(conn: sqlite3.Connection, name: str) -> Table:
             unique.add(cols[0].lower())
     by_lower = {col_name.lower(): col_name for col_name, _, _ in info}
     fks = []
+    # SQLite numbers foreign keys last-declared first: ids descending give the declaration order
     for _, _, ref_table, from_col, to_col in conn.execute(
-        'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?)', (name,)
+        'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id DESC, seq', (name,)
     ):
         fks.append(ForeignKey(by_lower.get(from_col.lower(), from_col), ref_table, to_col or from_col))
     columns = tuple(
