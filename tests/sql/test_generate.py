@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragtune.cli.main import app
-from ragtune.errors import NoUsableDataError
+from ragtune.errors import InputError, NoUsableDataError
 from ragtune.llm import FakeLLM, FatalLLMError
 from ragtune.sql.generate import generate_sql, parse_pairs
 
@@ -50,6 +50,9 @@ def test_candidates_are_kept_only_when_they_run_return_rows_and_are_new(tmp_path
     assert {d["reason"] for d in dropped} == set(res.drops)
     focus = sorted(c[0]["content"].split("Focus on the table ")[1].split(" ")[0] for c in fake.calls)
     assert focus == ["country", "sale", "shop"]  # call k centres on table k
+    prompt = fake.calls[0][0]["content"]  # a numbered slot per pair: small models copy a one-pair template once
+    assert "Question 5: <question 5>\nSQL 5: <SQLite query 5, on one line>" in prompt and "Question 6" not in prompt
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["llm"] == fake.model  # a ready LLM, by its model
     capped = generate_sql(db=shop_db, output=tmp_path / "capped", llm=FakeLLM([GOOD, MIXED]), calls=2, concurrency=1, max_pairs=2)
     assert len(capped.pairs) == 2 and capped.drops["over --max-pairs"] == 1
 
@@ -67,6 +70,11 @@ def test_kill_and_resume_makes_only_the_missing_calls(tmp_path, shop_db):
     assert len(res.pairs) == 3 and res.drops["duplicate"] == 1 + 2 * 2  # MIXED three times: its two runnable pairs repeat
     third = FakeLLM([])
     assert generate_sql(db=shop_db, output=out, llm=third, calls=4, concurrency=1).pairs == res.pairs and not third.calls
+
+
+def test_bad_settings_are_input_errors_naming_the_field(tmp_path, shop_db):
+    with pytest.raises(InputError, match=r"bad generate-sql setting\(s\): pairs_per_call: .*less than or equal to 50"):
+        generate_sql(db=shop_db, output=tmp_path / "out", llm=FakeLLM([]), pairs_per_call=99)
 
 
 def test_nothing_usable_is_a_clear_error(tmp_path, shop_db):

@@ -34,8 +34,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from ragtune.errors import InputError
 from ragtune.io import atomic_write_json, atomic_write_jsonl, check_output
 from ragtune.judges.config import JudgeDataConfig
@@ -57,6 +55,7 @@ from ragtune.judges.metrics import control_accuracy, swap_consistency
 from ragtune.judges.prompts import SWAPPED_SUFFIX, item_messages, render_correctness_reply, render_pairwise_reply, swap_selection
 from ragtune.judges.training import correctness_records, pairwise_records
 from ragtune.llm import LLM, Messages, check_llm, load_llm
+from ragtune.runs.inputs import job_config
 
 ANSWER_PROMPT = "Answer the question in two or three sentences.\n\nQuestion: {question}"
 TRUTH_REASONS = {"reference": "It says what the reference says.",
@@ -187,21 +186,9 @@ def generate_judge_data(config: JudgeDataConfig | None = None, /, *, sources: Ma
     (`labels="truth"`) the control-label chats are written. Checks come first, in the CLI's order: settings,
     the output folder, the QA set and answer files, then every model (`check_llm`) before its first call.
     """
-    qa_given = fields.pop("qa", None)
-    rows_given = None if qa_given is None or isinstance(qa_given, (str, Path)) else list(qa_given)
-    teacher_given = fields.pop("teacher", None)
-    plain = {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, (list, tuple)) else v)
-             for k, v in fields.items()}
-    if qa_given is not None:
-        plain["qa"] = str(qa_given) if rows_given is None else f"{len(rows_given)} given rows"
-    if teacher_given is not None:
-        plain["teacher"] = teacher_given if isinstance(teacher_given, str) else getattr(teacher_given, "model", "teacher")
-    try:
-        cfg = JudgeDataConfig.model_validate({**(config.model_dump() if config is not None else {}), **plain})
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"]
-                             else err["msg"].removeprefix("Value error, ") for err in e.errors())
-        raise InputError(f"bad judge-data setting(s): {problems}") from None
+    cfg, objects = job_config(JudgeDataConfig, config, fields, what="judge-data")
+    rows_given = objects.get("qa")
+    teacher_given = objects.get("teacher", cfg.teacher)
     out = check_output(cfg.output, "folder")
     every = rows_given if rows_given is not None else load_qa(cfg.qa)
     sources = dict(sources or {})

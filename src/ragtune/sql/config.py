@@ -25,6 +25,7 @@ class SqlGenConfig(BaseModel):
     concurrency: int | None = Field(None, ge=1, le=512, description="prompts per batch (local) / requests in flight (server)")
     max_tokens: int | None = Field(None, ge=8, le=2048, description="token budget of one reply (default 60 per pair)",
                                    json_schema_extra={"flag": "--max-new-tokens"})
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="sampling temperature; 0 = greedy (then two calls on the "
+                               "same table write the same pairs, and all but the first are dropped as duplicates)")
     seed: int = Field(42, ge=0, description="sampling seed")
     timeout: float = Field(DEFAULT_TIMEOUT_S, ge=0.01, description="seconds one candidate query may run")

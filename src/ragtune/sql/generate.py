@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from ragtune.data.documents import Chunk
 from ragtune.errors import InputError, NoUsableDataError
 from ragtune.generate.config import QueryGenConfig
@@ -35,6 +33,7 @@ from ragtune.generate.prompts import prompt_hash
 from ragtune.generate.queries import Job, run_jobs
 from ragtune.io import atomic_write_json, atomic_write_jsonl, check_output, hold_folder
 from ragtune.llm import LLM, load_llm
+from ragtune.runs.inputs import job_config
 from ragtune.sql.extract import extract_sql
 from ragtune.sql.normalize import canonical
 from ragtune.sql.config import SqlGenConfig
@@ -48,11 +47,15 @@ SQL_GEN_PROMPT = """Database schema:
 
 Write {n} different questions a user could ask about this database, each with one SQLite query that answers it.
 Focus on the table {table} (joins with other tables are welcome). Use only the tables and columns above, and values
-that appear in the sample rows. Reply in exactly this format, nothing else:
+that appear in the sample rows. Reply with all {n} pairs in exactly this format, nothing else:
 
-Question: <the question>
-SQL: <one SQLite query on one line>
+{slots}
 """
+
+
+def _slots(n: int) -> str:
+    """The numbered reply template: small models copy a one-pair template once, a numbered one n times."""
+    return "\n".join(f"Question {i}: <question {i}>\nSQL {i}: <SQLite query {i}, on one line>" for i in range(1, n + 1))
 
 _PAIR = re.compile(r"(?:^|\n)\s*(?:\d+[.)]\s*)?\**Question\**\s*\d*\s*:\s*(.+?)\n\s*\**SQL\**\s*\d*\s*:\s*(.+?)(?=\n\s*(?:\d+[.)]\s*)?\**Question|\Z)",
                    re.IGNORECASE | re.DOTALL)
@@ -95,14 +98,8 @@ def generate_sql(config: SqlGenConfig | None = None, /, *, show_progress: bool =
     `llm` is a spec ('local', 'local:MODEL', 'openai:MODEL') or a ready object (tests pass a FakeLLM), used as is
     and recorded by its model name; `calls` defaults to two per table; `max_pairs` caps the kept pairs (first come,
     in call order)."""
-    llm: LLM | str = fields.pop("llm", config.llm if config is not None else "local")
-    fields["llm"] = llm if isinstance(llm, str) else getattr(llm, "model", "llm")
-    plain = {k: str(v) if isinstance(v, Path) else v for k, v in fields.items()}
-    try:
-        cfg = SqlGenConfig.model_validate({**(config.model_dump() if config is not None else {}), **plain})
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise InputError(f"bad generate-sql setting(s): {problems}") from None
+    cfg, objects = job_config(SqlGenConfig, config, fields, what="generate-sql")
+    llm: LLM | str = objects.get("llm", cfg.llm)
     out = check_output(cfg.output, "folder", option="--output")
     db = Path(cfg.db).expanduser()
     schema = schema_from_sqlite(db)
@@ -125,7 +122,7 @@ def generate_sql(config: SqlGenConfig | None = None, /, *, show_progress: bool =
         jobs = []
         for k in range(n_calls):
             table = schema.tables[k % len(schema.tables)].name
-            text = template.format(schema=schema_text, n=pairs_per_call, table=table)
+            text = template.format(schema=schema_text, n=pairs_per_call, table=table, slots=_slots(pairs_per_call))
             jobs.append(Job(call_key(schema_text, phash, llm.model, k), chunk, k, [{"role": "user", "content": text}]))
         journal = Journal(out / "journal.jsonl")
         stats = run_jobs(llm, jobs, journal, gen, show_progress)
