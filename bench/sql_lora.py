@@ -11,6 +11,12 @@
 4. `ragtune eval sql` of the base and the tuned run folder on every held-out question (or a seeded --limit),
    paired bootstrap of test-suite accuracy.
 
+With --source generated (recipe b, a user's case: their own databases, no labelled questions), the training
+chats are `ragtune generate sql` pairs written by --gen-llm over each HELD-OUT database's own schema, on a fill
+built without the held-out gold queries' literals (seed 1; the evaluation fills are seeds 0..2 with them), so
+nothing of the held-out questions reaches training. --val of those chats are held back for the ship rule.
+--source both adds them to the --train Spider sample.
+
 Writes bench/results/sql_lora_<model>[_TAG].json: the settings, the sample, training seconds and tokens/s,
 the ship decision, and the evaluation report (per-question values dropped).
 """
@@ -21,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +44,34 @@ def sh(args: list[str]) -> float:
     return round(time.perf_counter() - t0, 1)
 
 
+def generated_chats(a: argparse.Namespace, test_dbs: list[str], work: Path) -> tuple[list[str], dict]:
+    """`ragtune generate sql` over each held-out database (a fill without the gold literals), then `sql prepare`."""
+    from ragtune.sql.build import build_databases
+    from ragtune.sql.evaluate import load_spider_data
+
+    examples, _ = load_spider_data("spider-dev")
+    schemas = {e.db_id: e.schema for e in examples if e.db_id in set(test_dbs)}
+    rows, per_db, t0 = [], {}, time.perf_counter()
+    for db_id in sorted(schemas):
+        db = work / "dbs" / f"{db_id}.sqlite"
+        if not db.exists():
+            db.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(build_databases(schemas[db_id], (), fills=1, seed=1)[0], db)
+        out = work / "pairs" / db_id
+        sh(RAGTUNE + ["generate", "sql", "--db", str(db), "-o", str(out), "--llm", a.gen_llm,
+                      "--temperature", str(a.gen_temperature), "--seed", str(a.seed)])
+        summary = json.loads((out / "summary.json").read_text())
+        per_db[db_id] = {"kept": summary["kept"], "candidates": summary["candidates"], "dropped": summary["dropped"]}
+        rows += (out / "pairs.jsonl").read_text(encoding="utf-8").splitlines()
+    (work / "pairs.jsonl").write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+    sh(RAGTUNE + ["sql", "prepare", str(work / "pairs.jsonl"), "-o", str(work / "chats"), "--test-share", "0"])
+    chats = (work / "chats" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    info = {"pairs": len(rows), "per_db": per_db, "seconds": round(time.perf_counter() - t0, 1),
+            "fill": "build_databases(schema, (), fills=1, seed=1): no held-out gold literals"}
+    print(f"generated {len(rows)} pairs over {len(schemas)} held-out databases in {info['seconds']:.0f} s")
+    return chats, info
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
@@ -47,6 +82,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--limit", type=int, default=None, help="evaluate a seeded sample of the held-out questions")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--source", choices=("spider", "generated", "both"), default="spider",
+                    help="training chats: other databases' human questions, generated pairs over the held-out databases, or both")
+    ap.add_argument("--gen-llm", default="local:qwen2.5-coder-0.5b-instruct", help="the LLM of `generate sql`")
+    ap.add_argument("--gen-temperature", type=float, default=0.7)
     ap.add_argument("--tag", default="")
     ap.add_argument("--work", default=str(ROOT / "bench" / "work" / "sql_lora"))
     a = ap.parse_args()
@@ -58,7 +97,8 @@ def main() -> None:
     work = Path(a.work) / name
     data = Path(a.work) / "data"
     out: dict = {"bench": "sql_lora", "command": "bench/sql_lora.py " + " ".join(sys.argv[1:]), "model": a.model,
-                 "settings": {k: getattr(a, k) for k in ("train", "val", "epochs", "lr", "batch_size", "limit", "seed")}}
+                 "settings": {k: getattr(a, k) for k in ("train", "val", "epochs", "lr", "batch_size", "limit", "seed", "source",
+                                                           "gen_llm", "gen_temperature")}}
     if not (data / "train.jsonl").exists():
         sh(RAGTUNE + ["sql", "prepare", "spider-dev", "-o", str(data), "--test-share", "0.5", "--seed", str(a.seed)])
     out["split"] = json.loads((data / "split.json").read_text())
@@ -67,9 +107,17 @@ def main() -> None:
     random.Random(a.seed).shuffle(order)
     work.mkdir(parents=True, exist_ok=True)
     train, val = work / "train.jsonl", work / "val.jsonl"
-    train.write_text("".join(chats[i] + "\n" for i in sorted(order[: a.train])), encoding="utf-8")
-    val.write_text("".join(chats[i] + "\n" for i in sorted(order[a.train: a.train + a.val])), encoding="utf-8")
-    out["sample"] = {"train": a.train, "val": a.val, "of": len(chats)}
+    train_rows = [chats[i] for i in sorted(order[: a.train])] if a.source != "generated" else []
+    val_rows = [chats[i] for i in sorted(order[a.train: a.train + a.val])] if a.source == "spider" else []
+    if a.source != "spider":
+        gen_chats, out["generated"] = generated_chats(a, out["split"]["test_dbs"], Path(a.work) / "generated")
+        gorder = list(range(len(gen_chats)))
+        random.Random(a.seed).shuffle(gorder)
+        val_rows += [gen_chats[i] for i in sorted(gorder[: a.val])]
+        train_rows += [gen_chats[i] for i in sorted(gorder[a.val:])]
+    train.write_text("".join(r + "\n" for r in train_rows), encoding="utf-8")
+    val.write_text("".join(r + "\n" for r in val_rows), encoding="utf-8")
+    out["sample"] = {"train": len(train_rows), "val": len(val_rows), "spider_of": len(chats)}
 
     run = work / "run"
     out["train_s"] = sh(RAGTUNE + ["train", "sft", str(train), "-m", a.model, "-o", str(run), "--val-dataset", str(val),
