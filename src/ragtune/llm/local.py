@@ -148,7 +148,7 @@ class LocalLLM:
         sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
         with torch.inference_mode():
             out = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device), max_new_tokens=max_tokens,
-                                 **({"past_key_values": _static_cache(model, cache, len(rows), ids.shape[1] + max_tokens)}
+                                 **({_cache_kwarg(): _static_cache(model, cache, len(rows), ids.shape[1] + max_tokens)}
                                     if self._plain_kv else {}),
                                  pad_token_id=tok.pad_token_id, eos_token_id=self._stops, **sampling,
                                  **({"output_logits": True, "return_dict_in_generate": True} if logprobs else {}))
@@ -229,6 +229,14 @@ def _full_attention(model) -> bool:
     types = getattr(cfg, "layer_types", None) or ["full_attention"]
     return (all(t == "full_attention" for t in types) and not getattr(cfg, "use_sliding_window", False)
             and not getattr(cfg, "num_kv_shared_layers", 0))
+
+
+def _cache_kwarg() -> str:
+    """generate()'s name for a ready cache: `cache` where this transformers knows it (5.x renamed it and
+    deprecates `past_key_values`, to be removed in 6), else `past_key_values`."""
+    from transformers.generation import utils
+
+    return "cache" if "cache" in getattr(utils, "ALL_CACHE_NAMES", ()) else "past_key_values"
 
 
 def _static_cache(model, prefix, batch: int, length: int):
