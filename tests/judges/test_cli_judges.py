@@ -157,6 +157,29 @@ def test_eval_rag_library_scores_hits_rouge_and_judgments(tmp_path, qa):
     assert again.result("good").metrics == g.metrics
 
 
+def test_eval_rag_scores_faithfulness_by_the_expected_score_like_correctness(tmp_path, qa):
+    import math
+
+    corpus = {f"d-{r.id}": r.reference for r in qa}
+    relevant = {r.id: [f"d-{r.id}"] for r in qa}
+    good = FakeEmbedder(["permit", "shed", "cost", "roof", "inspected", "roofing", "heat"], name="good")
+
+    def split(messages, text):  # every judge reply states a score; the first token's probability splits 4 / 2 evenly
+        return [("4", math.log(0.5)), ("2", math.log(0.5))]
+
+    judge = FakeLLM(model="hedger", default=server_reply, top_logprobs=split)
+    report, summary = evaluate_rag(qa, corpus, relevant, [Pipeline("good", good, FakeLLM(model="copier", default=server_reply))],
+                                   judge, tmp_path / "rag", k=1, n_resamples=50, dataset="toy")
+    g = report.result("good")
+    assert g.metrics["faithfulness"] == pytest.approx(3.0)  # E[s] = (4 + 2) / 2, not the stated 4
+    assert g.metrics["correctness"] == pytest.approx(3.0)
+    journal = [json.loads(x) for x in (tmp_path / "rag" / "journal" / "faithfulness.jsonl").read_text().splitlines()]
+    assert journal and all(";lp=20" in r["key"] and r["top_logprobs"] for r in journal)
+    again, _ = evaluate_rag(qa, corpus, relevant, [Pipeline("good", good, FakeLLM(model="copier"))],
+                            FakeLLM(model="hedger"), tmp_path / "rag", k=1, n_resamples=50, dataset="toy")
+    assert again.result("good").metrics == g.metrics  # resumed from the journal, probabilities included
+
+
 # ---------------------------------------------------------------- hosted teacher: faults, resume, no key
 
 def test_hosted_teacher_with_faults_loses_nothing_and_writes_no_key(tmp_path):

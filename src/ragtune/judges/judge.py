@@ -342,20 +342,12 @@ def read_judgments(path: str | Path, model: str = "") -> JudgeRun:
 
 # ---------------------------------------------------------------- any prompts, journaled (answers, faithfulness)
 
-def prompt_key(messages: Messages, model: str, max_tokens: int, temperature: float) -> str:
-    """The journal key of a free-form call: the same form as `call_key`."""
-    return call_key(messages, model, max_tokens, temperature)
-
-
-async def acomplete_journaled(llm: LLM, prompts: dict[str, Messages], journal_path: str | Path, *, concurrency: int = 8,
-                              max_tokens: int = 256, temperature: float = 0.0, kind: str = "prompt",
-                              on_progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, str | None], JudgeStats]:
-    """Answer every prompt (`{id: messages}`) once, journaled like `judge_items`: a rerun makes only the missing calls.
-
-    Returns `{id: reply or None (the call failed; a rerun tries again)}` and the call statistics. Replies are
-    scrubbed of secrets before they are written; prompts are stored only as their hash.
-    """
-    keys = {pid: prompt_key(m, llm.model, max_tokens, temperature) for pid, m in prompts.items()}
+async def _journaled_records(llm: LLM, prompts: dict[str, Messages], journal_path: str | Path, *, concurrency: int = 8,
+                             max_tokens: int = 256, temperature: float = 0.0, kind: str = "prompt",
+                             on_progress: Callable[[int, int], None] | None = None, logprobs: int | None = None
+                             ) -> tuple[dict[str, dict | None], JudgeStats]:
+    """Every prompt (`{id: messages}`) once, journaled: `{id: journal record or None (failed)}` and the statistics."""
+    keys = {pid: call_key(m, llm.model, max_tokens, temperature, logprobs) for pid, m in prompts.items()}
     journal = Journal(journal_path)
     unique = {}
     for pid, key in keys.items():
@@ -379,14 +371,42 @@ async def acomplete_journaled(llm: LLM, prompts: dict[str, Messages], journal_pa
 
     if todo:
         await complete_many(llm, [prompts[pid] for _, pid in todo], concurrency=concurrency, max_tokens=max_tokens,
-                            temperature=temperature, on_done=on_done)
+                            temperature=temperature, on_done=on_done, **({"logprobs": logprobs} if logprobs else {}))
     stats.seconds = time.perf_counter() - t0
-    return {pid: (journal.done[key]["reply"] if key in journal.done else None) for pid, key in keys.items()}, stats
+    return {pid: journal.done.get(key) for pid, key in keys.items()}, stats
+
+
+async def acomplete_journaled(llm: LLM, prompts: dict[str, Messages], journal_path: str | Path, **kwargs
+                              ) -> tuple[dict[str, str | None], JudgeStats]:
+    """Answer every prompt (`{id: messages}`) once, journaled like `judge_items`: a rerun makes only the missing calls.
+
+    Returns `{id: reply or None (the call failed; a rerun tries again)}` and the call statistics. Replies are
+    scrubbed of secrets before they are written; prompts are stored only as their hash. Keywords: concurrency,
+    max_tokens, temperature, kind (the journal's label), on_progress(done, total).
+    """
+    records, stats = await _journaled_records(llm, prompts, journal_path, **kwargs)
+    return {pid: (None if r is None else r["reply"]) for pid, r in records.items()}, stats
 
 
 def complete_journaled(llm: LLM, prompts: dict[str, Messages], journal_path: str | Path, **kwargs) -> tuple[dict[str, str | None], JudgeStats]:
     """`acomplete_journaled` for callers without an event loop."""
     return asyncio.run(acomplete_journaled(llm, prompts, journal_path, **kwargs))
+
+
+def score_journaled(llm: LLM, prompts: dict[str, Messages], journal_path: str | Path, *,
+                    score_logprobs: int | None = SCORE_LOGPROBS, **kwargs) -> tuple[dict[str, float | None], dict[str, str | None], JudgeStats]:
+    """1-5 scores of free-form score prompts (faithfulness), scored as correctness is: E[s] over the first reply
+    token's probabilities where the provider gives them (`parse.expected_score`), else the score the reply states.
+
+    Returns ({id: score or None (unparsed or failed)}, {id: reply or None (failed)}, stats)."""
+    records, stats = asyncio.run(_journaled_records(llm, prompts, journal_path, logprobs=score_logprobs or None, **kwargs))
+    scores, replies = {}, {}
+    for pid, rec in records.items():
+        replies[pid] = None if rec is None else rec["reply"]
+        expected = expected_score(rec["top_logprobs"])[0] if rec is not None and rec.get("top_logprobs") is not None else None
+        stated = parse_correctness(rec["reply"])[0] if rec is not None else None
+        scores[pid] = expected if expected is not None else (None if stated is None else float(stated))
+    return scores, replies, stats
 
 
 async def _journal_reply(journal: Journal, stats: JudgeStats, c, secrets, row: dict) -> None:

@@ -8,7 +8,9 @@ For every pipeline and question: retrieve the top k (`ragtune.evaluation.rag.ret
 the passages, then score: `hit@k` (a relevant document retrieved), `correctness` (the judge's 1-5 score
 against the reference, the same prompt as `generate judge-data`, so a distilled judge applies),
 `correct` (share scored 4 or 5), `faithfulness` (the judge's 1-5 score of how far the retrieved context
-supports the answer) and `rouge_l` against the reference. Every LLM call is journaled under
+supports the answer) and `rouge_l` against the reference. Both judge scores are the expected score E[s]
+over the first reply token's probabilities where the judge's provider gives them (the stated score otherwise;
+`ragtune.judges.judge`): a small judge's greedy digit is the same for nearly every answer. Every LLM call is journaled under
 OUT/journal/ (a rerun resumes); the answers go to OUT/answers/LABEL.jsonl (`{"id", "answer", "doc_ids"}`,
 usable as `generate judge-data --answers`), the report to OUT/report.json. An unparsed or failed
 judgment is left out of that metric's mean and counted (`n_METRIC`, `unparsed` in OUT/summary.json).
@@ -24,8 +26,7 @@ from ragtune.evaluation.protocols import Encoder
 from ragtune.evaluation.rag import rag_messages, rag_report, retrieve, rouge_l
 from ragtune.io import atomic_write_json, atomic_write_jsonl
 from ragtune.judges.items import CorrectnessItem, QARow
-from ragtune.judges.judge import complete_journaled, judge_items
-from ragtune.judges.parse import parse_correctness
+from ragtune.judges.judge import complete_journaled, judge_items, score_journaled
 from ragtune.judges.prompts import faithfulness_messages
 from ragtune.llm import LLM
 from ragtune.records import EvalReport, write_report
@@ -98,10 +99,9 @@ def evaluate_rag(qa: Sequence[QARow], corpus: Mapping[str, str], relevant: Mappi
                 fprompts = {qid: faithfulness_messages(q, texts, answers[qid])
                             for qid, q, texts in zip(ids, questions, got.texts) if answers[qid] is not None}
                 progress = (lambda d, t, lab=p.label: on_progress(f"faithfulness {lab}", d, t)) if on_progress else None
-                freplies, fstats = complete_journaled(judge, fprompts, out / "journal" / "faithfulness.jsonl",
-                                                      concurrency=concurrency, max_tokens=judge_max_tokens,
-                                                      kind="faithfulness", on_progress=progress)
-                fscores = {qid: (parse_correctness(text)[0] if text is not None else None) for qid, text in freplies.items()}
+                fscores, freplies, fstats = score_journaled(judge, fprompts, out / "journal" / "faithfulness.jsonl",
+                                                            concurrency=concurrency, max_tokens=judge_max_tokens,
+                                                            kind="faithfulness", on_progress=progress)  # E[s], as correctness
                 v["faithfulness"] = [fscores.get(qid) for qid in ids]
                 info["unparsed_faithfulness"] = sum(freplies[q] is not None and fscores[q] is None for q in freplies)
                 info["failed_faithfulness"] = fstats.calls_failed
