@@ -289,3 +289,102 @@ def test_eval_rag_with_a_hosted_generator_and_judge_writes_no_key(tmp_path, monk
     assert np.allclose(np.asarray(report.per_query.values("correctness", "p1"))[hits == 1], 5.0)
     assert p1.metrics["n_correctness"] == len(QA) and p1.metrics["faithfulness"] == 4.0
     assert SECRET not in all_text(tmp_path / "rag") + r.output
+
+
+# ---------------------------------------------------------------- --score-logprobs: 0 = judge by the stated score
+
+def hedge(messages, text):  # the first token's probability splits 4 / 2 evenly: E[s] = 3 whatever the stated score
+    import math
+
+    return [("4", math.log(0.5)), ("2", math.log(0.5))]
+
+
+def journal_keys(path: Path) -> list[str]:
+    return [r["key"] for r in read_jsonl_tolerant(path)]
+
+
+def test_judge_data_score_logprobs_0_judges_by_the_stated_score(tmp_path, qa):
+    s = generate_judge_data(qa=qa, output=tmp_path / "jd", teacher=FakeLLM(model="oracle", default=server_reply, top_logprobs=hedge),
+                            answer_llms={"stu": FakeLLM(model="s", default=server_reply)}, test_fraction=0.34, score_logprobs=0)
+    keys = journal_keys(tmp_path / "jd" / "journal" / "teacher.jsonl")
+    assert keys and not any(";lp=" in k for k in keys)
+    run = read_judgments(tmp_path / "jd" / "teacher.jsonl")
+    scores = list(run.correctness.values())
+    assert scores and all(j.expected_score is None and j.value == j.score for j in scores)
+    assert {j.score for j in scores} == {1, 3, 5} and s["teacher"]["control_accuracy"] == 1.0
+    # the default asks for 20 and scores E[s] (3 here): the setting is what made the difference above
+    generate_judge_data(qa=qa, output=tmp_path / "lp", teacher=FakeLLM(model="oracle", default=server_reply, top_logprobs=hedge),
+                        answer_llms={"stu": FakeLLM(model="s", default=server_reply)}, test_fraction=0.34)
+    assert any(";lp=20" in k for k in journal_keys(tmp_path / "lp" / "journal" / "teacher.jsonl"))
+    assert {j.value for j in read_judgments(tmp_path / "lp" / "teacher.jsonl").correctness.values()} == {3.0}
+
+
+def test_judge_data_cli_takes_score_logprobs_and_bounds_it(tmp_path):
+    qa = write_qa(tmp_path / "qa.jsonl")
+    (tmp_path / "ans.jsonl").write_text("".join(json.dumps({"id": r["id"], "answer": "ask the municipality"}) + "\n" for r in QA))
+    args = ["generate", "judge-data", str(qa), "-o", str(tmp_path / "jd"), "--teacher", "openai:teacher", "--test-fraction", "0",
+            "--answers", "ref=" + str(tmp_path / "ans.jsonl"), "--no-pairwise"]
+    r = runner.invoke(app, [*args, "--score-logprobs", "21"])
+    assert r.exit_code != 0 and "--score-logprobs" in r.output
+    with ChatServer(reply=server_reply, top_logprobs=hedge) as srv:
+        r = runner.invoke(app, [*args, "--base-url", srv.base_url, "--score-logprobs", "0"])
+        assert r.exit_code == 0, r.output
+        assert srv.log.bodies and not any("logprobs" in b or "top_logprobs" in b for b in srv.log.bodies)
+    assert all(j.expected_score is None for j in read_judgments(tmp_path / "jd" / "teacher.jsonl").correctness.values())
+
+
+def test_eval_judge_cli_score_logprobs_0_judges_by_the_stated_score(tmp_path, qa, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    generate_judge_data(qa=qa, output=tmp_path / "jd", teacher=FakeLLM(model="oracle", default=server_reply), test_fraction=0.5)
+    args = ["eval", "judge", str(tmp_path / "jd"), "-j", "teacher", "-j", "openai:judge", "--bootstrap", "50"]
+    with ChatServer(reply=server_reply, top_logprobs=hedge) as srv:
+        r = runner.invoke(app, [*args, "--base-url", srv.base_url, "--score-logprobs", "0", "--json", str(tmp_path / "none.json")])
+        assert r.exit_code == 0, r.output
+        assert srv.log.bodies and not any("logprobs" in b for b in srv.log.bodies)
+    keys = journal_keys(tmp_path / "jd" / "journal" / "judge-openai_judge.jsonl")
+    assert keys and not any(";lp=" in k for k in keys)
+    stated = read_report(tmp_path / "none.json").result("openai:judge").metrics
+    assert stated["exact_agreement_vs_teacher"] == 1.0 and stated["control_accuracy"] == 1.0  # the oracle's stated scores
+    with ChatServer(reply=server_reply, top_logprobs=hedge) as srv:  # the default: E[s] = 3 for every item
+        r = runner.invoke(app, [*args, "--base-url", srv.base_url, "--json", str(tmp_path / "lp.json")])
+        assert r.exit_code == 0, r.output
+    assert read_report(tmp_path / "lp.json").result("openai:judge").metrics["exact_agreement_vs_teacher"] < 1.0
+
+
+def test_eval_rag_against_a_server_that_refuses_logprobs(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    ds = RetrievalDataset(queries={f"q-{r['id']}": r["question"] for r in QA}, corpus={f"d-{r['id']}": r["reference"] for r in QA},
+                          relevant_docs={f"q-{r['id']}": [f"d-{r['id']}"] for r in QA}, name="toy")
+    write_llamaindex(ds, tmp_path / "corpus.json")
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps({**r, "doc_id": f"d-{r['id']}"}) + "\n" for r in QA), encoding="utf-8")
+    with ChatServer(reply=server_reply, top_logprobs=hedge, reject_logprobs=True) as srv:
+        args = ["eval", "rag", str(qa), "--corpus", str(tmp_path / "corpus.json"), "-r", "minilm", "-g", "openai:gen",
+                "-j", "openai:judge", "--base-url", srv.base_url, "-o", str(tmp_path / "rag"), "--k", "1", "--bootstrap", "50"]
+        r = runner.invoke(app, args)
+        assert r.exit_code != 0
+        assert "refused log-probabilities" in r.output and "--score-logprobs 0" in r.output and "Traceback" not in r.output
+        r = runner.invoke(app, [*args, "--score-logprobs", "0"])
+        assert r.exit_code == 0, r.output
+    for name in ("correctness", "faithfulness"):
+        keys = journal_keys(tmp_path / "rag" / "journal" / f"{name}.jsonl")
+        assert keys and not any(";lp=" in k for k in keys)
+    report = read_report(tmp_path / "rag" / "report.json")
+    hits = np.asarray(report.per_query.values("hit@1", "p1"))
+    assert np.allclose(np.asarray(report.per_query.values("correctness", "p1"))[hits == 1], 5.0)  # stated, not E[s] = 3
+    assert report.result("p1").metrics["faithfulness"] == 4.0
+
+
+def test_score_logprobs_cli_defaults_are_the_librarys():
+    import inspect
+
+    import typer
+
+    from ragtune.judges.config import JudgeDataConfig
+    from ragtune.judges.judge import SCORE_LOGPROBS
+
+    commands = typer.main.get_command(app).commands["eval"].commands
+    for cmd, fn in (("judge", evaluate_judges), ("rag", evaluate_rag)):
+        (param,) = [p for p in commands[cmd].params if p.name == "score_logprobs"]
+        assert param.default == inspect.signature(fn).parameters["score_logprobs"].default == SCORE_LOGPROBS
+    assert JudgeDataConfig.model_fields["score_logprobs"].default == SCORE_LOGPROBS

@@ -28,6 +28,7 @@ BASE_URL = _llm_option("base_url")
 API_KEY_ENV = _llm_option("api_key_env")
 CONCURRENCY = _llm_option("concurrency", "-c", min=1)
 TIMEOUT = _llm_option("timeout", min=0.001)
+SCORE_LOGPROBS = _llm_option("score_logprobs", min=0, max=20)
 
 
 def _progress(what: str, done: int, total: int) -> None:
@@ -53,6 +54,7 @@ def judge_data(
     max_tokens: Optional[int] = option(J, "max_tokens"),
     answer_max_tokens: Optional[int] = option(J, "answer_max_tokens"),
     timeout: Optional[float] = option(J, "timeout"),
+    score_logprobs: Optional[int] = option(J, "score_logprobs"),
     seed: Optional[int] = option(J, "seed"),
     config: Optional[Path] = config_option(),
 ) -> None:
@@ -108,6 +110,7 @@ def eval_judge(
     concurrency: int = CONCURRENCY,
     max_tokens: int = _llm_option("max_tokens", min=8),
     timeout: float = TIMEOUT,
+    score_logprobs: int = SCORE_LOGPROBS,
     bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="Bootstrap resamples for the 95% intervals."),
 ) -> None:
     """Score judges against the teacher (Pearson, Spearman, Kendall, agreement, kappa), on their own (swap
@@ -142,7 +145,8 @@ def eval_judge(
         if not isinstance(j, str):
             check_llm(j)
     report, full = evaluate_judges(data, judges, split=split, concurrency=concurrency, max_tokens=max_tokens,
-                                   n_resamples=bootstrap, on_progress=_progress)
+                                   n_resamples=bootstrap, on_progress=_progress,
+                                   score_logprobs=score_logprobs)
     shown = [m for m in ("control_accuracy", "pearson_vs_teacher", "kappa_vs_teacher", "pairwise_agreement_vs_teacher",
                          "swap_consistency", "inconclusive_rate")
              if all(m in r.metrics for r in report.results)]
@@ -176,6 +180,7 @@ def eval_rag(
     concurrency: int = CONCURRENCY,
     max_tokens: int = typer.Option(160, "--max-new-tokens", min=8, help="Longest generated answer in tokens."),
     timeout: float = TIMEOUT,
+    score_logprobs: int = SCORE_LOGPROBS,
     bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="Bootstrap resamples for the 95% intervals."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of --limit's sample and of the bootstrap."),
 ) -> None:
@@ -230,7 +235,7 @@ def eval_rag(
         check_llm(llm)
     report, summary = evaluate_rag(rows, docs, relevant, pipelines, judge_llm, output, k=k, concurrency=concurrency,
                                    answer_max_tokens=max_tokens, faithfulness=faithfulness, n_resamples=bootstrap, seed=seed,
-                                   dataset=dataset, on_progress=_progress)
+                                   dataset=dataset, on_progress=_progress, score_logprobs=score_logprobs)
     first = report.results[0].metrics
     shown = [m for m in (report.headline, f"hit@{k}", "correct", "faithfulness", "rouge_l") if m in first]
     shown = [m for m in dict.fromkeys(shown) if all(m in r.metrics for r in report.results)]

@@ -39,6 +39,9 @@ class JudgeDataConfig(BaseModel):
     answer_max_tokens: int = Field(160, ge=8, description="Longest answer of an --answer-with model in tokens.",
                                    json_schema_extra={"flag": "--answer-max-new-tokens"})
     timeout: float = Field(60.0, ge=0.001, description="Seconds before a server call is retried.")
+    score_logprobs: int = Field(20, ge=0, le=20, description="First-token log-probabilities asked with each score call "
+                                "(scored by the expected score over them); 0 = none: judge by the stated score "
+                                "(for servers that refuse logprobs).")
     seed: int = Field(0, ge=0, description="Seed of the split, the controls and the swaps.")
 
     @model_validator(mode="after")

@@ -251,7 +251,7 @@ def generate_judge_data(config: JudgeDataConfig | None = None, /, *, sources: Ma
     if teacher is not None:
         progress = (lambda d, t: on_progress("teacher", d, t)) if on_progress else None
         run = judge_items(teacher, items, out / "journal" / "teacher.jsonl", concurrency=concurrency,
-                          max_tokens=max_tokens, on_progress=progress)
+                          max_tokens=max_tokens, on_progress=progress, score_logprobs=cfg.score_logprobs or None)
         write_judgments(out / "teacher.jsonl", run)
         ctl = control_accuracy(items, run)
         summary["teacher"] = {"model": teacher.model, "control_accuracy": ctl["accuracy"], "control_accuracy_ci95": ctl["ci95"],

@@ -190,13 +190,16 @@ def judge_eval_report(items, runs: Mapping[str, JudgeRun], teacher: JudgeRun | N
 
 def evaluate_judges(folder: str | Path, judges: Mapping[str, LLM | str], *, split: str = "test", concurrency: int = 8,
                     max_tokens: int = 128, n_resamples: int = 1000, seed: int = 0,
-                    on_progress: Callable[[str, int, int], None] | None = None) -> tuple[EvalReport, dict]:
-    """Judge the folder's items with every judge, then `judge_eval_report` (see the module docstring)."""
+                    on_progress: Callable[[str, int, int], None] | None = None,
+                    score_logprobs: int | None = SCORE_LOGPROBS) -> tuple[EvalReport, dict]:
+    """Judge the folder's items with every judge, then `judge_eval_report` (see the module docstring).
+    `score_logprobs` first-token log-probabilities are asked with each correctness call; 0 or None asks for none
+    (the judgments are then the stated scores: for servers that refuse logprobs)."""
     if not judges:
         raise InputError("give at least one --judge (an LLM spec, or 'teacher' for the stored teacher judgments).")
     items, teacher, _ = read_data(folder, split)
     if not items:
         raise InputError(f"judge data {folder}: no items in the {split} split.")
     runs = run_judges(items, judges, Path(folder) / "journal", teacher, concurrency=concurrency, max_tokens=max_tokens,
-                      on_progress=on_progress)
+                      on_progress=on_progress, score_logprobs=score_logprobs or None)
     return judge_eval_report(items, runs, teacher, dataset=f"{Path(folder).name}:{split}", n_resamples=n_resamples, seed=seed)

@@ -9,8 +9,8 @@ the passages, then score: `hit@k` (a relevant document retrieved), `correctness`
 against the reference, the same prompt as `generate judge-data`, so a distilled judge applies),
 `correct` (share scored 4 or 5), `faithfulness` (the judge's 1-5 score of how far the retrieved context
 supports the answer) and `rouge_l` against the reference. Both judge scores are the expected score E[s]
-over the first reply token's probabilities where the judge's provider gives them (the stated score otherwise;
-`ragtune.judges.judge`): a small judge's greedy digit is the same for nearly every answer. Every LLM call is journaled under
+over the first reply token's probabilities where the judge's provider gives them (the stated score otherwise,
+or with `score_logprobs=0`; `ragtune.judges.judge`): a small judge's greedy digit is the same for nearly every answer. Every LLM call is journaled under
 OUT/journal/ (a rerun resumes); the answers go to OUT/answers/LABEL.jsonl (`{"id", "answer", "doc_ids"}`,
 usable as `generate judge-data --answers`), the report to OUT/report.json. An unparsed or failed
 judgment is left out of that metric's mean and counted (`n_METRIC`, `unparsed` in OUT/summary.json).
@@ -26,7 +26,7 @@ from ragtune.evaluation.protocols import Encoder
 from ragtune.evaluation.rag import rag_messages, rag_report, retrieve, rouge_l
 from ragtune.io import atomic_write_json, atomic_write_jsonl
 from ragtune.judges.items import CorrectnessItem, QARow
-from ragtune.judges.judge import complete_journaled, judge_items, score_journaled
+from ragtune.judges.judge import SCORE_LOGPROBS, complete_journaled, judge_items, score_journaled
 from ragtune.judges.prompts import faithfulness_messages
 from ragtune.llm import LLM
 from ragtune.records import EvalReport, write_report
@@ -49,8 +49,11 @@ def evaluate_rag(qa: Sequence[QARow], corpus: Mapping[str, str], relevant: Mappi
                  pipelines: Sequence[Pipeline], judge: LLM | None, output: str | Path, *, k: int = 3,
                  concurrency: int = 8, answer_max_tokens: int = 160, judge_max_tokens: int = 128,
                  faithfulness: bool = True, n_resamples: int = 1000, seed: int = 0, dataset: str = "qa",
-                 on_progress: Callable[[str, int, int], None] | None = None) -> tuple[EvalReport, dict]:
-    """Answer and score every question with every pipeline; returns the report and a summary (see the module docstring)."""
+                 on_progress: Callable[[str, int, int], None] | None = None,
+                 score_logprobs: int | None = SCORE_LOGPROBS) -> tuple[EvalReport, dict]:
+    """Answer and score every question with every pipeline; returns the report and a summary (see the module docstring).
+    `score_logprobs` first-token log-probabilities are asked with each judge call; 0 or None asks for none (the
+    judgments are then the stated scores: for servers that refuse logprobs)."""
     out = Path(output)
     (out / "journal").mkdir(parents=True, exist_ok=True)
     labels = [p.label for p in pipelines]
@@ -88,7 +91,8 @@ def evaluate_rag(qa: Sequence[QARow], corpus: Mapping[str, str], relevant: Mappi
                      for r in qa if answers[r.id] is not None]
             progress = (lambda d, t, lab=p.label: on_progress(f"correctness {lab}", d, t)) if on_progress else None
             run = judge_items(judge, items, out / "journal" / "correctness.jsonl", concurrency=concurrency,
-                              max_tokens=judge_max_tokens, on_progress=progress)
+                              max_tokens=judge_max_tokens, on_progress=progress,
+                              score_logprobs=score_logprobs or None)
             scores = {i.question_id: run.correctness[i.id] for i in items}  # E[s] where the judge gave log-probabilities
             v["correctness"] = [None if qid not in scores else scores[qid].value for qid in ids]
             v["correct"] = [None if qid not in scores or scores[qid].discrete is None else float(scores[qid].discrete >= 4)
@@ -101,7 +105,8 @@ def evaluate_rag(qa: Sequence[QARow], corpus: Mapping[str, str], relevant: Mappi
                 progress = (lambda d, t, lab=p.label: on_progress(f"faithfulness {lab}", d, t)) if on_progress else None
                 fscores, freplies, fstats = score_journaled(judge, fprompts, out / "journal" / "faithfulness.jsonl",
                                                             concurrency=concurrency, max_tokens=judge_max_tokens,
-                                                            kind="faithfulness", on_progress=progress)  # E[s], as correctness
+                                                            kind="faithfulness", on_progress=progress,
+                                                            score_logprobs=score_logprobs or None)  # E[s], as correctness
                 v["faithfulness"] = [fscores.get(qid) for qid in ids]
                 info["unparsed_faithfulness"] = sum(freplies[q] is not None and fscores[q] is None for q in freplies)
                 info["failed_faithfulness"] = fstats.calls_failed

@@ -21,7 +21,8 @@ class OpenAIProvider:
 
     Retries (exponential backoff with jitter, `Retry-After` honoured) on 429, 5xx, 408, timeouts,
     connection errors and malformed bodies; other 4xx (bad key, unknown model) raise FatalLLMError at
-    once. The API key is kept out of every message this class raises or logs.
+    once (so does a 400 naming logprobs to a call that asked for them: the message says to ask for none).
+    The API key is kept out of every message this class raises or logs.
     """
 
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
@@ -72,6 +73,8 @@ class OpenAIProvider:
                         **({"logprobs": True, "top_logprobs": logprobs} if logprobs else {}))
                 return self._parse(resp)
             except Exception as e:  # classified below; anything unknown is re-raised
+                if logprobs:
+                    self._refused_logprobs(e)
                 last, retry_after = self._classify(e)
                 connect_failures += last == "connection error"
             if attempt < self.retry.max_tries:
@@ -81,6 +84,16 @@ class OpenAIProvider:
         error = UnreachableError if connect_failures == self.retry.max_tries else LLMError
         raise error(f"{self.model} at {self.base_url or 'api.openai.com'}: gave up after "
                     f"{self.retry.max_tries} tries; last error: {last}")
+
+    def _refused_logprobs(self, e: Exception) -> None:
+        """A 400 that names logprobs, to a call that asked for them: the server refuses log-probabilities
+        (some vLLM / llama.cpp setups, some hosted models), so every such call would fail the same way."""
+        import openai
+
+        if isinstance(e, openai.BadRequestError) and "logprob" in str(e.message).lower():
+            raise FatalLLMError(f"{self.model} at {self.base_url or 'api.openai.com'}: the server refused log-probabilities "
+                                f"(HTTP 400: {scrub(str(e.message), [self._api_key])[:300]}); rerun with --score-logprobs 0 "
+                                "to judge by the stated score instead.") from None
 
     def _classify(self, e: Exception) -> tuple[str, float | None]:
         """Count a failure and say whether to retry; raise FatalLLMError when retrying is pointless."""

@@ -5,7 +5,8 @@ It answers `POST /v1/chat/completions` after an optional fixed delay and can inj
 connection dropped mid-response. Faults come from a queue (consumed in request order) or from a
 `decide(body, n)` function, so a test can make one prompt fail forever. A request with `logprobs` and
 `top_logprobs: k` gets `choices[0].logprobs.content[0].top_logprobs` from `top_logprobs(messages, text)`
-(its first k), by default the reply's first whitespace token at log-probability 0. Use it to check a
+(its first k), by default the reply's first whitespace token at log-probability 0; with
+`reject_logprobs=True` it gets a 400 naming logprobs instead (as from a server that refuses them). Use it to check a
 generation config end to end without a GPU server:
 
     with ChatServer(reply=lambda msgs: "What is X?") as srv:
@@ -52,8 +53,10 @@ class ChatServer:
 
     def __init__(self, reply: Callable[[list[dict]], str] = lambda m: "ok", delay: float = 0.0,
                  faults: list[Fault] | None = None, decide: Callable[[dict, int], Fault | None] | None = None,
-                 top_logprobs: Callable[[list[dict], str], list[tuple[str, float]]] | None = None):
+                 top_logprobs: Callable[[list[dict], str], list[tuple[str, float]]] | None = None,
+                 reject_logprobs: bool = False):
         self.reply, self.delay, self.decide = reply, delay, decide
+        self.reject_logprobs = reject_logprobs
         self.top_logprobs = top_logprobs
         self.faults: deque[Fault] = deque(faults or [])
         self.log = ServerLog()
@@ -159,6 +162,9 @@ def _handler(server: ChatServer):
                 self.close_connection = True
                 self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"cho")
                 return None
+            if server.reject_logprobs and (body.get("logprobs") or body.get("top_logprobs")):
+                return self._send(400, b'{"error": {"message": "logprobs is not supported by this model", '
+                                       b'"type": "invalid_request_error", "param": "logprobs"}}')
             messages = body.get("messages") or []
             words = sum(len(str(m.get("content", "")).split()) for m in messages)
             text = server.reply(messages)
