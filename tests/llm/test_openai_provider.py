@@ -135,12 +135,14 @@ def test_top_logprobs_are_asked_for_and_read_back():
     assert plain.top_logprobs is None and "logprobs" not in srv.log.bodies[1]
 
 
-def test_a_server_that_refuses_logprobs_is_fatal_with_the_way_out():
-    with ChatServer(reply=lambda m: "4\nclose", reject_logprobs=True) as srv:
+@pytest.mark.parametrize("status", [True, 422])  # True: a 400; some servers answer 422 Unprocessable Entity
+def test_a_server_that_refuses_logprobs_is_fatal_with_the_way_out(status):
+    with ChatServer(reply=lambda m: "4\nclose", reject_logprobs=status) as srv:
         llm = OpenAIProvider("m", base_url=srv.base_url, retry=FAST)
         with pytest.raises(FatalLLMError, match="refused log-probabilities") as err:
             run(llm.complete(user_message("grade"), logprobs=20))
         assert "rerun with --score-logprobs 0" in str(err.value) and "logprobs is not supported" in str(err.value)
+        assert f"HTTP {400 if status is True else status}" in str(err.value)
         assert srv.log.requests == 1 and llm.stats.retries == 0  # not retried: every such call fails the same way
         plain = run(llm.complete(user_message("grade")))  # the same server answers a call that asks for none
     assert plain.text == "4\nclose" and plain.top_logprobs is None

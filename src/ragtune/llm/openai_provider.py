@@ -90,10 +90,10 @@ class OpenAIProvider:
         (some vLLM / llama.cpp setups, some hosted models), so every such call would fail the same way."""
         import openai
 
-        if isinstance(e, openai.BadRequestError) and "logprob" in str(e.message).lower():
+        if isinstance(e, (openai.BadRequestError, openai.UnprocessableEntityError)) and "logprob" in str(e.message).lower():
             raise FatalLLMError(f"{self.model} at {self.base_url or 'api.openai.com'}: the server refused log-probabilities "
-                                f"(HTTP 400: {scrub(str(e.message), [self._api_key])[:300]}); rerun with --score-logprobs 0 "
-                                "to judge by the stated score instead.") from None
+                                f"(HTTP {e.status_code}: {scrub(str(e.message), [self._api_key])[:300]}); rerun with "
+                                "--score-logprobs 0 (Python: score_logprobs=0) to judge by the stated score instead.") from None
 
     def _classify(self, e: Exception) -> tuple[str, float | None]:
         """Count a failure and say whether to retry; raise FatalLLMError when retrying is pointless."""

@@ -6,7 +6,7 @@ connection dropped mid-response. Faults come from a queue (consumed in request o
 `decide(body, n)` function, so a test can make one prompt fail forever. A request with `logprobs` and
 `top_logprobs: k` gets `choices[0].logprobs.content[0].top_logprobs` from `top_logprobs(messages, text)`
 (its first k), by default the reply's first whitespace token at log-probability 0; with
-`reject_logprobs=True` it gets a 400 naming logprobs instead (as from a server that refuses them). Use it to check a
+`reject_logprobs=True` (or a status code, e.g. 422) it gets a 400 (that status) naming logprobs instead (as from a server that refuses them). Use it to check a
 generation config end to end without a GPU server:
 
     with ChatServer(reply=lambda msgs: "What is X?") as srv:
@@ -54,7 +54,7 @@ class ChatServer:
     def __init__(self, reply: Callable[[list[dict]], str] = lambda m: "ok", delay: float = 0.0,
                  faults: list[Fault] | None = None, decide: Callable[[dict, int], Fault | None] | None = None,
                  top_logprobs: Callable[[list[dict], str], list[tuple[str, float]]] | None = None,
-                 reject_logprobs: bool = False):
+                 reject_logprobs: bool | int = False):
         self.reply, self.delay, self.decide = reply, delay, decide
         self.reject_logprobs = reject_logprobs
         self.top_logprobs = top_logprobs
@@ -163,7 +163,8 @@ def _handler(server: ChatServer):
                 self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"cho")
                 return None
             if server.reject_logprobs and (body.get("logprobs") or body.get("top_logprobs")):
-                return self._send(400, b'{"error": {"message": "logprobs is not supported by this model", '
+                status = 400 if server.reject_logprobs is True else int(server.reject_logprobs)
+                return self._send(status, b'{"error": {"message": "logprobs is not supported by this model", '
                                        b'"type": "invalid_request_error", "param": "logprobs"}}')
             messages = body.get("messages") or []
             words = sum(len(str(m.get("content", "")).split()) for m in messages)
