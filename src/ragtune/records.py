@@ -114,7 +114,8 @@ class ShipDecision(BaseModel):
         description="'ship'; 'refuse' (measured worse, or not better by the job's rule); 'cannot_judge' (the deciding data "
                     "cannot tell a gain from noise: the base stays the result)")
     model: str = Field(description="label of the judged candidate (finetuned, adapter, reranked, tuned, ...)")
-    decided_by: str = Field(description="what decided: 'validation split' or 'eval dataset'")
+    decided_by: str = Field(description="what decided: 'validation split', 'eval dataset', or a task "
+                                                "evaluator's name ('eval sql': held-out text-to-SQL by execution)")
     dataset: str = Field(description="name of the deciding data")
     metric: str = Field(description="the deciding metric (ndcg@10, val_loss)")
     delta: float | None = Field(description="candidate minus base on the metric (a loss: lower is better)")

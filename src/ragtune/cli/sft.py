@@ -54,6 +54,7 @@ def train_sft(
     seed: Optional[int] = option(S, "seed"),
     eval_each_epoch: Optional[bool] = option(S, "eval_each_epoch", bool_flag=True),
     allow_regression: Optional[bool] = option(S, "allow_regression", bool_flag=True),
+    eval_sql: Optional[str] = option(S, "eval_sql"),
     logging_steps: Optional[int] = option(S, "logging_steps"),
     device: Optional[str] = option(S, "device"),
     report_to: Optional[Literal["none", "tensorboard", "trackio", "wandb"]] = option(S, "report_to"),
@@ -63,17 +64,30 @@ def train_sft(
 
     Writes RUN/ with config.json, metrics.json (base vs tuned validation loss, tokens/s, peak memory),
     curve.json, model/ (the adapter; use it with `ragtune chat RUN`, `ragtune eval sft`, `ragtune sft
-    merge RUN`), checkpoints/, data/, eval/val.json, card.md and log.txt. Example:
+    merge RUN`), checkpoints/, data/, eval/val.json, card.md and log.txt. model/ ships when the validation
+    loss is lower than the base's; with --eval-sql DATA, only on a paired test-suite-accuracy gain on those
+    held-out questions (eval/sql.json; the validation loss is recorded, not deciding). Examples:
 
         ragtune train sft chats.jsonl --model smollm2-135m-instruct -o runs/support
+        ragtune sql prepare spider-dev -o data/sql --test-share 0.5
+        ragtune train sft data/sql/train.jsonl -m qwen2.5-coder-0.5b-instruct --eval-sql data/sql/test.json -o runs/sql
     """
     from ragtune.sft.train import train_sft as run_sft
 
     cfg = config_from(SFTConfig, locals(), config)
-    m = run_sft(cfg)
+    evaluator = None
+    if cfg.eval_sql:  # read and build the held-out databases before training, so a bad file fails first
+        from ragtune.sql.ship import SqlShipEvaluator
+
+        evaluator = SqlShipEvaluator(cfg.eval_sql, device=cfg.device)
+    m = run_sft(cfg, evaluator=evaluator)
+    task = getattr(m, "task_eval", None)
     if m.base and m.tuned:
         console.print(f"validation loss {m.base['val_loss']:.4f} (base) -> {m.tuned['val_loss']:.4f} (tuned), "
-                      f"{100 * m.val_loss_reduction:.1f}% lower")
+                      f"{100 * m.val_loss_reduction:.1f}% lower" + (" (recorded, not deciding)" if task else ""))
+    if task:
+        console.print(f"held-out {task['task']} {task['dataset']} ({task['questions']} questions): {task['metric']} "
+                      f"{task['base']:.4f} (base) -> {task['tuned']:.4f} (tuned)")
     console.print(f"{m.train_tokens_per_second:.0f} training tokens/s, peak memory {m.peak_memory_mb:.0f} MiB")
     show_decision(m.decision, Path(cfg.output))
 

@@ -43,7 +43,13 @@ class SFTConfig(BaseModel):
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
     seed: int = Field(42, ge=0, description="seed for the split, initialization and data order")
     eval_each_epoch: bool = Field(True, description="validation loss after every epoch, and the best epoch's weights kept (costs one pass over the validation data per epoch)")
-    allow_regression: bool = Field(False, description="ship model/ even if the validation loss did not improve over the base model")
+    allow_regression: bool = Field(False, description="ship model/ even if the deciding measure (the validation loss, or the "
+                                   "--eval-sql gain) did not improve over the base model")
+    eval_sql: str | None = Field(None, description="held-out text-to-SQL questions that decide the ship instead of the validation "
+                                 "loss: a Spider-format JSON of {db_id, question, query} (e.g. the test.json of `ragtune sql "
+                                 "prepare`) or 'spider-dev'; base and tuned answer greedily, the SQL runs on synthetic fills, and "
+                                 "model/ ships only on a paired test-suite-accuracy gain. Its databases must not be in the "
+                                 "training chats (split by database, as `sql prepare` does), or the gain measures memorisation")
     logging_steps: int = Field(5, ge=1, description="log the training loss every N optimizer steps")
     device: DeviceSetting = Field("auto", description=DEVICE_HELP)
     report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field("none", description=REPORT_TO_HELP)

@@ -6,6 +6,14 @@ SmolLM2's) and handed to SFTTrainer as `input_ids` + `labels`. The run folder is
 (`ragtune.runs.Run`): config.json, metrics.json, curve.json, model/ (adapter + tokenizer, or the full
 model), checkpoints/, data/train.jsonl + data/val.jsonl, eval/val.json, card.md, log.txt. Rerunning the
 same command resumes from the last checkpoint; a finished run is not trained again.
+
+The ship rule: the tuned model ships when its validation loss is lower than the base's, unless a task
+evaluator is given (`evaluator=`, a `ragtune.evaluation.protocols.TaskEvaluator`; the CLI's `--eval-sql` gives
+`ragtune.sql.ship.SqlShipEvaluator`). Then the tuned model is saved to RUN/checkpoints/candidate/, base and
+candidate are judged on the evaluator's held-out data (eval/<task>.json), and `decide_gain` on its headline
+metric decides: ship on a clear paired gain, refuse on a clear loss, else cannot judge (the base stays). The
+validation loss is still measured and recorded, not deciding: on Spider, a LoRA whose validation loss fell
+0.525 -> 0.183 scored -0.018 [-0.068, +0.031] test-suite accuracy on held-out databases.
 """
 
 from __future__ import annotations
@@ -15,13 +23,15 @@ import logging
 import math
 import random
 import resource
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from ragtune.assets import BASE_FILE, model_folder
 from ragtune.data.chat import ChatExample, load_chat, write_chat
-from ragtune.errors import DataValidationError, Problem
+from ragtune.errors import DataValidationError, InputError, Problem
+from ragtune.evaluation.protocols import TaskEvaluator
 from ragtune.evaluation.sft import example_losses, mean_loss
 from ragtune.io import atomic_write_json
 from ragtune.llm.models import load_causal_lm
@@ -29,7 +39,7 @@ from ragtune.runs.progress import progress_callback
 from ragtune.runs.tracking import report_to
 from ragtune.device import bf16_supported, resolve_device
 from ragtune.records import EvalReport, ModelResult, RunMetrics
-from ragtune.runs import Run, card, decide_lower_loss, job_config, training_curve
+from ragtune.runs import Run, card, decide_gain, decide_lower_loss, job_config, training_curve
 from ragtune.sft.config import SFTConfig
 from ragtune.sft.tokenize import chat_tokenizer, check_tokens, token_rows
 
@@ -42,21 +52,27 @@ log = logging.getLogger(__name__)
 RESUMABLE_CHANGES = ("gradient_checkpointing",)
 
 
-def train_sft(config: SFTConfig | None = None, callbacks: list | None = None, **fields: Any) -> RunMetrics:
+def train_sft(config: SFTConfig | None = None, callbacks: list | None = None, *, evaluator: TaskEvaluator | None = None,
+              **fields: Any) -> RunMetrics:
     """Train, evaluate base vs tuned on the validation split, and write the run folder. Returns its metrics.
 
     Keyword fields update `config` (`train_sft(dataset="chats.jsonl", output="runs/sft")`). `callbacks`
-    are extra `transformers.TrainerCallback`s (progress bars, early stopping, probes).
+    are extra `transformers.TrainerCallback`s (progress bars, early stopping, probes). `evaluator` (a
+    `TaskEvaluator`, e.g. `ragtune.sql.ship.SqlShipEvaluator(config.eval_sql)`) decides the ship by its paired
+    gain on held-out task data instead of the validation loss (see the module doc); `eval_sql` needs one.
     """
     cfg, _ = job_config(SFTConfig, config, fields)
     cfg = cfg.resolved()
+    if cfg.eval_sql and evaluator is None:
+        raise InputError(f"eval_sql={cfg.eval_sql!r} needs its evaluator: run `ragtune train sft --eval-sql FILE`, or pass "
+                         "evaluator=ragtune.sql.ship.SqlShipEvaluator(FILE) to train_sft.")
     model_folder(cfg.model)  # a model that does not resolve fails before the run folder is touched
     with Run(cfg.output, "sft", cfg, resumable=RESUMABLE_CHANGES) as run:
         done = run.finished()
         if done is not None:
             return done
         run.start()
-        return _train(cfg, run, callbacks or [])
+        return _train(cfg, run, callbacks or [], evaluator)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +217,7 @@ def _log_callback():
 # the run
 
 
-def _train(config: SFTConfig, run: Run, callbacks: list) -> RunMetrics:
+def _train(config: SFTConfig, run: Run, callbacks: list, evaluator: TaskEvaluator | None = None) -> RunMetrics:
     loaded = {}
 
     def tokenizer():
@@ -232,12 +248,59 @@ def _train(config: SFTConfig, run: Run, callbacks: list) -> RunMetrics:
     tokens = sum(len(x) for x in train_ds["input_ids"]) * (trainer.state.epoch - start_epoch)
     tuned_loss = val_loss(trainer.model) if val_loss else None
     decision = decide_lower_loss(base_loss, tuned_loss, "val", config.allow_regression)
-    run.ship(decision, lambda folder: _save_model(trainer.model, tok, config, folder))
+    save = lambda folder: _save_model(trainer.model, tok, config, folder)  # noqa: E731
+    task_report = None
+    if evaluator is None:
+        run.ship(decision, save)
+    else:
+        loss_decision = decision
+        decision, task_report = _decide_on_task(run, config, evaluator, save)
     fields = _fields(config, len(train), len(val), base_loss, tuned_loss, tokens, seconds, result.metrics)
+    if task_report is not None:
+        fields["task_eval"] = _task_fields(config, evaluator, task_report, loss_decision)
     fields["curve"] = training_curve(trainer.state.log_history, ("eval_loss",))
     atomic_write_json(run.folder / "curve.json", fields["curve"])
-    reports = _write_eval(run, config, val, base_loss, tuned_loss)
+    reports = _write_eval(run, config, val, base_loss, tuned_loss) + ([task_report] if task_report is not None else [])
     return run.finish(decision, fields, _card(config, fields, reports, decision))
+
+
+CANDIDATE = "candidate"  # RUN/checkpoints/candidate/: the tuned model while the task evaluator judges it
+
+
+def _decide_on_task(run: Run, config: SFTConfig, evaluator: TaskEvaluator, save) -> tuple[Any, EvalReport]:
+    """Save the tuned model as the candidate, judge it and the base with `evaluator`, write eval/<task>.json, and
+    ship (move the candidate into model/) on a clear paired gain of the evaluator's headline metric."""
+    candidate = run.checkpoints / CANDIDATE
+    shutil.rmtree(candidate, ignore_errors=True)
+    candidate.mkdir(parents=True)
+    save(candidate)
+    log.info("judging %s (base) and the tuned model on %s (%s)", config.model, evaluator.dataset, evaluator.name)
+    report = evaluator.evaluate(config.model, candidate)
+    labels = [r.model for r in report.results]
+    if len(labels) < 2 or labels[0] != "base" or "tuned" not in labels:
+        raise ValueError(f"the task evaluator {evaluator.name!r} returned results for {labels}; it must return 'base' "
+                         "first and 'tuned' (see ragtune.evaluation.protocols.TaskEvaluator)")
+    run.write_eval(report.task, report)
+    decision = decide_gain(report, evaluator.name, "tuned", allow_regression=config.allow_regression)
+    run.ship(decision, lambda folder: _move_contents(candidate, folder))
+    shutil.rmtree(candidate, ignore_errors=True)
+    return decision, report
+
+
+def _move_contents(src: Path, dst: Path) -> None:
+    for path in src.iterdir():
+        shutil.move(str(path), str(dst / path.name))
+
+
+def _task_fields(config: SFTConfig, evaluator: TaskEvaluator, report: EvalReport, loss_decision) -> dict[str, Any]:
+    """metrics.json's record of what decided: the held-out task data, its metric for base and tuned, and what the
+    validation loss alone would have decided."""
+    cmp = report.comparison("tuned")
+    return {"decided_by": evaluator.name, "data": config.eval_sql, "dataset": report.dataset, "task": report.task,
+            "metric": cmp.metric, "questions": report.num_queries,
+            "base": report.result("base").metrics.get(cmp.metric), "tuned": report.result("tuned").metrics.get(cmp.metric),
+            "val_loss_verdict": loss_decision.verdict,
+            "note": "the held-out task data decided the ship; the validation loss is recorded, not deciding"}
 
 
 def _save_model(model, tok, config: SFTConfig, folder: Path) -> None:
@@ -308,6 +371,12 @@ def _card(config: SFTConfig, fields: dict[str, Any], reports: list[EvalReport], 
              f"{fields['val_examples']} validation conversations), {config.epochs:g} epochs, loss on assistant tokens only.",
              (f"Validation assistant-token loss {base['val_loss']:.4f} (base) -> {tuned['val_loss']:.4f} (tuned), "
               f"{100 * fields['val_loss_reduction']:.1f}% lower." if base and tuned else "No validation split.")]
+    task = fields.get("task_eval")
+    if task:
+        about.append(f"Ship decided by held-out {task['task']} data `{task['data'] or task['dataset']}` ({task['questions']} "
+                     f"questions, {task['decided_by']}): {task['metric']} {task['base']:.4f} (base) -> {task['tuned']:.4f} "
+                     f"(tuned). The validation loss is recorded, not deciding (alone it would have said: "
+                     f"{task['val_loss_verdict']}).")
     load = ["model/ holds the " + ("full model." if config.full else "LoRA adapter: `ragtune chat RUN`, `ragtune eval sft`, "
                                    "or merge it with `ragtune sft merge RUN`.")]
     return card(Path(config.output).name, about, reports, decision, load)

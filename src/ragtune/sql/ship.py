@@ -1,0 +1,59 @@
+"""`SqlShipEvaluator`: held-out text-to-SQL questions that decide whether a tuned chat model ships.
+
+A `ragtune.evaluation.protocols.TaskEvaluator` for `train_sft(evaluator=...)` / `ragtune train sft --eval-sql
+DATA`: the base model and the tuned candidate each answer every held-out question greedily (as `ragtune eval
+sql` does: batched, one database at a time, at most 128 new tokens), the SQL runs on every synthetic fill of its
+database, and the report's paired test-suite-accuracy comparison decides (`decide_gain`). Measured on Spider, the
+validation loss is the wrong judge: a LoRA whose loss fell 0.525 -> 0.183 scored -0.018 [-0.068, +0.031]
+test-suite accuracy on held-out databases.
+
+The data is read and its databases built when the evaluator is made, so a bad file fails before training.
+The held-out databases must not be in the training chats (split by database, as `ragtune sql prepare` does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragtune.records import EvalReport
+from ragtune.sql.build import DEFAULT_FILLS
+from ragtune.sql.evaluate import HEADLINE, evaluate_sql, load_spider_data, prepare_items
+
+__all__ = ["SqlShipEvaluator", "EVAL_SQL"]
+
+EVAL_SQL = "eval sql"  # the decision's decided_by
+
+
+class SqlShipEvaluator:
+    """Base vs tuned on held-out Spider-format questions, by test-suite accuracy (the headline)."""
+
+    name = EVAL_SQL
+    metric = HEADLINE
+
+    def __init__(self, data: str | Path, tables: str | Path | None = None, *, fills: int = DEFAULT_FILLS, rows: int = 0,
+                 max_tokens: int = 128, batch_size: int = 32, bootstrap: int = 1000, seed: int = 0, device: str = "auto",
+                 llm=None):
+        """`data`: 'spider-dev' or a Spider-format JSON/JSONL of {db_id, question, query} (schemas from `tables`, else
+        Spider's tables.json; generated pairs with db_path run on their own file). `rows`: sample rows per table in
+        the prompt (as the training chats were written). `llm(spec)` makes the model that answers (default:
+        `LocalLLM(spec, batch_size, device)`; a LoRA folder is merged into its base)."""
+        self.data = str(data)
+        examples, self.dataset = load_spider_data(self.data, tables)
+        self.items = prepare_items(examples, fills=fills, seed=seed)
+        self.rows, self.max_tokens, self.batch_size = rows, max_tokens, batch_size
+        self.bootstrap, self.seed, self.device = bootstrap, seed, device
+        self._llm = llm
+
+    def make_llm(self, spec: str):
+        if self._llm is not None:
+            return self._llm(spec)
+        from ragtune.llm import LocalLLM
+
+        return LocalLLM(spec, batch_size=self.batch_size, device=self.device)
+
+    def evaluate(self, base: str, tuned: str | Path) -> EvalReport:
+        """The report on the held-out questions: "base" first, then "tuned" with its paired comparison."""
+        models = {"base": self.make_llm(base), "tuned": self.make_llm(str(tuned))}
+        report, _ = evaluate_sql(self.items, models, dataset=self.dataset, max_tokens=self.max_tokens,
+                                 concurrency=self.batch_size, rows=self.rows, bootstrap=self.bootstrap, seed=self.seed)
+        return report
