@@ -7,9 +7,10 @@
 2. A seeded sample of --train training chats (+ --val others of the training databases for the ship rule's
    validation loss): a 2-core CPU trains Qwen2.5-Coder-0.5B LoRA at ~33 tokens/s and the 578 training chats are
    187k tokens (94 minutes an epoch), so the bench trains on a slice and says so.
-3. `ragtune train sft` (LoRA) on it; the ship rule (lower validation loss) decides whether model/ is written.
-4. `ragtune eval sql` of the base and the tuned run folder on every held-out question (or a seeded --limit),
-   paired bootstrap of test-suite accuracy.
+3. `ragtune train sft` (LoRA) on it; the ship rule of step 4 decides whether model/ is written.
+4. With --decide eval-sql (default) `train sft --eval-sql` itself judges base and tuned on every held-out question
+   (paired bootstrap of test-suite accuracy) and ships only on a clear gain; with --decide loss the validation loss
+   decides and `ragtune eval sql` evaluates the base and the tuned run folder afterwards (or a seeded --limit).
 
 With --source generated (recipe b, a user's case: their own databases, no labelled questions), the training
 chats are `ragtune generate sql` pairs written by --gen-llm over each HELD-OUT database's own schema, on a fill
@@ -87,6 +88,9 @@ def main() -> None:
     ap.add_argument("--gen-llm", default="local:qwen2.5-coder-0.5b-instruct", help="the LLM of `generate sql`")
     ap.add_argument("--gen-temperature", type=float, default=0.7)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--decide", choices=("eval-sql", "loss"), default="eval-sql",
+                    help="the ship rule: `train sft --eval-sql` (paired test-suite gain on the held-out questions, which "
+                         "the run also reports) or the plain validation loss (then `eval sql` evaluates afterwards)")
     ap.add_argument("--work", default=str(ROOT / "bench" / "work" / "sql_lora"))
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -98,7 +102,7 @@ def main() -> None:
     data = Path(a.work) / "data"
     out: dict = {"bench": "sql_lora", "command": "bench/sql_lora.py " + " ".join(sys.argv[1:]), "model": a.model,
                  "settings": {k: getattr(a, k) for k in ("train", "val", "epochs", "lr", "batch_size", "limit", "seed", "source",
-                                                           "gen_llm", "gen_temperature")}}
+                                                           "gen_llm", "gen_temperature", "decide")}}
     if not (data / "train.jsonl").exists():
         sh(RAGTUNE + ["sql", "prepare", "spider-dev", "-o", str(data), "--test-share", "0.5", "--seed", str(a.seed)])
     out["split"] = json.loads((data / "split.json").read_text())
@@ -119,22 +123,29 @@ def main() -> None:
     val.write_text("".join(r + "\n" for r in val_rows), encoding="utf-8")
     out["sample"] = {"train": len(train_rows), "val": len(val_rows), "spider_of": len(chats)}
 
-    run = work / "run"
+    if a.decide == "eval-sql" and a.limit:
+        raise SystemExit("--limit needs --decide loss (train sft --eval-sql judges every held-out question)")
+    run = work / ("run" if a.decide == "loss" else "run-evalsql")
     out["train_s"] = sh(RAGTUNE + ["train", "sft", str(train), "-m", a.model, "-o", str(run), "--val-dataset", str(val),
                                    "--epochs", str(a.epochs), "--learning-rate", str(a.lr), "--batch-size", str(a.batch_size),
-                                   "--seed", str(a.seed), "--no-gradient-checkpointing"])
+                                   "--seed", str(a.seed), "--no-gradient-checkpointing",
+                                   *(["--eval-sql", str(data / "test.json")] if a.decide == "eval-sql" else [])])
     metrics = json.loads((run / "metrics.json").read_text())
     out["decision"] = metrics.get("decision")
     out["training"] = {k: metrics.get(k) for k in ("train_examples", "val_examples", "base", "tuned", "train_tokens_per_second",
                                                    "train_seconds", "peak_memory_mb", "train_loss", "gradient_checkpointing")}
     print(f"trained {metrics['train_examples']} chats at {metrics['train_tokens_per_second']:.1f} tokens/s in "
           f"{metrics['train_seconds']:.0f} s; {out['decision']['reason']}")
+    out["training"]["task_eval"] = metrics.get("task_eval")
     tuned = run if (run / "model").exists() else None
-    report = work / "eval.json"
-    models = ["-m", f"base={a.model}"] + (["-m", f"tuned={run}"] if tuned else [])
-    out["eval_s"] = sh(RAGTUNE + ["eval", "sql", str(data / "test.json"), *models, "--json", str(report),
-                                  "--sql-out", str(work / "sql.jsonl"), "--seed", str(a.seed), "--max-new-tokens", "96",
-                                  *(["--limit", str(a.limit)] if a.limit else [])])
+    if a.decide == "eval-sql":  # the run judged base and tuned on every held-out question: its report is the result
+        report = run / "eval" / "sql.json"
+    else:
+        report = work / "eval.json"
+        models = ["-m", f"base={a.model}"] + (["-m", f"tuned={run}"] if tuned else [])
+        out["eval_s"] = sh(RAGTUNE + ["eval", "sql", str(data / "test.json"), *models, "--json", str(report),
+                                      "--sql-out", str(work / "sql.jsonl"), "--seed", str(a.seed), "--max-new-tokens", "96",
+                                      *(["--limit", str(a.limit)] if a.limit else [])])
     rep = json.loads(report.read_text())
     rep.pop("per_query", None)
     out["report"] = rep
