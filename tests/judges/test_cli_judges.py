@@ -247,11 +247,7 @@ def test_eval_judge_cli_with_a_tiny_model(tmp_path, qa, tiny_chat_model):
 
 
 def test_eval_rag_cli_with_tiny_models_saves_answers_for_judge_data(tmp_path, tiny_chat_model):
-    ds = RetrievalDataset(queries={f"q-{r['id']}": r["question"] for r in QA}, corpus={f"d-{r['id']}": r["reference"] for r in QA},
-                          relevant_docs={f"q-{r['id']}": [f"d-{r['id']}"] for r in QA}, name="toy")
-    write_llamaindex(ds, tmp_path / "corpus.json")
-    qa = tmp_path / "qa.jsonl"
-    qa.write_text("".join(json.dumps({**r, "doc_id": f"d-{r['id']}"}) + "\n" for r in QA), encoding="utf-8")
+    qa = _rag_files(tmp_path)
     r = runner.invoke(app, ["eval", "rag", str(qa), "--corpus", str(tmp_path / "corpus.json"), "-r", "minilm", "-g", str(tiny_chat_model),
                             "-r", "minilm", "-g", f"local:{tiny_chat_model}", "--pipeline-name", "naive", "--pipeline-name", "same",
                             "-j", str(tiny_chat_model), "-o", str(tmp_path / "rag"), "--k", "2", "--max-new-tokens", "8",
@@ -270,13 +266,19 @@ def test_eval_rag_cli_with_tiny_models_saves_answers_for_judge_data(tmp_path, ti
     assert any(i.source == "naive" for i in read_items(tmp_path / "jd" / "items.jsonl"))
 
 
-def test_eval_rag_with_a_hosted_generator_and_judge_writes_no_key(tmp_path, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+def _rag_files(tmp_path):
+    """QA (with doc ids) and its corpus, as `eval rag` reads them: tmp_path/qa.jsonl and tmp_path/corpus.json."""
     ds = RetrievalDataset(queries={f"q-{r['id']}": r["question"] for r in QA}, corpus={f"d-{r['id']}": r["reference"] for r in QA},
                           relevant_docs={f"q-{r['id']}": [f"d-{r['id']}"] for r in QA}, name="toy")
     write_llamaindex(ds, tmp_path / "corpus.json")
     qa = tmp_path / "qa.jsonl"
     qa.write_text("".join(json.dumps({**r, "doc_id": f"d-{r['id']}"}) + "\n" for r in QA), encoding="utf-8")
+    return qa
+
+
+def test_eval_rag_with_a_hosted_generator_and_judge_writes_no_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    qa = _rag_files(tmp_path)
     with ChatServer(reply=server_reply, faults=[Fault("500"), Fault("429", retry_after=0.1)]) as srv:
         r = runner.invoke(app, ["eval", "rag", str(qa), "--corpus", str(tmp_path / "corpus.json"), "-r", "minilm",
                                 "-g", "openai:gen", "-j", "openai:judge", "--base-url", srv.base_url, "-o", str(tmp_path / "rag"),
@@ -353,11 +355,7 @@ def test_eval_judge_cli_score_logprobs_0_judges_by_the_stated_score(tmp_path, qa
 
 def test_eval_rag_against_a_server_that_refuses_logprobs(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    ds = RetrievalDataset(queries={f"q-{r['id']}": r["question"] for r in QA}, corpus={f"d-{r['id']}": r["reference"] for r in QA},
-                          relevant_docs={f"q-{r['id']}": [f"d-{r['id']}"] for r in QA}, name="toy")
-    write_llamaindex(ds, tmp_path / "corpus.json")
-    qa = tmp_path / "qa.jsonl"
-    qa.write_text("".join(json.dumps({**r, "doc_id": f"d-{r['id']}"}) + "\n" for r in QA), encoding="utf-8")
+    qa = _rag_files(tmp_path)
     with ChatServer(reply=server_reply, top_logprobs=hedge, reject_logprobs=True) as srv:
         args = ["eval", "rag", str(qa), "--corpus", str(tmp_path / "corpus.json"), "-r", "minilm", "-g", "openai:gen",
                 "-j", "openai:judge", "--base-url", srv.base_url, "-o", str(tmp_path / "rag"), "--k", "1", "--bootstrap", "50"]

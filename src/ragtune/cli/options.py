@@ -19,6 +19,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from ragtune.errors import InputError
+from ragtune.runs.inputs import plain_value
 
 __all__ = ["option", "config_option", "config_from", "flag_of"]
 
@@ -67,19 +68,11 @@ def config_from(cls: type[C], params: dict[str, Any], config_file: Path | None =
     """The config from the file (if any) overlaid with every given (non-None) option, validated. `arguments` are
     the fields the command takes as positional arguments (named in upper case in errors)."""
     base = _read_config_file(config_file, cls) if config_file else {}
-    given = {k: _plain(v) for k, v in params.items() if k in cls.model_fields and v is not None}
+    given = {k: plain_value(v) for k, v in params.items() if k in cls.model_fields and v is not None}
     try:
         return cls.model_validate({**base, **given})
     except ValidationError as e:
         raise InputError("; ".join(_problem(err, arguments, cls) for err in e.errors())) from None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [str(v) if isinstance(v, Path) else v for v in value]
-    return value
 
 
 def _problem(err: dict[str, Any], arguments: tuple[str, ...], cls: type[BaseModel]) -> str:

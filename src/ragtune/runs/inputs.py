@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ragtune.errors import InputError
 
-__all__ = ["job_config"]
+__all__ = ["job_config", "plain_value"]
 
 C = TypeVar("C", bound=BaseModel)
 _SCALAR = (str, int, float, bool, type(None), Path)
@@ -32,7 +32,8 @@ def _is_plain(value: Any) -> bool:
     return isinstance(value, dict)
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A Path (or a list of them) as str, for a config field; anything else unchanged."""
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (list, tuple)):
@@ -52,7 +53,7 @@ def job_config(cls: type[C], config: C | None, fields: dict[str, Any], *, what: 
 
     `what` names the job in errors ("bad generate-sql setting(s): ..."; default: the config class)."""
     objects = {k: v for k, v in fields.items() if not _is_plain(v)}
-    plain = {k: _plain(v) for k, v in fields.items() if k not in objects}
+    plain = {k: plain_value(v) for k, v in fields.items() if k not in objects}
     names = {k: _name(v) for k, v in objects.items()}
     base = config.model_dump() if config is not None else {}
     try:
