@@ -13,7 +13,8 @@
    decides and `ragtune eval sql` evaluates the base and the tuned run folder afterwards (or a seeded --limit).
 
 With --source generated (recipe b, a user's case: their own databases, no labelled questions), the training
-chats are `ragtune generate sql` pairs written by --gen-llm over each HELD-OUT database's own schema, on a fill
+chats are `ragtune generate sql` pairs written by --gen-llm over each HELD-OUT database's own schema
+(--gen-mode pairs: the LLM writes question and SQL; describe: ragtune samples the SQL, the LLM words it), on a fill
 built without the held-out gold queries' literals (seed 1; the evaluation fills are seeds 0..2 with them), so
 nothing of the held-out questions reaches training. --val of those chats are held back for the ship rule.
 --source both adds them to the --train Spider sample.
@@ -59,8 +60,9 @@ def generated_chats(a: argparse.Namespace, test_dbs: list[str], work: Path) -> t
             db.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(build_databases(schemas[db_id], (), fills=1, seed=1)[0], db)
         out = work / "pairs" / db_id
-        sh(RAGTUNE + ["generate", "sql", "--db", str(db), "-o", str(out), "--llm", a.gen_llm,
-                      "--temperature", str(a.gen_temperature), "--seed", str(a.seed)])
+        sh(RAGTUNE + ["generate", "sql", "--db", str(db), "-o", str(out), "--llm", a.gen_llm, "--mode", a.gen_mode,
+                      "--temperature", str(a.gen_temperature), "--seed", str(a.seed),
+                      *(["--calls", str(a.gen_calls)] if a.gen_calls else [])])
         summary = json.loads((out / "summary.json").read_text())
         per_db[db_id] = {"kept": summary["kept"], "candidates": summary["candidates"], "dropped": summary["dropped"]}
         rows += (out / "pairs.jsonl").read_text(encoding="utf-8").splitlines()
@@ -87,6 +89,9 @@ def main() -> None:
                     help="training chats: other databases' human questions, generated pairs over the held-out databases, or both")
     ap.add_argument("--gen-llm", default="local:qwen2.5-coder-0.5b-instruct", help="the LLM of `generate sql`")
     ap.add_argument("--gen-temperature", type=float, default=0.7)
+    ap.add_argument("--gen-mode", choices=("pairs", "describe"), default="pairs",
+                    help="`generate sql --mode`: the LLM writes question and SQL, or describes sampled SQL")
+    ap.add_argument("--gen-calls", type=int, default=None, help="`generate sql --calls` per held-out database")
     ap.add_argument("--tag", default="")
     ap.add_argument("--decide", choices=("eval-sql", "loss"), default="eval-sql",
                     help="the ship rule: `train sft --eval-sql` (paired test-suite gain on the held-out questions, which "
@@ -102,7 +107,8 @@ def main() -> None:
     data = Path(a.work) / "data"
     out: dict = {"bench": "sql_lora", "command": "bench/sql_lora.py " + " ".join(sys.argv[1:]), "model": a.model,
                  "settings": {k: getattr(a, k) for k in ("train", "val", "epochs", "lr", "batch_size", "limit", "seed", "source",
-                                                           "gen_llm", "gen_temperature", "decide")}}
+                                                           "gen_llm", "gen_temperature", "gen_mode", "gen_calls",
+                                                           "decide")}}
     if not (data / "train.jsonl").exists():
         sh(RAGTUNE + ["sql", "prepare", "spider-dev", "-o", str(data), "--test-share", "0.5", "--seed", str(a.seed)])
     out["split"] = json.loads((data / "split.json").read_text())
@@ -114,7 +120,8 @@ def main() -> None:
     train_rows = [chats[i] for i in sorted(order[: a.train])] if a.source != "generated" else []
     val_rows = [chats[i] for i in sorted(order[a.train: a.train + a.val])] if a.source == "spider" else []
     if a.source != "spider":
-        gen_chats, out["generated"] = generated_chats(a, out["split"]["test_dbs"], Path(a.work) / "generated")
+        gen_dir = Path(a.work) / ("generated" if a.gen_mode == "pairs" else f"generated-{a.gen_mode}")
+        gen_chats, out["generated"] = generated_chats(a, out["split"]["test_dbs"], gen_dir)
         gorder = list(range(len(gen_chats)))
         random.Random(a.seed).shuffle(gorder)
         val_rows += [gen_chats[i] for i in sorted(gorder[: a.val])]

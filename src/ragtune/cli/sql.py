@@ -179,6 +179,7 @@ def ask(
 def generate_sql_cmd(
     db: Optional[Path] = option(G, "db"),
     output: Optional[Path] = option(G, "output", "-o"),
+    mode: Optional[str] = option(G, "mode"),
     llm: Optional[str] = option(G, "llm"),
     base_url: Optional[str] = option(G, "base_url"),
     calls: Optional[int] = option(G, "calls"),
@@ -194,11 +195,14 @@ def generate_sql_cmd(
 ) -> None:
     """Question + SQL pairs from your own database: an LLM reads the schema and sample rows, every candidate is run.
 
-    Kept only when it runs, returns rows and is not a duplicate (sqlglot normal form); drops are counted by
-    reason. Every finished call is journaled: rerun the same command to resume. OUT/config.json is a valid
-    --config.
+    --mode pairs (default): the LLM writes questions with their SQL. --mode describe: ragtune samples the SQL
+    (real columns, joins along foreign keys, values from your rows) and the LLM only writes the question each
+    query answers, which small local models do far more reliably. A pair is kept only when its SQL runs,
+    returns rows and is not a duplicate (sqlglot normal form); drops are counted by reason. Every finished
+    call is journaled: rerun the same command to resume. OUT/config.json is a valid --config.
 
         ragtune generate sql --db shop.sqlite -o gen-sql/
+        ragtune generate sql --db shop.sqlite -o gen-sql/ --mode describe
         ragtune sql prepare gen-sql/ -o data/sql --test-share 0
     """
     from ragtune.sql.generate import generate_sql

@@ -35,12 +35,15 @@ from ragtune.io import atomic_write_json, atomic_write_jsonl, check_output, hold
 from ragtune.llm import LLM, load_llm
 from ragtune.runs.inputs import job_config
 from ragtune.sql.extract import extract_sql
+from ragtune.sql.hints import extract_literals
 from ragtune.sql.normalize import canonical
 from ragtune.sql.config import SqlGenConfig
+from ragtune.sql.sample import column_values, sample_queries
 from ragtune.sql.sandbox import SqlSandbox
 from ragtune.sql.schema import read_sample_rows, render_schema, schema_from_sqlite
 
-__all__ = ["SQL_GEN_PROMPT", "SqlGenConfig", "SqlGenResult", "generate_sql", "parse_pairs"]
+__all__ = ["DESCRIBE_PROMPT", "SQL_GEN_PROMPT", "SqlGenConfig", "SqlGenResult", "generate_sql", "parse_pairs",
+           "parse_question"]
 
 SQL_GEN_PROMPT = """Database schema:
 {schema}
@@ -51,6 +54,21 @@ that appear in the sample rows. Reply with all {n} pairs in exactly this format,
 
 {slots}
 """
+
+
+DESCRIBE_PROMPT = """Database schema:
+{schema}
+
+SQLite query:
+{sql}
+
+A program worded this query as: {plain}
+Rewrite that as the question a user of this database would ask, in natural words, with the same meaning. Keep every
+value exactly as written. Reply with the question only, on one line.
+"""
+
+
+DESCRIBE_PER_TABLE = 10  # --mode describe: default queries (one call each) per table
 
 
 def _slots(n: int) -> str:
@@ -91,6 +109,28 @@ def parse_pairs(reply: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def parse_question(reply: str) -> str | None:
+    """The question of a `--mode describe` reply: its first line, without a `Question:` label or quotes;
+    None when that line is empty, too short or long, or is SQL itself."""
+    for line in reply.strip().splitlines():
+        line = line.strip().strip("*").strip()
+        if line:
+            break
+    else:
+        return None
+    line = re.sub(r"^(?:question|q)\s*\d*\s*[:.)-]\s*", "", line, flags=re.IGNORECASE).strip().strip("\"'`").strip()
+    if not 8 <= len(line) <= 300 or re.match(r"(?i)\s*(select|with)\s", line) or re.search(r"(?i)\bselect\b.+\bfrom\b", line):
+        return None
+    return line
+
+
+def _lost_values(question: str, sql: str, schema) -> list[str]:
+    """The literals of `sql` (its WHERE values) that `question` does not contain, case-insensitively."""
+    text = question.lower()
+    values = dict.fromkeys(str(lit.value) for lit in extract_literals(sql, schema))
+    return [v for v in values if v.lower() not in text]
+
+
 def generate_sql(config: SqlGenConfig | None = None, /, *, show_progress: bool = False, **fields: Any) -> SqlGenResult:
     """Write checked question + SQL pairs for the SQLite file `db` into the folder `output` (see the module docstring).
 
@@ -105,28 +145,36 @@ def generate_sql(config: SqlGenConfig | None = None, /, *, show_progress: bool =
     schema = schema_from_sqlite(db)
     if not schema.tables:
         raise InputError(f"{db}: the database has no tables to ask about.")
-    pairs_per_call, rows, max_pairs = cfg.pairs_per_call, cfg.rows, cfg.max_pairs
-    n_calls = cfg.calls or 2 * len(schema.tables)
+    pairs_per_call, rows, max_pairs, describe = cfg.pairs_per_call, cfg.rows, cfg.max_pairs, cfg.mode == "describe"
+    n_calls = cfg.calls or (DESCRIBE_PER_TABLE if describe else 2) * len(schema.tables)
+    per_call = 1 if describe else pairs_per_call
     gen = QueryGenConfig(llm=llm if isinstance(llm, str) else "local", concurrency=cfg.concurrency,
                          temperature=cfg.temperature, seed=cfg.seed,
-                         max_tokens=cfg.max_tokens or min(2048, max(64, 60 * pairs_per_call)),
-                         questions_per_chunk=pairs_per_call, samples=1, filter=False, self_check=False)
+                         max_tokens=cfg.max_tokens or (48 if describe else min(2048, max(64, 60 * per_call))),
+                         questions_per_chunk=per_call, samples=1, filter=False, self_check=False)
     with hold_folder(out):
         t0 = time.perf_counter()
         if isinstance(llm, str):
             llm = load_llm(llm, base_url=cfg.base_url, concurrency=gen.concurrency, batch_size=gen.concurrency)
         schema_text = render_schema(schema, read_sample_rows(db, schema, rows) if rows else None)
-        template = SQL_GEN_PROMPT
-        phash = prompt_hash(template, pairs_per_call, [], f"rows={rows}")
+        template = DESCRIBE_PROMPT if describe else SQL_GEN_PROMPT
+        phash = prompt_hash(template, per_call, [], f"rows={rows}")
         chunk = Chunk(id=schema.db_id, text=schema_text, source=str(db), position=0, char_start=0, char_end=len(schema_text))
-        jobs = []
-        for k in range(n_calls):
-            table = schema.tables[k % len(schema.tables)].name
-            text = template.format(schema=schema_text, n=pairs_per_call, table=table, slots=_slots(pairs_per_call))
-            jobs.append(Job(call_key(schema_text, phash, llm.model, k), chunk, k, [{"role": "user", "content": text}]))
+        jobs, given_sql = [], {}
+        if describe:
+            for k, (_shape, sql, plain) in enumerate(sample_queries(schema, column_values(db, schema), n_calls, cfg.seed)):
+                text = template.format(schema=schema_text, sql=sql, plain=plain)
+                key = call_key(schema_text + "\n" + sql, phash, llm.model, k)
+                jobs.append(Job(key, chunk, k, [{"role": "user", "content": text}]))
+                given_sql[key] = sql
+        else:
+            for k in range(n_calls):
+                table = schema.tables[k % len(schema.tables)].name
+                text = template.format(schema=schema_text, n=pairs_per_call, table=table, slots=_slots(pairs_per_call))
+                jobs.append(Job(call_key(schema_text, phash, llm.model, k), chunk, k, [{"role": "user", "content": text}]))
         journal = Journal(out / "journal.jsonl")
         stats = run_jobs(llm, jobs, journal, gen, show_progress)
-        pairs, dropped, drops = _check(jobs, journal, db, schema, cfg.timeout, max_pairs)
+        pairs, dropped, drops = _check(jobs, journal, db, schema, cfg.timeout, max_pairs, given_sql)
         if not pairs:
             atomic_write_jsonl(out / "dropped.jsonl", dropped)
             raise NoUsableDataError(f"no usable pair from {stats.calls_total} call(s): drops {dict(drops)}; "
@@ -146,7 +194,10 @@ def generate_sql(config: SqlGenConfig | None = None, /, *, show_progress: bool =
         return SqlGenResult(pairs, drops, summary, out)
 
 
-def _check(jobs: list[Job], journal: Journal, db: Path, schema, timeout_s: float, max_pairs: int | None):
+def _check(jobs: list[Job], journal: Journal, db: Path, schema, timeout_s: float, max_pairs: int | None,
+           given_sql: dict[str, str]):
+    """Kept pairs, dropped rows and drop counts; `given_sql` (job key -> SQL) marks `--mode describe` jobs,
+    whose reply is only the question of that SQL."""
     kept, dropped = [], []
     drops: Counter = Counter()
     seen_sql: set[str] = set()
@@ -161,9 +212,19 @@ def _check(jobs: list[Job], journal: Journal, db: Path, schema, timeout_s: float
             record = journal.done.get(job.key)
             if record is None:
                 continue
-            found = parse_pairs(record["reply"])
-            if not found:
-                drop("no pair in the reply", call=job.sample, reply=record["reply"][:500])
+            if job.key in given_sql:
+                question, sql = parse_question(record["reply"]), given_sql[job.key]
+                found = []
+                if not question:
+                    drop("no question in the reply", call=job.sample, sql=sql, reply=record["reply"][:500])
+                elif lost := _lost_values(question, sql, schema):
+                    drop("question lost a value", call=job.sample, question=question, sql=sql, values=lost)
+                else:
+                    found = [(question, sql)]
+            else:
+                found = parse_pairs(record["reply"])
+                if not found:
+                    drop("no pair in the reply", call=job.sample, reply=record["reply"][:500])
             for question, sql in found:
                 if not question or not sql:
                     drop("empty question or SQL", call=job.sample, question=question, sql=sql)
