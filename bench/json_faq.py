@@ -25,6 +25,10 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=None, help="LoRA learning rate (default: train sft's, 2e-4)")
     ap.add_argument("--limit", type=int, default=None, help="evaluate the first N held-out examples")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--no-gradient-checkpointing", action="store_true",
+                    help="faster on CPU when memory allows (train sft turns it on above 2,048 tokens a batch)")
+    ap.add_argument("--tag", default="", help="write bench/results/json_faq_TAG.json")
     args = ap.parse_args()
 
     from ragtune.data.chat import load_chat
@@ -37,7 +41,8 @@ def main() -> None:
     split = write_faq_json(work / "data", seed=args.seed)
     t0 = time.perf_counter()
     metrics = train_sft(dataset=str(work / "data" / "train.jsonl"), model=args.model, output=str(work / "run"),
-                        epochs=args.epochs, max_length=512, allow_regression=True,
+                        epochs=args.epochs, max_length=512, allow_regression=True, batch_size=args.batch_size,
+                        **({"gradient_checkpointing": False} if args.no_gradient_checkpointing else {}),
                         **({"learning_rate": args.lr} if args.lr else {}))
     train_s = time.perf_counter() - t0
     test = load_chat(work / "data" / "test.jsonl")[: args.limit]
@@ -51,11 +56,11 @@ def main() -> None:
         if r.vs_first:
             print(f"   vs base: field accuracy {r.vs_first.delta:+.3f} {r.vs_first.ci95}; category Δ CI "
                   f"{r.ci95['field_accuracy.category.delta']}")
-    out = Path("bench/results/json_faq.json")
+    out = Path(f"bench/results/json_faq{'_' + args.tag if args.tag else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {"command": "bench/json_faq.py " + " ".join(__import__("sys").argv[1:]), "model": args.model,
               "epochs": args.epochs, "lr": args.lr, "split": split, "train_seconds": round(train_s, 1), "decision": metrics.decision.model_dump(),
-              "evaluated": len(test), "report": report.to_json()}
+              "evaluated": len(test), "work": str(work), "report": report.to_json()}
     result["report"].pop("per_query", None)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {out}")
