@@ -19,7 +19,8 @@ def test_cli_train_sft_eval_sql_decides_by_held_out_execution(spider_dir, tmp_pa
     monkeypatch.setenv("RAGTUNE_HOME", str(tmp_path / "home"))
     subset, _ = spider_subset(spider_dir, tmp_path, n=4)
     data = tmp_path / "data"
-    res = runner.invoke(app, ["sql", "prepare", str(subset), "-o", str(data), "--test-share", "0.5", "--seed", "0"])
+    res = runner.invoke(app, ["sql", "prepare", str(subset), "-o", str(data), "--test-share", "0.5", "--seed", "0",
+                              "--rows", "1"])
     assert res.exit_code == 0, res.output
     split = json.loads((data / "split.json").read_text())
     assert len(split["train_dbs"]) == 1 and len(split["test_dbs"]) == 1
@@ -37,6 +38,9 @@ def test_cli_train_sft_eval_sql_decides_by_held_out_execution(spider_dir, tmp_pa
     assert d["rule"] == "gain" and d["model"] == "tuned"
     assert metrics["task_eval"]["data"] == str(test) and metrics["task_eval"]["questions"] == 4
     assert metrics["tuned"]["val_loss"] is not None  # still measured
+    # judged with the prompts the chats were prepared with (split.json's rows) and the recorded settings
+    assert metrics["task_eval"]["settings"] == {"fills": 3, "rows": 1, "max_new_tokens": 128, "batch_size": 32,
+                                                "bootstrap": 1000, "seed": 0, "decoding": "greedy"}
     assert json.loads((run / "config.json").read_text())["eval_sql"] == str(test)
     report = json.loads((run / "eval" / "sql.json").read_text())
     assert report["task"] == "sql" and [r["model"] for r in report["results"]] == ["base", "tuned"]

@@ -44,7 +44,9 @@ class TaskEvaluator(Protocol):
     report's dataset, e.g. "test"), `metric` is the report's headline (e.g. "test_suite_accuracy").
     `evaluate(base, tuned)` gets the base model's spec and the folder of the tuned model (a LoRA adapter with
     its ragtune_base.json, or a full model) and returns an `EvalReport` whose first result is the base, labelled
-    "base", and whose second is the tuned model, labelled "tuned", with its paired comparison (`vs_first`)."""
+    "base", and whose second is the tuned model, labelled "tuned", with its paired comparison (`vs_first`).
+    An evaluator may also have `settings` (a dict: how it judges, e.g. fills and decoding), which the run
+    records with the decision."""
 
     name: str
     dataset: str

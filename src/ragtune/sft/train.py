@@ -297,7 +297,7 @@ def _task_fields(config: SFTConfig, evaluator: TaskEvaluator, report: EvalReport
     validation loss alone would have decided."""
     cmp = report.comparison("tuned")
     return {"decided_by": evaluator.name, "data": config.eval_sql, "dataset": report.dataset, "task": report.task,
-            "metric": cmp.metric, "questions": report.num_queries,
+            "metric": cmp.metric, "questions": report.num_queries, "settings": dict(getattr(evaluator, "settings", {}) or {}),
             "base": report.result("base").metrics.get(cmp.metric), "tuned": report.result("tuned").metrics.get(cmp.metric),
             "val_loss_verdict": loss_decision.verdict,
             "note": "the held-out task data decided the ship; the validation loss is recorded, not deciding"}

@@ -13,7 +13,9 @@ The held-out databases must not be in the training chats (split by database, as 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from ragtune.records import EvalReport
 from ragtune.sql.build import DEFAULT_FILLS
@@ -30,19 +32,27 @@ class SqlShipEvaluator:
     name = EVAL_SQL
     metric = HEADLINE
 
-    def __init__(self, data: str | Path, tables: str | Path | None = None, *, fills: int = DEFAULT_FILLS, rows: int = 0,
+    def __init__(self, data: str | Path, tables: str | Path | None = None, *, fills: int = DEFAULT_FILLS, rows: int | None = None,
                  max_tokens: int = 128, batch_size: int = 32, bootstrap: int = 1000, seed: int = 0, device: str = "auto",
                  llm=None):
         """`data`: 'spider-dev' or a Spider-format JSON/JSONL of {db_id, question, query} (schemas from `tables`, else
         Spider's tables.json; generated pairs with db_path run on their own file). `rows`: sample rows per table in
-        the prompt (as the training chats were written). `llm(spec)` makes the model that answers (default:
+        the prompt, as the training chats were written; None reads it from the split.json that `ragtune sql
+        prepare` wrote next to `data` (0 when there is none). `llm(spec)` makes the model that answers (default:
         `LocalLLM(spec, batch_size, device)`; a LoRA folder is merged into its base)."""
         self.data = str(data)
         examples, self.dataset = load_spider_data(self.data, tables)
         self.items = prepare_items(examples, fills=fills, seed=seed)
-        self.rows, self.max_tokens, self.batch_size = rows, max_tokens, batch_size
+        self.rows = _prepared_rows(self.data) if rows is None else rows
+        self.fills, self.max_tokens, self.batch_size = fills, max_tokens, batch_size
         self.bootstrap, self.seed, self.device = bootstrap, seed, device
         self._llm = llm
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """How base and tuned are judged (recorded in the run's metrics.json)."""
+        return {"fills": self.fills, "rows": self.rows, "max_new_tokens": self.max_tokens, "batch_size": self.batch_size,
+                "bootstrap": self.bootstrap, "seed": self.seed, "decoding": "greedy"}
 
     def make_llm(self, spec: str):
         if self._llm is not None:
@@ -57,3 +67,15 @@ class SqlShipEvaluator:
         report, _ = evaluate_sql(self.items, models, dataset=self.dataset, max_tokens=self.max_tokens,
                                  concurrency=self.batch_size, rows=self.rows, bootstrap=self.bootstrap, seed=self.seed)
         return report
+
+
+def _prepared_rows(data: str) -> int:
+    """The sample rows per table that `ragtune sql prepare` put in the prompts of DATA's folder (its split.json)."""
+    split = Path(data).expanduser().parent / "split.json"
+    if data == "spider-dev" or not split.is_file():
+        return 0
+    try:
+        rows = json.loads(split.read_text(encoding="utf-8")).get("rows", 0)
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return rows if isinstance(rows, int) and rows >= 0 else 0
