@@ -36,9 +36,11 @@ def test_the_issue_cases(case, verdict):
 
 def test_too_few_changed_queries_cannot_judge_even_when_all_won():
     d = decide_gain(report(+0.05, +0.01, +0.09, MIN_CHANGED - 1, 0), VALIDATION, "tuned")
-    assert d.verdict == "cannot_judge" and "only 9 of 100 queries" in d.reason
+    assert d.verdict == "cannot_judge" and "only 9 of 100 queries" in d.reason and "rank differently" in d.reason
     assert "ragtune label" in d.reason and "base model stays" in d.reason  # says how to get data that can judge
     assert decide_gain(report(+0.05, +0.01, +0.09, MIN_CHANGED, 0), VALIDATION, "tuned", ship_on_validation=True).verdict == "ship"
+    sql = report(+0.05, +0.01, +0.09, MIN_CHANGED - 1, 0).model_copy(update={"task": "sql"})
+    assert "queries on d (eval sql) score differently" in decide_gain(sql, "eval sql", "tuned").reason  # SQL is scored, not ranked
 
 
 def test_synthetic_validation_alone_never_ships():

@@ -86,7 +86,8 @@ def decide_gain(report: EvalReport, decided_by: str, candidate: str, *, allow_re
                                                               if ev["base_median_rank"] is not None else "")
     if ev["changed"] < min_changed:
         verdict = "cannot_judge"
-        why = (f"CANNOT JUDGE: only {ev['changed']} of {ev['queries']} queries on {where} rank differently under "
+        differ = "rank differently" if report.task in ("retrieval", "rerank") else "score differently"
+        why = (f"CANNOT JUDGE: only {ev['changed']} of {ev['queries']} queries on {where} {differ} under "
                f"{candidate} and {versus} ({measured}; {base_note}): too few to tell a gain from noise.")
     elif lo > 0 and decided_by == VALIDATION and not ship_on_validation:
         verdict = "cannot_judge"
