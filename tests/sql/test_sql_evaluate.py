@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragtune.cli.main import app
+from ragtune.errors import InputError
 from ragtune.llm import FakeLLM
 from ragtune.sql.evaluate import (evaluate_sql, load_spider_data, prepare_items, score_predictions,
                                   shuffled_within_database, subsample)
@@ -141,3 +142,24 @@ def test_eval_sql_on_a_users_own_database(tmp_path, shop_db):
                                      "q": ["SELECT name FROM shop"]})
     assert report.result("p").metrics["test_suite_accuracy"] == 1.0
     assert report.comparison("q").delta == -1.0
+
+
+def test_a_looping_model_nesting_thousands_of_parentheses_is_an_unparsed_example(tmp_path, shop_db):
+    """sqlglot raises RecursionError on deep nesting; SmolLM2-135M wrote such a reply and crashed `train sft
+    --eval-sql` before the fix. It must be one failed example: no SQL, no exact match, no crash."""
+    from ragtune.sql.hardness import hardness_counts
+    from ragtune.sql.normalize import canonical, exact_set_match
+
+    deep = "SELECT " + "(" * 3000 + "1" + ")" * 3000 + " FROM shop"
+    assert not exact_set_match(deep, "SELECT name FROM shop")
+    assert canonical(deep).startswith("unparsed:")
+    with pytest.raises(InputError, match="hardness: cannot parse"):
+        hardness_counts(deep)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"db_id": "shop", "question": "Names of good shops?",
+                                 "query": "SELECT name FROM shop WHERE rating > 3", "db_path": str(shop_db)}) + "\n")
+    examples, _ = load_spider_data(str(pairs))
+    report, scores = evaluate_sql(prepare_items(examples), {"looping": FakeLLM(default="Here:\n" + deep + "\nDone.")})
+    m = report.result("looping").metrics
+    assert m["test_suite_accuracy"] == 0.0 and m["exact_match"] == 0.0 and m["valid_rate"] == 0.0
+    assert scores["looping"].errors[0]

@@ -37,6 +37,7 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from ragtune.sql.sandbox import DEFAULT_TIMEOUT_S, SqlSandbox
+from ragtune.sql.parsing import PARSE_ERRORS
 
 Row = Sequence[Any]
 
@@ -166,7 +167,7 @@ def remove_distinct(sql: str) -> str:
     """`sql` without its DISTINCT keywords (also inside count(DISTINCT x)), strings and quoted names untouched."""
     try:
         tokens = sqlglot.Dialect.get_or_raise("sqlite").tokenize(sql)
-    except (sqlglot.errors.TokenError, ValueError):
+    except PARSE_ERRORS:
         return re.sub(r"\bdistinct\b", "", sql, flags=re.IGNORECASE)
     out, last = [], 0
     for tok in tokens:
@@ -182,7 +183,7 @@ def gold_orders_rows(gold: str) -> bool:
     reference's text test, "order by" anywhere, when the query does not parse)."""
     try:
         tree = sqlglot.parse_one(gold, read="sqlite")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
+    except PARSE_ERRORS:
         return "order by" in gold.lower()
     while isinstance(tree, exp.Subquery):
         tree = tree.this

@@ -19,6 +19,8 @@ import re
 
 import sqlglot
 
+from ragtune.sql.parsing import PARSE_ERRORS
+
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _START = re.compile(r"\b(SELECT|WITH)\b", re.IGNORECASE)
@@ -62,7 +64,7 @@ def _has_from(sql: str) -> bool:
     """Whether the query reads a table (a SELECT in running text without FROM is likely prose)."""
     try:
         return sqlglot.parse_one(sql, read="sqlite").find(sqlglot.exp.From) is not None
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
+    except PARSE_ERRORS:
         return False
 
 
@@ -117,7 +119,7 @@ def _statement_end(text: str, prose: bool) -> int:
 def _parses(sql: str) -> bool:
     try:
         tree = sqlglot.parse_one(sql, read="sqlite")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
+    except PARSE_ERRORS:
         return False
     return isinstance(tree, (sqlglot.exp.Query, sqlglot.exp.Subquery))
 

@@ -29,6 +29,7 @@ import sqlglot
 from sqlglot import exp
 
 from ragtune.errors import InputError
+from ragtune.sql.parsing import PARSE_ERRORS
 
 LEVELS = ("easy", "medium", "hard", "extra")
 _AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Max, exp.Min)
@@ -70,7 +71,7 @@ def hardness_counts(sql: str) -> HardnessCounts:
     not one parsable SELECT query."""
     try:
         tree = sqlglot.parse_one(sql, read="sqlite")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError) as e:
+    except PARSE_ERRORS as e:
         raise InputError(f"hardness: cannot parse {sql[:120]!r}: {str(e).splitlines()[0]}") from e
     has_set_op = isinstance(tree, exp.SetOperation)
     while isinstance(tree, (exp.SetOperation, exp.Subquery)):

@@ -23,6 +23,7 @@ import sqlglot
 from sqlglot import exp
 
 from ragtune.sql.schema import Schema
+from ragtune.sql.parsing import PARSE_ERRORS
 
 MAX_BRANCHES = 4  # OR branches planted per query (the first ones)
 
@@ -85,7 +86,7 @@ def parse_sql(sql: str) -> exp.Expression | None:
     """sqlglot's tree of one SQLite query, or None when it does not parse."""
     try:
         tree = sqlglot.parse_one(sql, read="sqlite")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
+    except PARSE_ERRORS:
         return None
     return tree
 

@@ -34,6 +34,7 @@ from sqlglot import exp
 
 from ragtune.errors import InputError
 from ragtune.sql.schema import Schema
+from ragtune.sql.parsing import PARSE_ERRORS
 
 PLACEHOLDER = "?"
 _MIRROR = {exp.GT: exp.LT, exp.LT: exp.GT, exp.GTE: exp.LTE, exp.LTE: exp.GTE}
@@ -74,11 +75,14 @@ def _key_or_error(sql: str, schema: Schema | None, keep_values: bool):
 def _query_key_of(sql: str, schema: Schema | None, keep_values: bool):
     try:
         tree = sqlglot.parse_one(sql.strip().rstrip(";"), read="sqlite")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError) as e:
+    except PARSE_ERRORS as e:
         raise _Unparsable(str(e).splitlines()[0] if str(e) else "parse error") from e
     if not isinstance(tree, (exp.Select, exp.SetOperation, exp.Subquery)):
         raise _Unparsable(f"not a query ({type(tree).__name__})")
-    return _Normalizer(schema, keep_values).query(tree, [])
+    try:
+        return _Normalizer(schema, keep_values).query(tree, [])
+    except RecursionError as e:  # a tree too deep to walk (model-written SQL)
+        raise _Unparsable("nested too deeply") from e
 
 
 class _Normalizer:
