@@ -213,22 +213,27 @@ def _greater(d: _Draw) -> Shape | None:
             f"What is the {words(a.name)} of each {words(t.name)} whose {words(n.name)} is {_CMP_WORDS[op]} {v}?")
 
 
-def _group_count(d: _Draw) -> Shape | None:
-    t = d.pick(d.tables())
-    b = d.pick(d.cols(t, "text", keys=False)) if t else None
-    if b is None:
-        return None
-    return (f"SELECT {q(b.name)}, count(*) FROM {q(t.name)} GROUP BY {q(b.name)}",
-            f"For each {words(b.name)}, how many {words(t.name)} records are there?")
+def _one_text_column(*forms: tuple[str, str]) -> Callable[[_Draw], Shape | None]:
+    """A shape over one text column `b` of one table `t`: one of `forms` ((SQL, question) templates with {t}, {b}
+    as SQL names and {tw}, {bw} as words), drawn at random when there are several."""
+    def shape(d: _Draw) -> Shape | None:
+        t = d.pick(d.tables())
+        b = d.pick(d.cols(t, "text", keys=False)) if t else None
+        if b is None:
+            return None
+        sql, question = forms[0] if len(forms) == 1 else d.pick(forms)
+        names = {"t": q(t.name), "b": q(b.name), "tw": words(t.name), "bw": words(b.name)}
+        return sql.format(**names), question.format(**names)
+    return shape
 
 
-def _group_top(d: _Draw) -> Shape | None:
-    t = d.pick(d.tables())
-    b = d.pick(d.cols(t, "text", keys=False)) if t else None
-    if b is None:
-        return None
-    return (f"SELECT {q(b.name)} FROM {q(t.name)} GROUP BY {q(b.name)} ORDER BY count(*) DESC LIMIT 1",
-            f"Which {words(b.name)} do the most {words(t.name)} records have?")
+_group_count = _one_text_column(("SELECT {b}, count(*) FROM {t} GROUP BY {b}", "For each {bw}, how many {tw} records are there?"))
+_group_top = _one_text_column(("SELECT {b} FROM {t} GROUP BY {b} ORDER BY count(*) DESC LIMIT 1",
+                               "Which {bw} do the most {tw} records have?"))
+_having = _one_text_column(("SELECT {b} FROM {t} GROUP BY {b} HAVING count(*) >= 2",
+                            "Which {bw} values are shared by at least two {tw} records?"))
+_distinct = _one_text_column(("SELECT DISTINCT {b} FROM {t}", "List the different {bw} values of {tw}."),
+                             ("SELECT count(DISTINCT {b}) FROM {t}", "How many different {bw} values do the {tw} records have?"))
 
 
 def _group_avg(d: _Draw) -> Shape | None:
@@ -240,25 +245,6 @@ def _group_avg(d: _Draw) -> Shape | None:
     fn = d.pick(["avg", "max", "min"])
     return (f"SELECT {q(b.name)}, {fn}({q(n.name)}) FROM {q(t.name)} GROUP BY {q(b.name)}",
             f"For each {words(b.name)}, what is the {_FN_WORDS[fn]} {words(n.name)} of the {words(t.name)} records?")
-
-
-def _having(d: _Draw) -> Shape | None:
-    t = d.pick(d.tables())
-    b = d.pick(d.cols(t, "text", keys=False)) if t else None
-    if b is None:
-        return None
-    return (f"SELECT {q(b.name)} FROM {q(t.name)} GROUP BY {q(b.name)} HAVING count(*) >= 2",
-            f"Which {words(b.name)} values are shared by at least two {words(t.name)} records?")
-
-
-def _distinct(d: _Draw) -> Shape | None:
-    t = d.pick(d.tables())
-    b = d.pick(d.cols(t, "text", keys=False)) if t else None
-    if b is None:
-        return None
-    return d.pick([(f"SELECT DISTINCT {q(b.name)} FROM {q(t.name)}", f"List the different {words(b.name)} values of {words(t.name)}."),
-                   (f"SELECT count(DISTINCT {q(b.name)}) FROM {q(t.name)}",
-                    f"How many different {words(b.name)} values do the {words(t.name)} records have?")])
 
 
 def _and_filter(d: _Draw) -> Shape | None:
@@ -312,14 +298,21 @@ def _join_columns(d: _Draw) -> Shape | None:
             f"For every {words(child.name)}, list its {words(a.name)} and the {words(b.name)} of its {words(parent.name)}.")
 
 
-def _join_group(d: _Draw) -> Shape | None:
+def _parent_column(d: _Draw) -> tuple[Table, ForeignKey, Table, Column] | None:
+    """A foreign key (child, fk, parent) and a non-key column of the parent, or None."""
     link = d.pick(d.joins())
     if link is None:
         return None
     child, fk, parent = link
     b = d.pick(d.cols(parent, keys=False))
-    if b is None:
+    return (child, fk, parent, b) if b is not None else None
+
+
+def _join_group(d: _Draw) -> Shape | None:
+    drawn = _parent_column(d)
+    if drawn is None:
         return None
+    child, fk, parent, b = drawn
     on, key, c, p, bw = _join_on(child, fk, parent), f"T1.{q(fk.column)}", words(child.name), words(parent.name), words(b.name)
     return d.pick([
         (f"SELECT T2.{q(b.name)}, count(*) {on} GROUP BY {key}", f"For each {p}, what is its {bw} and how many {c} records does it have?"),
@@ -346,13 +339,10 @@ def _join_order(d: _Draw) -> Shape | None:
 
 
 def _not_in(d: _Draw) -> Shape | None:
-    link = d.pick(d.joins())
-    if link is None:
+    drawn = _parent_column(d)
+    if drawn is None:
         return None
-    child, fk, parent = link
-    b = d.pick(d.cols(parent, keys=False))
-    if b is None:
-        return None
+    child, fk, parent, b = drawn
     return (f"SELECT {q(b.name)} FROM {q(parent.name)} WHERE {q(fk.ref_column)} NOT IN "
             f"(SELECT {q(fk.column)} FROM {q(child.name)})",
             f"What is the {words(b.name)} of each {words(parent.name)} that has no {words(child.name)} records?")
