@@ -60,12 +60,18 @@ def test_resume_after_interruption(tmp_path, tiny_model_dir):
         train_sft(cfg, callbacks=[StopAfterFirstSave()])
     assert (tmp_path / "run" / "checkpoints" / "checkpoint-3").is_dir()
     assert not (tmp_path / "run" / "metrics.json").exists()
+    before = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint-3" / "ragtune_time.json").read_text())["seconds"]
     metrics = train_sft(cfg)
     log = (tmp_path / "run" / "log.txt").read_text()
     assert "resuming from" in log and metrics.tuned is not None
     # steps 1-3 were trained before the interruption, 4-6 after it; none twice
     logged = [int(line.split("step ")[1].split()[0]) for line in log.splitlines() if '"loss"' in line]
     assert logged == [1, 2, 3, 4, 5, 6]
+    # seconds and tokens/s cover all six steps, not only the three after the resume
+    fresh = train_sft(config(tmp_path / "fresh", tiny_model_dir))
+    assert metrics.train_seconds > before > 0
+    assert metrics.train_tokens_per_second * metrics.train_seconds == pytest.approx(
+        fresh.train_tokens_per_second * fresh.train_seconds)
 
 
 def test_refuses_to_ship_a_regression(tmp_path, tiny_model_dir):

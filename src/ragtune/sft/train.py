@@ -236,15 +236,21 @@ def _train(config: SFTConfig, run: Run, callbacks: list, evaluator: TaskEvaluato
     val_loss = (lambda m: mean_loss(example_losses(m, token_rows(tok, val, config.max_length), tok.pad_token_id or 0))) if val else None
     base_loss = _cached_base_loss(run, lambda: val_loss(model) if val_loss else None)
     model = with_lora(model, config)
-    trainer = SFTTrainer(model=model, args=trl_args(config, run.folder, bool(val)), train_dataset=train_ds,
-                         eval_dataset=val_ds, processing_class=tok, callbacks=[_log_callback(), progress_callback("SFT steps"), *callbacks])
     resume = run.last_checkpoint()
+    prior = _checkpoint_seconds(resume)  # training seconds before this process, when the checkpoint recorded them
+    started = [time.perf_counter()]
+    trainer = SFTTrainer(model=model, args=trl_args(config, run.folder, bool(val)), train_dataset=train_ds,
+                         eval_dataset=val_ds, processing_class=tok,
+                         callbacks=[_log_callback(), progress_callback("SFT steps"), _time_callback(prior or 0.0, started),
+                                    *callbacks])
     log.info("training %d examples (%d val) from %s%s", len(train), len(val), config.model,
              f", resuming from {resume}" if resume else "")
-    start_epoch = _checkpoint_epoch(resume)
-    started = time.perf_counter()
+    start_epoch = 0.0 if prior is not None else _checkpoint_epoch(resume)
+    started[0] = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
-    seconds = time.perf_counter() - started
+    # seconds and tokens of the whole training, across resumes (only this process's when an old checkpoint did
+    # not record its time), so a run resumed at its last checkpoint does not report 0 tokens/s
+    seconds = (prior or 0.0) + time.perf_counter() - started[0]
     tokens = sum(len(x) for x in train_ds["input_ids"]) * (trainer.state.epoch - start_epoch)
     tuned_loss = val_loss(trainer.model) if val_loss else None
     decision = decide_lower_loss(base_loss, tuned_loss, "val", config.allow_regression)
@@ -317,6 +323,32 @@ def _cached_base_loss(run: Run, compute) -> float | None:
     value = compute()
     atomic_write_json(path, {"val_loss": value})
     return value
+
+
+TIME_FILE = "ragtune_time.json"  # in each checkpoint: the training seconds up to it, across resumes
+
+
+def _time_callback(prior: float, started: list[float]):
+    """A trainer callback that writes the training seconds so far (`prior` + this process's) into each checkpoint."""
+    from transformers import TrainerCallback
+
+    class TimeCallback(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                atomic_write_json(folder / TIME_FILE, {"seconds": prior + time.perf_counter() - started[0]})
+
+    return TimeCallback()
+
+
+def _checkpoint_seconds(resume: str | None) -> float | None:
+    """Training seconds up to the checkpoint (0.0 with no checkpoint; None when an old checkpoint lacks them)."""
+    if not resume:
+        return 0.0
+    try:
+        return float(json.loads((Path(resume) / TIME_FILE).read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _checkpoint_epoch(resume: str | None) -> float:
