@@ -62,9 +62,12 @@ class _Draw:
 
     def __init__(self, schema: Schema, values: Values, rng: random.Random):
         self.schema, self.values, self.rng = schema, values, rng
+        self._tables = [t for t in schema.tables if any(values.get(t.name, {}).values())]
+        self._joins = self._find_joins()
 
     def tables(self) -> list[Table]:
-        return [t for t in self.schema.tables if any(self.values.get(t.name, {}).values())]
+        """The tables that hold rows."""
+        return self._tables
 
     def cols(self, table: Table, kind: str | None = None, *, keys: bool = True) -> list[Column]:
         """Columns that hold values; `kind` 'number' or 'text'; keys=False leaves out keys and *_id columns."""
@@ -98,9 +101,12 @@ class _Draw:
 
     def joins(self) -> list[tuple[Table, ForeignKey, Table]]:
         """(child, foreign key, parent) for every declared foreign key whose tables both hold rows."""
-        have = {t.name.lower() for t in self.tables()}
+        return self._joins
+
+    def _find_joins(self) -> list[tuple[Table, ForeignKey, Table]]:
+        have = {t.name.lower() for t in self._tables}
         out = []
-        for t in self.tables():
+        for t in self._tables:
             for fk in t.foreign_keys:
                 parent = self.schema.table(fk.ref_table)
                 if parent is not None and parent.name.lower() in have and parent.column(fk.ref_column) is not None:
@@ -108,8 +114,7 @@ class _Draw:
         return out
 
 
-def q(name: str) -> str:
-    return quote_name(name)
+q = quote_name  # short, for the SQL templates below
 
 
 def words(name: str) -> str:
