@@ -238,19 +238,18 @@ def _train(config: SFTConfig, run: Run, callbacks: list, evaluator: TaskEvaluato
     model = with_lora(model, config)
     resume = run.last_checkpoint()
     prior = _checkpoint_seconds(resume)  # training seconds before this process, when the checkpoint recorded them
-    started = [time.perf_counter()]
+    timer = _time_callback(prior or 0.0)
     trainer = SFTTrainer(model=model, args=trl_args(config, run.folder, bool(val)), train_dataset=train_ds,
                          eval_dataset=val_ds, processing_class=tok,
-                         callbacks=[_log_callback(), progress_callback("SFT steps"), _time_callback(prior or 0.0, started),
-                                    *callbacks])
+                         callbacks=[_log_callback(), progress_callback("SFT steps"), timer, *callbacks])
     log.info("training %d examples (%d val) from %s%s", len(train), len(val), config.model,
              f", resuming from {resume}" if resume else "")
     start_epoch = 0.0 if prior is not None else _checkpoint_epoch(resume)
-    started[0] = time.perf_counter()
+    timer.start()
     result = trainer.train(resume_from_checkpoint=resume)
     # seconds and tokens of the whole training, across resumes (only this process's when an old checkpoint did
     # not record its time), so a run resumed at its last checkpoint does not report 0 tokens/s
-    seconds = (prior or 0.0) + time.perf_counter() - started[0]
+    seconds = timer.seconds()
     tokens = sum(len(x) for x in train_ds["input_ids"]) * (trainer.state.epoch - start_epoch)
     tuned_loss = val_loss(trainer.model) if val_loss else None
     decision = decide_lower_loss(base_loss, tuned_loss, "val", config.allow_regression)
@@ -328,15 +327,22 @@ def _cached_base_loss(run: Run, compute) -> float | None:
 TIME_FILE = "ragtune_time.json"  # in each checkpoint: the training seconds up to it, across resumes
 
 
-def _time_callback(prior: float, started: list[float]):
-    """A trainer callback that writes the training seconds so far (`prior` + this process's) into each checkpoint."""
+def _time_callback(prior: float):
+    """A trainer callback that times the training (`prior` seconds + this process's since `start()`) and writes
+    the seconds so far into each checkpoint."""
     from transformers import TrainerCallback
 
     class TimeCallback(TrainerCallback):
+        def start(self) -> None:
+            self.started = time.perf_counter()
+
+        def seconds(self) -> float:
+            return prior + time.perf_counter() - self.started
+
         def on_save(self, args, state, control, **kwargs):
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if folder.is_dir():
-                atomic_write_json(folder / TIME_FILE, {"seconds": prior + time.perf_counter() - started[0]})
+                atomic_write_json(folder / TIME_FILE, {"seconds": self.seconds()})
 
     return TimeCallback()
 
