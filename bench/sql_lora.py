@@ -92,6 +92,9 @@ def main() -> None:
     ap.add_argument("--gen-mode", choices=("pairs", "describe"), default="pairs",
                     help="`generate sql --mode`: the LLM writes question and SQL, or describes sampled SQL")
     ap.add_argument("--gen-calls", type=int, default=None, help="`generate sql --calls` per held-out database")
+    ap.add_argument("--gen-dir", default=None,
+                    help="folder (under --work) of the generated pairs (default: generated, or generated-MODE); a new "
+                         "name keeps an earlier recipe's pairs")
     ap.add_argument("--tag", default="")
     ap.add_argument("--decide", choices=("eval-sql", "loss"), default="eval-sql",
                     help="the ship rule: `train sft --eval-sql` (paired test-suite gain on the held-out questions, which "
@@ -107,7 +110,7 @@ def main() -> None:
     data = Path(a.work) / "data"
     out: dict = {"bench": "sql_lora", "command": "bench/sql_lora.py " + " ".join(sys.argv[1:]), "model": a.model,
                  "settings": {k: getattr(a, k) for k in ("train", "val", "epochs", "lr", "batch_size", "limit", "seed", "source",
-                                                           "gen_llm", "gen_temperature", "gen_mode", "gen_calls",
+                                                           "gen_llm", "gen_temperature", "gen_mode", "gen_calls", "gen_dir",
                                                            "decide")}}
     if not (data / "train.jsonl").exists():
         sh(RAGTUNE + ["sql", "prepare", "spider-dev", "-o", str(data), "--test-share", "0.5", "--seed", str(a.seed)])
@@ -120,7 +123,7 @@ def main() -> None:
     train_rows = [chats[i] for i in sorted(order[: a.train])] if a.source != "generated" else []
     val_rows = [chats[i] for i in sorted(order[a.train: a.train + a.val])] if a.source == "spider" else []
     if a.source != "spider":
-        gen_dir = Path(a.work) / ("generated" if a.gen_mode == "pairs" else f"generated-{a.gen_mode}")
+        gen_dir = Path(a.work) / (a.gen_dir or ("generated" if a.gen_mode == "pairs" else f"generated-{a.gen_mode}"))
         gen_chats, out["generated"] = generated_chats(a, out["split"]["test_dbs"], gen_dir)
         gorder = list(range(len(gen_chats)))
         random.Random(a.seed).shuffle(gorder)
