@@ -181,12 +181,19 @@ def _two_columns(d: _Draw) -> Shape | None:
             f"List the {words(a.name)} and the {words(b.name)} of every {words(t.name)}.")
 
 
-def _order_limit(d: _Draw) -> Shape | None:
+def _number_and_other(d: _Draw) -> tuple[Table, Column, Column] | None:
+    """A table, one of its numeric non-key columns and another non-key column, or None."""
     t = d.pick(d.tables())
     n = d.pick(d.cols(t, "number", keys=False)) if t else None
     a = d.pick([c for c in d.cols(t, keys=False) if c != n]) if n else None
-    if a is None:
+    return (t, n, a) if a is not None else None
+
+
+def _order_limit(d: _Draw) -> Shape | None:
+    drawn = _number_and_other(d)
+    if drawn is None:
         return None
+    t, n, a = drawn
     order = d.pick(["DESC", "ASC"])
     most = "highest" if order == "DESC" else "lowest"
     return (f"SELECT {q(a.name)} FROM {q(t.name)} ORDER BY {q(n.name)} {order} LIMIT 1",
@@ -223,12 +230,11 @@ _CMP_WORDS = {">": "greater than", "<": "less than", ">=": "at least"}
 
 
 def _greater(d: _Draw) -> Shape | None:
-    t = d.pick(d.tables())
-    n = d.pick(d.cols(t, "number", keys=False)) if t else None
-    a = d.pick([c for c in d.cols(t, keys=False) if c != n]) if n else None
-    v = d.middle(t, n) if a else None
+    drawn = _number_and_other(d)
+    v = d.middle(drawn[0], drawn[1]) if drawn else None
     if v is None:
         return None
+    t, n, a = drawn
     op = d.pick(list(_CMP_WORDS))
     return (f"SELECT {q(a.name)} FROM {q(t.name)} WHERE {q(n.name)} {op} {v}",
             f"What is the {words(a.name)} of each {words(t.name)} whose {words(n.name)} is {_CMP_WORDS[op]} {v}?")
@@ -427,11 +433,10 @@ def _count_of_top(d: _Draw) -> Shape | None:
 
 
 def _above_average(d: _Draw) -> Shape | None:
-    t = d.pick(d.tables())
-    n = d.pick(d.cols(t, "number", keys=False)) if t else None
-    a = d.pick([c for c in d.cols(t, keys=False) if c != n]) if n else None
-    if a is None:
+    drawn = _number_and_other(d)
+    if drawn is None:
         return None
+    t, n, a = drawn
     op, word = d.pick([(">", "above"), ("<", "below")])
     return (f"SELECT {q(a.name)} FROM {q(t.name)} WHERE {q(n.name)} {op} (SELECT avg({q(n.name)}) FROM {q(t.name)})",
             f"What is the {words(a.name)} of each {words(t.name)} whose {words(n.name)} is {word} the average?")
