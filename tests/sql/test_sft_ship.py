@@ -39,8 +39,12 @@ def test_cli_train_sft_eval_sql_decides_by_held_out_execution(spider_dir, tmp_pa
     assert metrics["task_eval"]["data"] == str(test) and metrics["task_eval"]["questions"] == 4
     assert metrics["tuned"]["val_loss"] is not None  # still measured
     # judged with the prompts the chats were prepared with (split.json's rows) and the recorded settings
-    assert metrics["task_eval"]["settings"] == {"fills": 3, "rows": 1, "max_new_tokens": 128, "batch_size": 32,
-                                                "bootstrap": 1000, "seed": 0, "decoding": "greedy"}
+    settings = dict(metrics["task_eval"]["settings"])
+    replies = settings.pop("base_replies")
+    assert settings == {"fills": 3, "rows": 1, "max_new_tokens": 128, "batch_size": 32, "bootstrap": 1000, "seed": 0,
+                        "decoding": "greedy"}
+    assert replies["cached"] == 0 and replies["generated"] == 4
+    assert replies["cache"].startswith(str(tmp_path / "home" / "cache" / "replies"))
     assert json.loads((run / "config.json").read_text())["eval_sql"] == str(test)
     report = json.loads((run / "eval" / "sql.json").read_text())
     assert report["task"] == "sql" and [r["model"] for r in report["results"]] == ["base", "tuned"]
@@ -54,3 +58,13 @@ def test_cli_train_sft_eval_sql_decides_by_held_out_execution(spider_dir, tmp_pa
     again = runner.invoke(app, args)  # a finished run reports its recorded result
     assert again.exit_code == 0, again.output
     assert json.loads((run / "metrics.json").read_text()) == metrics
+
+    # a new run on the same base and data takes the base's replies from the cache, with the same scores
+    other = tmp_path / "run2"
+    res = runner.invoke(app, [*args[:6], str(other), *args[7:], "--seed", "1"])
+    assert res.exit_code == 0, res.output
+    second = json.loads((other / "metrics.json").read_text())
+    assert second["task_eval"]["settings"]["base_replies"] == {**replies, "cached": 4, "generated": 0}
+    assert second["task_eval"]["base"] == metrics["task_eval"]["base"]
+    base = [json.loads((r / "eval" / "sql.json").read_text())["results"][0] for r in (run, other)]
+    assert base[0]["metrics"] == base[1]["metrics"]

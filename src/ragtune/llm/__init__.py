@@ -1,4 +1,4 @@
-"""LLM providers behind one small interface (`LLM.complete`), plus a recorder of calls.
+"""LLM providers behind one small interface (`LLM.complete`), plus a recorder of calls and a cache of greedy replies.
 
     from ragtune.llm import load_llm, complete_many, user_message, Recorder
 
@@ -17,6 +17,7 @@ import os
 from ragtune.errors import InputError
 from ragtune.llm.base import (LLM, Completion, FatalLLMError, Messages, Outcome, UnreachableError, check_llm, complete_many,
                               complete_sync, user_message)
+from ragtune.llm.cache import ReplyCache
 from ragtune.llm.fake import FakeLLM
 from ragtune.llm.local import LOCAL_BATCH, LocalLLM, default_local_model, installed_local_models
 from ragtune.llm.openai_provider import OpenAIProvider, check_server
@@ -27,7 +28,7 @@ from ragtune.llm.retry import RetryPolicy
 __all__ = [
     "LLM", "Completion", "FatalLLMError", "UnreachableError", "Messages", "Outcome", "check_llm", "check_server",
     "complete_many", "complete_sync", "user_message",
-    "FakeLLM", "LocalLLM", "default_local_model", "installed_local_models", "default_concurrency", "OpenAIProvider", "Recorder", "scrub", "RetryPolicy", "load_llm",
+    "FakeLLM", "LocalLLM", "default_local_model", "installed_local_models", "default_concurrency", "OpenAIProvider", "Recorder", "ReplyCache", "scrub", "RetryPolicy", "load_llm",
 ]
 
 

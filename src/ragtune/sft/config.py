@@ -48,7 +48,8 @@ class SFTConfig(BaseModel):
     eval_sql: str | None = Field(None, description="held-out text-to-SQL questions that decide the ship instead of the validation "
                                  "loss: a Spider-format JSON of {db_id, question, query} (e.g. the test.json of `ragtune sql "
                                  "prepare`) or 'spider-dev'; base and tuned answer greedily, the SQL runs on synthetic fills, and "
-                                 "model/ ships only on a paired test-suite-accuracy gain. Its databases must not be in the "
+                                 "model/ ships only on a paired test-suite-accuracy gain (the base's replies are cached across runs in "
+                                 "$RAGTUNE_HOME/cache/replies/). Its databases must not be in the "
                                  "training chats (split by database, as `sql prepare` does), or the gain measures memorisation")
     logging_steps: int = Field(5, ge=1, description="log the training loss every N optimizer steps")
     device: DeviceSetting = Field("auto", description=DEVICE_HELP)

@@ -1,0 +1,66 @@
+"""A persistent cache of greedy replies: the same model, prompt and reply budget give the same answer.
+
+`ReplyCache(llm, path, identity)` wraps any provider. A greedy call (temperature 0, no logprobs) is looked up
+by the sha256 of (`identity`, the messages, max_tokens); a miss is answered by the wrapped provider and
+appended to `path` (one fsynced JSONL line: the key, the reply text, its token counts and finish reason; no
+prompt text, so nothing of a prompt is stored), a hit is answered from the file without loading the model.
+Sampled calls pass through uncached.
+
+`identity` must name everything the answer depends on besides the prompt: the model's files, the decoding
+batch size and device, the library versions (`ragtune.sql.ship` builds it for the base model that `train sft
+--eval-sql` judges on every run, ~7 CPU minutes for Qwen2.5-Coder-0.5B on 456 questions). Delete the file to
+start over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ragtune.io import append_jsonl, read_jsonl_tolerant
+from ragtune.llm.base import LLM, Completion, Messages
+
+__all__ = ["ReplyCache"]
+
+
+class ReplyCache:
+    """Wraps a provider; greedy replies are kept in (and answered from) one JSONL file."""
+
+    def __init__(self, llm: LLM, path: str | Path, identity: Mapping[str, Any]):
+        self.llm = llm
+        self.model = llm.model
+        self.path = Path(path)
+        self._identity = json.dumps(identity, sort_keys=True, default=str)
+        self._known = {row["key"]: row for row in read_jsonl_tolerant(self.path) if isinstance(row.get("key"), str)}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def _key(self, messages: Messages, max_tokens: int) -> str:
+        text = json.dumps([self._identity, messages, max_tokens], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    async def complete(self, messages: Messages, *, max_tokens: int = 256, temperature: float = 0.0,
+                       seed: int | None = None, logprobs: int | None = None) -> Completion:
+        extra = {"logprobs": logprobs} if logprobs else {}
+        if temperature != 0.0 or logprobs:
+            return await self.llm.complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, **extra)
+        key = self._key(messages, max_tokens)
+        row = self._known.get(key)
+        if row is not None:
+            self.hits += 1
+            return Completion(text=row["text"], prompt_tokens=row.get("prompt_tokens", 0),
+                              completion_tokens=row.get("completion_tokens", 0), model=self.model,
+                              finish_reason=row.get("finish_reason"))
+        done = await self.llm.complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        row = {"key": key, "text": done.text, "prompt_tokens": done.prompt_tokens,
+               "completion_tokens": done.completion_tokens, "finish_reason": done.finish_reason}
+        with self._lock:
+            append_jsonl(self.path, row)
+            self._known[key] = row
+            self.misses += 1
+        return done
