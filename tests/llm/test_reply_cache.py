@@ -20,7 +20,8 @@ def test_greedy_replies_come_back_from_the_file_without_the_model(tmp_path):
     assert _ask(first, ["one", "two", "one"], max_tokens=8) == ["A:one", "A:two", "A:one"]
     assert first.hits + first.misses == 3 and first.misses in (2, 3)  # the repeat may be in flight with the first
     rows = [json.loads(x) for x in path.read_text().splitlines()]
-    assert {r["text"] for r in rows} == {"A:one", "A:two"} and all("one" not in r["key"] for r in rows)  # no prompt kept
+    assert {r["text"] for r in rows} == {"A:one", "A:two"}
+    assert all(set(r) == {"key", "text", "prompt_tokens", "completion_tokens", "finish_reason"} for r in rows)  # no prompt
 
     dead = FakeLLM()  # would raise on any call: every answer must come from the file
     again = ReplyCache(dead, path, IDENTITY)
@@ -48,3 +49,5 @@ def test_a_torn_last_line_is_skipped(tmp_path):
         f.write('{"key": "abc", "te')  # a crash mid-write
     cache = ReplyCache(FakeLLM(default="fresh"), path, IDENTITY)
     assert _ask(cache, ["a", "b"], max_tokens=8) == ["kept", "fresh"] and (cache.hits, cache.misses) == (1, 1)
+    later = ReplyCache(FakeLLM(), path, IDENTITY)  # the torn line was repaired, the new reply kept
+    assert _ask(later, ["b", "a"], max_tokens=8) == ["fresh", "kept"] and later.misses == 0

@@ -82,7 +82,22 @@ def test_every_shape_runs_on_a_many_to_many_schema(tmp_path):
             assert {sql.split(" FROM ")[1].split()[0], sql.split("JOIN ")[2].split()[0]} == {"student", "pet"}
         if shape in ("group count", "group top", "group aggregate", "having", "distinct", "intersect except"):
             assert "fname" not in sql, sql  # names identify a record: never a group on their own
+        if "GROUP BY T" in sql:  # over a join: grouped by the parent's key, which the join's ON names
+            key = sql.split("GROUP BY ")[1].split()[0]
+            assert f"= {key}" in sql or f"ON {key} =" in sql, sql
         assert all(v in plain for v in re.findall(r"'[^']*'", sql)), (sql, plain)
+        for said in _SAID:  # the wording says what the SQL does
+            if re.search(said[0], sql):
+                assert re.search(said[1], plain), (said, sql, plain)
+
+
+_SAID = [  # (in the SQL, then in its wording)
+    (r"\bDESC\b", r"highest|most|descending"), (r"\bASC\b", r"lowest|ascending"), (r"\bavg\(", "average"),
+    (r"\bsum\(", "total"), (r"\bmax\(", "maximum|last"), (r"\bmin\(", "minimum"), (r"count\(\*\) > 1", "more than one"),
+    (r"count\(\*\) >= 2", "at least two"), (r"count\(\*\) >= 3", "at least three"), (r"INTERSECT", "both"),
+    (r"EXCEPT|NOT IN", r"\bno\b"), (r"(?<!NOT) IN \(SELECT", r"\bsome\b"), (r"!=", r"\bnot\b"), (r" OR ", r"\bor\b"),
+    (r"> \(SELECT avg", "above the average"), (r"< \(SELECT avg", "below the average"), (r"DISTINCT", "different"),
+]
 
 
 def test_an_empty_database_gives_no_queries(tmp_path):

@@ -1,4 +1,6 @@
-"""A persistent cache of greedy replies: the same model, prompt and reply budget give the same answer.
+"""A persistent cache of greedy replies: the same model, prompt and reply budget give the same answer (up to
+the float noise of batching: a run that takes some replies from the cache generates the rest in other batches,
+and a batched greedy reply can depend on its batch-mates in the last digits, rarely in a token).
 
 `ReplyCache(llm, path, identity)` wraps any provider. A greedy call (temperature 0, no logprobs) is looked up
 by the sha256 of (`identity`, the messages, max_tokens); a miss is answered by the wrapped provider and
@@ -7,7 +9,7 @@ prompt text, so nothing of a prompt is stored), a hit is answered from the file 
 Sampled calls pass through uncached.
 
 `identity` must name everything the answer depends on besides the prompt: the model's files, the decoding
-batch size and device, the library versions (`ragtune.sql.ship` builds it for the base model that `train sft
+batch size, the device actually used, the library versions (`ragtune.sql.ship` builds it for the base model that `train sft
 --eval-sql` judges on every run, ~7 CPU minutes for Qwen2.5-Coder-0.5B on 456 questions). Delete the file to
 start over.
 """

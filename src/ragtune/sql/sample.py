@@ -5,7 +5,7 @@ joins along declared foreign keys and compares columns with values that are in t
 only has to say in words what one given query asks (SQL-to-question is much easier for a small model than
 question-to-SQL). `sample_queries(schema, values, n, seed)` draws `n` distinct queries from a fixed set of
 Spider-style shapes (counts, filters with =, !=, OR and AND, aggregates with and without WHERE, ORDER BY ... LIMIT,
-GROUP BY / HAVING on kind-like columns, INTERSECT / EXCEPT, joins along foreign keys with T1 / T2 aliases
+GROUP BY / HAVING on kind-like columns (or, over a join, on the parent's key), INTERSECT / EXCEPT, joins along foreign keys with T1 / T2 aliases
 (grouped, counted, aggregated, ordered; three-table joins through link tables), IN / NOT IN and scalar subqueries
 (above the average, the children of the top parent)); `column_values(db, schema)` reads the values the filters
 draw from. The queries are not run here: `generate_sql` runs each one in the sandbox and keeps it only when it
@@ -345,14 +345,13 @@ def _join_count(d: _Draw) -> Shape | None:
 
 
 def _join_top(d: _Draw) -> Shape | None:
+    """The parent with the most children (not "the fewest": the inner join leaves out parents with none)."""
     drawn = _parent_column(d)
     if drawn is None:
         return None
     child, fk, parent, b = drawn
-    order = d.pick(["DESC", "ASC"])
-    return (f"SELECT T2.{q(b.name)} {_join_on(child, fk, parent)} GROUP BY T1.{q(fk.column)} ORDER BY count(*) {order} LIMIT 1",
-            f"What is the {words(b.name)} of the {words(parent.name)} with the {'most' if order == 'DESC' else 'fewest'} "
-            f"{words(child.name)} records?")
+    return (f"SELECT T2.{q(b.name)} {_join_on(child, fk, parent)} GROUP BY T1.{q(fk.column)} ORDER BY count(*) DESC LIMIT 1",
+            f"What is the {words(b.name)} of the {words(parent.name)} with the most {words(child.name)} records?")
 
 
 _AT_LEAST = {"> 1": "more than one", ">= 2": "at least two", ">= 3": "at least three"}
@@ -369,14 +368,16 @@ def _join_having(d: _Draw) -> Shape | None:
 
 
 def _join_sum(d: _Draw) -> Shape | None:
+    """An aggregate of the children's number per parent, grouped by the parent's key (not by a column of it,
+    which would merge parents that share a value)."""
     drawn = _parent_column(d)
     n = d.pick(d.cols(drawn[0], "number", keys=False)) if drawn else None
     if n is None:
         return None
     child, fk, parent, b = drawn
     fn = d.pick(["sum", "avg", "max"])
-    return (f"SELECT T2.{q(b.name)}, {fn}(T1.{q(n.name)}) {_join_on(child, fk, parent)} GROUP BY T2.{q(b.name)}",
-            f"For each {words(parent.name)} {words(b.name)}, what is the {_FN_WORDS[fn]} {words(n.name)} of its "
+    return (f"SELECT T2.{q(b.name)}, {fn}(T1.{q(n.name)}) {_join_on(child, fk, parent)} GROUP BY T1.{q(fk.column)}",
+            f"For each {words(parent.name)}, what is its {words(b.name)} and the {_FN_WORDS[fn]} {words(n.name)} of its "
             f"{words(child.name)} records?")
 
 
@@ -451,7 +452,7 @@ def _aggregate_where(d: _Draw) -> Shape | None:
         return None
     fns = d.rng.sample(["avg", "max", "min", "sum"], d.pick([1, 1, 2, 3]))
     return (f"SELECT {', '.join(f'{f}({q(n.name)})' for f in fns)} FROM {q(t.name)} WHERE {q(b.name)} = {v}",
-            f"What {'is' if len(fns) == 1 else 'are'} the {', '.join(_FN_WORDS[f] for f in fns)} {words(n.name)} of the "
+            f"What {'is' if len(fns) == 1 else 'are'} the {' and the '.join(_FN_WORDS[f] for f in fns)} {words(n.name)} of the "
             f"{words(t.name)} records whose {words(b.name)} is {v}?")
 
 

@@ -8,8 +8,9 @@ validation loss is the wrong judge: a LoRA whose loss fell 0.525 -> 0.183 scored
 test-suite accuracy on held-out databases.
 
 The base model is the same on every run, so its greedy replies are kept in a `ragtune.llm.ReplyCache` under
-`$RAGTUNE_HOME/cache/replies/` (keyed by the base model's files, the batch size, the device and the torch and
-transformers versions; ~7 CPU minutes saved per run for Qwen2.5-Coder-0.5B on 456 questions); `cache=False` turns
+`$RAGTUNE_HOME/cache/replies/` (keyed by the base model's files, an adapter's base's too, the batch size, the
+resolved device, and the ragtune, torch and transformers versions; ~7 CPU minutes saved per run for
+Qwen2.5-Coder-0.5B on 456 questions); `cache=False` turns
 it off, and metrics.json's `task_eval.settings.base_replies` says how many came from the cache.
 
 The data is read and its databases built when the evaluator is made, so a bad file fails before training.
@@ -85,17 +86,19 @@ class SqlShipEvaluator:
     def _cached(self, spec: str, llm):
         """`llm` behind a ReplyCache keyed by what its greedy replies depend on; None (recorded) when the model's
         files cannot be found to key it."""
-        from ragtune.assets import model_folder, ragtune_home
+        from ragtune.assets import base_of, model_folder, ragtune_home
+        from ragtune.device import resolve_device
         from ragtune.errors import RagtuneError
         from ragtune.llm import ReplyCache
 
         try:
-            folder = model_folder(spec)
+            folder, base_folder = model_folder(spec), base_of(spec)
+            device = resolve_device(self.device)
         except (RagtuneError, OSError) as e:
             self.base_replies = {"cache": f"off: {e}"}
             return None
-        identity = {"model": str(folder), "files": _files(folder), "batch_size": self.batch_size, "device": self.device,
-                    "versions": _versions()}
+        identity = {"model": str(folder), "files": _files(folder), "base_files": _files(base_folder) if base_folder != folder else [],
+                    "batch_size": self.batch_size, "device": _device_name(device), "versions": _versions()}
         key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
         return ReplyCache(llm, ragtune_home() / "cache" / "replies" / f"{key}.jsonl", identity)
 
@@ -105,11 +108,21 @@ def _files(folder: Path) -> list[tuple[str, int, int]]:
     return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file())
 
 
+def _device_name(device: str) -> str:
+    """The device and what it computes in (LocalLLM loads bf16 on CUDA, float32 elsewhere): 'cpu', 'cuda:NVIDIA H200'."""
+    import torch
+
+    return f"cuda:{torch.cuda.get_device_name()}" if device.startswith("cuda") else device
+
+
 def _versions() -> dict[str, str]:
+    """What decodes: ragtune's own code (chat template, stop tokens, prefix sharing), torch and transformers."""
     import torch
     import transformers
 
-    return {"torch": torch.__version__, "transformers": transformers.__version__}
+    import ragtune
+
+    return {"ragtune": ragtune.__version__, "torch": torch.__version__, "transformers": transformers.__version__}
 
 
 def _prepared_rows(data: str) -> int:
