@@ -55,6 +55,8 @@ def train_sft(
     eval_each_epoch: Optional[bool] = option(S, "eval_each_epoch", bool_flag=True),
     allow_regression: Optional[bool] = option(S, "allow_regression", bool_flag=True),
     eval_sql: Optional[str] = option(S, "eval_sql"),
+    eval_json: Optional[str] = option(S, "eval_json"),
+    json_schema: Optional[str] = option(S, "json_schema"),
     logging_steps: Optional[int] = option(S, "logging_steps"),
     device: Optional[str] = option(S, "device"),
     report_to: Optional[Literal["none", "tensorboard", "trackio", "wandb"]] = option(S, "report_to"),
@@ -66,11 +68,14 @@ def train_sft(
     curve.json, model/ (the adapter; use it with `ragtune chat RUN`, `ragtune eval sft`, `ragtune sft
     merge RUN`), checkpoints/, data/, eval/val.json, card.md and log.txt. model/ ships when the validation
     loss is lower than the base's; with --eval-sql DATA, only on a paired test-suite-accuracy gain on those
-    held-out questions (eval/sql.json; the validation loss is recorded, not deciding). Examples:
+    held-out questions (eval/sql.json), with --eval-json DATA on a paired field-accuracy gain of valid JSON
+    replies (eval/json.json); then the validation loss is recorded, not deciding. Examples:
 
         ragtune train sft chats.jsonl --model smollm2-135m-instruct -o runs/support
         ragtune sql prepare spider-dev -o data/sql --test-share 0.5
         ragtune train sft data/sql/train.jsonl -m qwen2.5-coder-0.5b-instruct --eval-sql data/sql/test.json -o runs/sql
+        ragtune data faq-json -o data/faq-json
+        ragtune train sft data/faq-json/train.jsonl --eval-json data/faq-json/test.jsonl -o runs/faq-json
     """
     from ragtune.sft.train import train_sft as run_sft
 
@@ -80,6 +85,10 @@ def train_sft(
         from ragtune.sql.ship import SqlShipEvaluator
 
         evaluator = SqlShipEvaluator(cfg.eval_sql, device=cfg.device)
+    elif cfg.eval_json:  # read the held-out chats and the schema before training
+        from ragtune.evaluation.json_ship import JsonShipEvaluator
+
+        evaluator = JsonShipEvaluator(cfg.eval_json, cfg.json_schema, device=cfg.device)
     m = run_sft(cfg, evaluator=evaluator)
     task = getattr(m, "task_eval", None)
     if m.base and m.tuned:

@@ -235,22 +235,15 @@ def eval_json(
         ragtune data faq-json -o data/faq-json
         ragtune eval json data/faq-json/test.jsonl --schema data/faq-json/schema.json -m smollm2-135m-instruct -m tuned=runs/faq-json
     """
-    import json
-
     from ragtune.data.chat import load_chat
-    from ragtune.errors import InputError
-    from ragtune.evaluation.json_output import check_schema, evaluate_json, json_references
+    from ragtune.evaluation.json_output import evaluate_json, json_references, read_schema
     from ragtune.io import check_output
     from ragtune.records import write_report
     from ragtune.report.tables import eval_table
 
     if json_out is not None:
         check_output(json_out, "file", option="--json")
-    try:
-        schema_obj = json.loads(schema.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{schema}: not a JSON file ({e}).") from None
-    check_schema(schema_obj)
+    schema_obj = read_schema(schema)
     examples = load_chat(data)
     json_references(examples)
     models = {}

@@ -16,6 +16,7 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from ragtune.evaluation.metrics import bootstrap_ci, paired_comparison
 from ragtune.llm import LLM, complete_many
 from ragtune.records import Comparison, EvalReport, ModelResult, PerQuery
 
-__all__ = ["extract_json", "evaluate_json", "json_references", "check_schema"]
+__all__ = ["extract_json", "evaluate_json", "json_references", "check_schema", "read_schema"]
 
 HEADLINE = "field_accuracy"
 
@@ -55,6 +56,18 @@ def check_schema(schema: Any) -> Any:
     except jsonschema.exceptions.SchemaError as e:
         raise InputError(f"not a valid JSON Schema: {e.message}") from None
     return schema
+
+
+def read_schema(path: str | Path) -> Any:
+    """The JSON Schema in a file, checked; InputError naming the file when it is missing, not JSON or not a schema."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(f"JSON Schema file {path} does not exist.")
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a JSON file ({e}).") from None
+    return check_schema(schema)
 
 
 def json_references(examples: Sequence[ChatExample]) -> list[tuple[list[dict[str, Any]], dict[str, Any]]]:

@@ -51,9 +51,23 @@ class SFTConfig(BaseModel):
                                  "model/ ships only on a paired test-suite-accuracy gain (the base's replies are cached across runs in "
                                  "$RAGTUNE_HOME/cache/replies/). Its databases must not be in the "
                                  "training chats (split by database, as `sql prepare` does), or the gain measures memorisation")
+    eval_json: str | None = Field(None, description="held-out structured-output chats that decide the ship instead of the "
+                                  "validation loss: chat JSONL whose last assistant turn is the reference JSON object (e.g. the "
+                                  "test.jsonl of `ragtune data faq-json`); base and tuned answer greedily, each reply is validated "
+                                  "against the JSON Schema and its fields compared, and model/ ships only on a paired "
+                                  "field-accuracy gain (the base's replies are cached across runs)")
+    json_schema: str | None = Field(None, description="the JSON Schema of --eval-json (default: the schema.json next to it)")
     logging_steps: int = Field(5, ge=1, description="log the training loss every N optimizer steps")
     device: DeviceSetting = Field("auto", description=DEVICE_HELP)
     report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field("none", description=REPORT_TO_HELP)
+
+    @model_validator(mode="after")
+    def _one_task_judge(self):
+        if self.eval_sql and self.eval_json:
+            raise ValueError("give --eval-sql or --eval-json, not both: one held-out task decides the ship")
+        if self.json_schema and not self.eval_json:
+            raise ValueError("--json-schema goes with --eval-json (the schema its held-out replies must validate against)")
+        return self
 
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else (2e-5 if self.full else 2e-4)

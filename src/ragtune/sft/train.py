@@ -9,7 +9,7 @@ same command resumes from the last checkpoint; a finished run is not trained aga
 
 The ship rule: the tuned model ships when its validation loss is lower than the base's, unless a task
 evaluator is given (`evaluator=`, a `ragtune.evaluation.protocols.TaskEvaluator`; the CLI's `--eval-sql` gives
-`ragtune.sql.ship.SqlShipEvaluator`). Then the tuned model is saved to RUN/checkpoints/candidate/, base and
+`ragtune.sql.ship.SqlShipEvaluator`, `--eval-json` gives `ragtune.evaluation.json_ship.JsonShipEvaluator`). Then the tuned model is saved to RUN/checkpoints/candidate/, base and
 candidate are judged on the evaluator's held-out data (eval/<task>.json), and `decide_gain` on its headline
 metric decides: ship on a clear paired gain, refuse on a clear loss, else cannot judge (the base stays). The
 validation loss is still measured and recorded, not deciding: on Spider, a LoRA whose validation loss fell
@@ -66,6 +66,9 @@ def train_sft(config: SFTConfig | None = None, callbacks: list | None = None, *,
     if cfg.eval_sql and evaluator is None:
         raise InputError(f"eval_sql={cfg.eval_sql!r} needs its evaluator: run `ragtune train sft --eval-sql FILE`, or pass "
                          "evaluator=ragtune.sql.ship.SqlShipEvaluator(FILE) to train_sft.")
+    if cfg.eval_json and evaluator is None:
+        raise InputError(f"eval_json={cfg.eval_json!r} needs its evaluator: run `ragtune train sft --eval-json FILE`, or pass "
+                         "evaluator=ragtune.evaluation.json_ship.JsonShipEvaluator(FILE) to train_sft.")
     model_folder(cfg.model)  # a model that does not resolve fails before the run folder is touched
     with Run(cfg.output, "sft", cfg, resumable=RESUMABLE_CHANGES) as run:
         done = run.finished()
@@ -301,7 +304,8 @@ def _task_fields(config: SFTConfig, evaluator: TaskEvaluator, report: EvalReport
     """metrics.json's record of what decided: the held-out task data, its metric for base and tuned, and what the
     validation loss alone would have decided."""
     cmp = report.comparison("tuned")
-    return {"decided_by": evaluator.name, "data": config.eval_sql, "dataset": report.dataset, "task": report.task,
+    data = getattr(evaluator, "data", None) or config.eval_sql or config.eval_json
+    return {"decided_by": evaluator.name, "data": data, "dataset": report.dataset, "task": report.task,
             "metric": cmp.metric, "questions": report.num_queries, "settings": dict(getattr(evaluator, "settings", {}) or {}),
             "base": report.result("base").metrics.get(cmp.metric), "tuned": report.result("tuned").metrics.get(cmp.metric),
             "val_loss_verdict": loss_decision.verdict,

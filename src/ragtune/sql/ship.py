@@ -19,11 +19,11 @@ The held-out databases must not be in the training chats (split by database, as 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from ragtune.llm.cache import local_reply_cache
 from ragtune.records import EvalReport
 from ragtune.sql.build import DEFAULT_FILLS
 from ragtune.sql.evaluate import HEADLINE, evaluate_sql, load_spider_data, prepare_items
@@ -75,54 +75,15 @@ class SqlShipEvaluator:
     def evaluate(self, base: str, tuned: str | Path) -> EvalReport:
         """The report on the held-out questions: "base" first, then "tuned" with its paired comparison."""
         base_llm = self.make_llm(base)
-        cached = self._cached(base, base_llm) if self.cache and self._llm is None else None
+        cached = None
+        if self.cache and self._llm is None:
+            cached, self.base_replies = local_reply_cache(base_llm, base, batch_size=self.batch_size, device=self.device)
         models = {"base": cached or base_llm, "tuned": self.make_llm(str(tuned))}
         report, _ = evaluate_sql(self.items, models, dataset=self.dataset, max_tokens=self.max_tokens,
                                  concurrency=self.batch_size, rows=self.rows, bootstrap=self.bootstrap, seed=self.seed)
         if cached is not None:
             self.base_replies = {"cache": str(cached.path), "cached": cached.hits, "generated": cached.misses}
         return report
-
-    def _cached(self, spec: str, llm):
-        """`llm` behind a ReplyCache keyed by what its greedy replies depend on; None (recorded) when the model's
-        files cannot be found to key it."""
-        from ragtune.assets import base_of, model_folder, ragtune_home
-        from ragtune.device import resolve_device
-        from ragtune.errors import RagtuneError
-        from ragtune.llm import ReplyCache
-
-        try:
-            folder, base_folder = model_folder(spec), base_of(spec)
-            device = resolve_device(self.device)
-        except (RagtuneError, OSError) as e:
-            self.base_replies = {"cache": f"off: {e}"}
-            return None
-        identity = {"model": str(folder), "files": _files(folder), "base_files": _files(base_folder) if base_folder != folder else [],
-                    "batch_size": self.batch_size, "device": _device_name(device), "versions": _versions()}
-        key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
-        return ReplyCache(llm, ragtune_home() / "cache" / "replies" / f"{key}.jsonl", identity)
-
-
-def _files(folder: Path) -> list[tuple[str, int, int]]:
-    """(name, size, mtime in ns) of each file of a model folder: a changed weight file is a different model."""
-    return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file())
-
-
-def _device_name(device: str) -> str:
-    """The device and what it computes in (LocalLLM loads bf16 on CUDA, float32 elsewhere): 'cpu', 'cuda:NVIDIA H200'."""
-    import torch
-
-    return f"cuda:{torch.cuda.get_device_name()}" if device.startswith("cuda") else device
-
-
-def _versions() -> dict[str, str]:
-    """What decodes: ragtune's own code (chat template, stop tokens, prefix sharing), torch and transformers."""
-    import torch
-    import transformers
-
-    import ragtune
-
-    return {"ragtune": ragtune.__version__, "torch": torch.__version__, "transformers": transformers.__version__}
 
 
 def _prepared_rows(data: str) -> int:

@@ -1,0 +1,81 @@
+"""`JsonShipEvaluator`: held-out structured-output examples that decide whether a tuned chat model ships.
+
+A `ragtune.evaluation.protocols.TaskEvaluator` for `train_sft(evaluator=...)` / `ragtune train sft --eval-json
+DATA`: the base model and the tuned candidate each answer every held-out chat greedily (as `ragtune eval json`
+does: batched, at most 64 new tokens), each reply is checked against the JSON Schema and its fields against the
+reference object (the chat's last assistant turn), and the paired bootstrap of field accuracy (the headline)
+decides (`decide_gain`). The validation loss judges how well the model copies the reference tokens, not whether
+the object validates or its fields are right; this judges that.
+
+The schema is `schema` (a file), else the schema.json next to DATA (as `ragtune data faq-json` writes). The data
+and the schema are read when the evaluator is made, so a bad file fails before training. The base's greedy
+replies are cached across runs (`ragtune.llm.cache.local_reply_cache`); metrics.json's
+`task_eval.settings.base_replies` says how many came from the cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ragtune.data.chat import load_chat
+from ragtune.errors import InputError
+from ragtune.evaluation.json_output import HEADLINE, evaluate_json, json_references, read_schema
+from ragtune.llm.cache import local_reply_cache
+from ragtune.records import EvalReport
+
+__all__ = ["JsonShipEvaluator", "EVAL_JSON"]
+
+EVAL_JSON = "eval json"  # the decision's decided_by
+
+
+class JsonShipEvaluator:
+    """Base vs tuned on held-out chat examples with reference JSON, by field accuracy (the headline)."""
+
+    name = EVAL_JSON
+    metric = HEADLINE
+
+    def __init__(self, data: str | Path, schema: str | Path | None = None, *, max_tokens: int = 64, batch_size: int = 32,
+                 bootstrap: int = 1000, seed: int = 0, device: str = "auto", llm=None, cache: bool = True):
+        """`data`: chat JSONL whose last assistant turn is the reference JSON object. `schema`: the JSON Schema file
+        (default: schema.json next to `data`). `llm(spec)` makes the model that answers (default: `LocalLLM(spec,
+        batch_size, device)`, a LoRA folder merged into its base); a given factory's replies are never cached."""
+        self.data = str(data)
+        path = Path(data).expanduser()
+        self.schema_path = Path(schema).expanduser() if schema else path.parent / "schema.json"
+        if schema is None and not self.schema_path.is_file():
+            raise InputError(f"--eval-json {data}: no schema.json next to it; give the JSON Schema with --json-schema FILE.")
+        self.schema = read_schema(self.schema_path)
+        self.examples = load_chat(path)
+        json_references(self.examples)  # every example has a reference object, checked before training
+        self.dataset = path.stem
+        self.max_tokens, self.batch_size, self.bootstrap, self.seed, self.device = max_tokens, batch_size, bootstrap, seed, device
+        self._llm = llm
+        self.cache = cache and llm is None
+        self.base_replies: dict[str, Any] = {} if self.cache else {"cache": "off"}
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """How base and tuned are judged (recorded in the run's metrics.json)."""
+        return {"schema": str(self.schema_path), "max_new_tokens": self.max_tokens, "batch_size": self.batch_size,
+                "bootstrap": self.bootstrap, "seed": self.seed, "decoding": "greedy", "base_replies": dict(self.base_replies)}
+
+    def make_llm(self, spec: str):
+        if self._llm is not None:
+            return self._llm(spec)
+        from ragtune.llm import LocalLLM
+
+        return LocalLLM(spec, batch_size=self.batch_size, device=self.device)
+
+    def evaluate(self, base: str, tuned: str | Path) -> EvalReport:
+        """The report on the held-out examples: "base" first, then "tuned" with its paired comparison."""
+        base_llm = self.make_llm(base)
+        cached = None
+        if self.cache:
+            cached, self.base_replies = local_reply_cache(base_llm, base, batch_size=self.batch_size, device=self.device)
+        models = {"base": cached or base_llm, "tuned": self.make_llm(str(tuned))}
+        report = evaluate_json(self.examples, models, self.schema, dataset=self.dataset, max_tokens=self.max_tokens,
+                               concurrency=self.batch_size, bootstrap=self.bootstrap, seed=self.seed)
+        if cached is not None:
+            self.base_replies = {"cache": str(cached.path), "cached": cached.hits, "generated": cached.misses}
+        return report
