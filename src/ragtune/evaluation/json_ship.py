@@ -9,7 +9,7 @@ the object validates or its fields are right; this judges that.
 
 The schema is `schema` (a file), else the schema.json next to DATA (as `ragtune data faq-json` writes). The data
 and the schema are read when the evaluator is made, so a bad file fails before training. The base's greedy
-replies are cached across runs (`ragtune.llm.cache.local_reply_cache`); metrics.json's
+replies are cached across runs (`ragtune.evaluation.base_vs_tuned`); metrics.json's
 `task_eval.settings.base_replies` says how many came from the cache.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 from ragtune.data.chat import load_chat
 from ragtune.errors import InputError
+from ragtune.evaluation.base_vs_tuned import BaseVsTuned
 from ragtune.evaluation.json_output import HEADLINE, evaluate_json, json_references, read_schema
-from ragtune.llm.cache import local_reply_cache
 from ragtune.records import EvalReport
 
 __all__ = ["JsonShipEvaluator", "EVAL_JSON"]
@@ -29,7 +29,7 @@ __all__ = ["JsonShipEvaluator", "EVAL_JSON"]
 EVAL_JSON = "eval json"  # the decision's decided_by
 
 
-class JsonShipEvaluator:
+class JsonShipEvaluator(BaseVsTuned):
     """Base vs tuned on held-out chat examples with reference JSON, by field accuracy (the headline)."""
 
     name = EVAL_JSON
@@ -49,10 +49,8 @@ class JsonShipEvaluator:
         self.examples = load_chat(path)
         json_references(self.examples)  # every example has a reference object, checked before training
         self.dataset = path.stem
-        self.max_tokens, self.batch_size, self.bootstrap, self.seed, self.device = max_tokens, batch_size, bootstrap, seed, device
-        self._llm = llm
-        self.cache = cache and llm is None
-        self.base_replies: dict[str, Any] = {} if self.cache else {"cache": "off"}
+        self.max_tokens, self.bootstrap, self.seed = max_tokens, bootstrap, seed
+        self._models_setup(batch_size=batch_size, device=device, llm=llm, cache=cache)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -60,22 +58,8 @@ class JsonShipEvaluator:
         return {"schema": str(self.schema_path), "max_new_tokens": self.max_tokens, "batch_size": self.batch_size,
                 "bootstrap": self.bootstrap, "seed": self.seed, "decoding": "greedy", "base_replies": dict(self.base_replies)}
 
-    def make_llm(self, spec: str):
-        if self._llm is not None:
-            return self._llm(spec)
-        from ragtune.llm import LocalLLM
-
-        return LocalLLM(spec, batch_size=self.batch_size, device=self.device)
-
     def evaluate(self, base: str, tuned: str | Path) -> EvalReport:
         """The report on the held-out examples: "base" first, then "tuned" with its paired comparison."""
-        base_llm = self.make_llm(base)
-        cached = None
-        if self.cache:
-            cached, self.base_replies = local_reply_cache(base_llm, base, batch_size=self.batch_size, device=self.device)
-        models = {"base": cached or base_llm, "tuned": self.make_llm(str(tuned))}
-        report = evaluate_json(self.examples, models, self.schema, dataset=self.dataset, max_tokens=self.max_tokens,
-                               concurrency=self.batch_size, bootstrap=self.bootstrap, seed=self.seed)
-        if cached is not None:
-            self.base_replies = {"cache": str(cached.path), "cached": cached.hits, "generated": cached.misses}
-        return report
+        return self.judge(base, tuned, lambda models: evaluate_json(
+            self.examples, models, self.schema, dataset=self.dataset, max_tokens=self.max_tokens,
+            concurrency=self.batch_size, bootstrap=self.bootstrap, seed=self.seed))

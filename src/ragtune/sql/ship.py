@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ragtune.llm.cache import local_reply_cache
+from ragtune.evaluation.base_vs_tuned import BaseVsTuned
 from ragtune.records import EvalReport
 from ragtune.sql.build import DEFAULT_FILLS
 from ragtune.sql.evaluate import HEADLINE, evaluate_sql, load_spider_data, prepare_items
@@ -33,7 +33,7 @@ __all__ = ["SqlShipEvaluator", "EVAL_SQL"]
 EVAL_SQL = "eval sql"  # the decision's decided_by
 
 
-class SqlShipEvaluator:
+class SqlShipEvaluator(BaseVsTuned):
     """Base vs tuned on held-out Spider-format questions, by test-suite accuracy (the headline)."""
 
     name = EVAL_SQL
@@ -52,12 +52,8 @@ class SqlShipEvaluator:
         examples, self.dataset = load_spider_data(self.data, tables)
         self.items = prepare_items(examples, fills=fills, seed=seed)
         self.rows = _prepared_rows(self.data) if rows is None else rows
-        self.fills, self.max_tokens, self.batch_size = fills, max_tokens, batch_size
-        self.bootstrap, self.seed, self.device = bootstrap, seed, device
-        self._llm = llm
-        self.cache = cache
-        # a given `llm` factory's replies need not follow from the model's files: never cached
-        self.base_replies: dict[str, Any] = {"cache": "off"} if not cache or llm is not None else {}
+        self.fills, self.max_tokens, self.bootstrap, self.seed = fills, max_tokens, bootstrap, seed
+        self._models_setup(batch_size=batch_size, device=device, llm=llm, cache=cache)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -65,25 +61,11 @@ class SqlShipEvaluator:
         return {"fills": self.fills, "rows": self.rows, "max_new_tokens": self.max_tokens, "batch_size": self.batch_size,
                 "bootstrap": self.bootstrap, "seed": self.seed, "decoding": "greedy", "base_replies": dict(self.base_replies)}
 
-    def make_llm(self, spec: str):
-        if self._llm is not None:
-            return self._llm(spec)
-        from ragtune.llm import LocalLLM
-
-        return LocalLLM(spec, batch_size=self.batch_size, device=self.device)
-
     def evaluate(self, base: str, tuned: str | Path) -> EvalReport:
         """The report on the held-out questions: "base" first, then "tuned" with its paired comparison."""
-        base_llm = self.make_llm(base)
-        cached = None
-        if self.cache and self._llm is None:
-            cached, self.base_replies = local_reply_cache(base_llm, base, batch_size=self.batch_size, device=self.device)
-        models = {"base": cached or base_llm, "tuned": self.make_llm(str(tuned))}
-        report, _ = evaluate_sql(self.items, models, dataset=self.dataset, max_tokens=self.max_tokens,
-                                 concurrency=self.batch_size, rows=self.rows, bootstrap=self.bootstrap, seed=self.seed)
-        if cached is not None:
-            self.base_replies = {"cache": str(cached.path), "cached": cached.hits, "generated": cached.misses}
-        return report
+        return self.judge(base, tuned, lambda models: evaluate_sql(
+            self.items, models, dataset=self.dataset, max_tokens=self.max_tokens, concurrency=self.batch_size,
+            rows=self.rows, bootstrap=self.bootstrap, seed=self.seed)[0])
 
 
 def _prepared_rows(data: str) -> int:
