@@ -4,12 +4,9 @@ Back-translation for text-to-SQL: a program writes the SQL, so every query names
 joins along declared foreign keys and compares columns with values that are in the database; an LLM then
 only has to say in words what one given query asks (SQL-to-question is much easier for a small model than
 question-to-SQL). `sample_queries(schema, values, n, seed)` draws `n` distinct queries from a fixed set of
-Spider-style shapes (counts, filters with =, !=, OR and AND, aggregates with and without WHERE, ORDER BY ... LIMIT,
-GROUP BY / HAVING on kind-like columns (or, over a join, on the parent's key), INTERSECT / EXCEPT, joins along foreign keys with T1 / T2 aliases
-(grouped, counted, aggregated, ordered; three-table joins through link tables), IN / NOT IN and scalar subqueries
-(above the average, the children of the top parent)); `column_values(db, schema)` reads the values the filters
-draw from. The queries are not run here: `generate_sql` runs each one in the sandbox and keeps it only when it
-returns rows.
+Spider-style shapes (counts, filters, aggregates, ORDER BY ... LIMIT, GROUP BY / HAVING, joins with T1 / T2
+aliases, NOT IN subqueries); `column_values(db, schema)` reads the values the filters draw from. The queries
+are not run here: `generate_sql` runs each one in the sandbox and keeps it only when it returns rows.
 """
 
 from __future__ import annotations
@@ -67,8 +64,6 @@ class _Draw:
         self.schema, self.values, self.rng = schema, values, rng
         self._tables = [t for t in schema.tables if any(values.get(t.name, {}).values())]
         self._joins = self._find_joins()
-        self._bridges = [(a, b) for i, a in enumerate(self._joins) for b in self._joins[i + 1:]
-                         if a[0] is b[0] and a[2].name.lower() != b[2].name.lower()]
 
     def tables(self) -> list[Table]:
         """The tables that hold rows."""
@@ -91,13 +86,6 @@ class _Draw:
             out.append(c)
         return out
 
-    def groups(self, table: Table) -> list[Column]:
-        """Text columns to GROUP BY on their own: not keys and not labels (a word ending in 'name' or 'title':
-        Fname, Song_Name), which identify a record rather than sort records into kinds; grouping students by
-        first name teaches the reflex that turned "students with more than one pet" into GROUP BY Fname."""
-        return [c for c in self.cols(table, "text", keys=False)
-                if not any(w.endswith(("name", "title")) for w in words(c.name).split())]
-
     def pick(self, items: Sequence[Any]) -> Any:
         return self.rng.choice(list(items)) if items else None
 
@@ -114,10 +102,6 @@ class _Draw:
     def joins(self) -> list[tuple[Table, ForeignKey, Table]]:
         """(child, foreign key, parent) for every declared foreign key whose tables both hold rows."""
         return self._joins
-
-    def bridges(self) -> list[tuple[tuple[Table, ForeignKey, Table], tuple[Table, ForeignKey, Table]]]:
-        """Pairs of foreign keys of one link table to two different parents (a many-to-many relation)."""
-        return self._bridges
 
     def _find_joins(self) -> list[tuple[Table, ForeignKey, Table]]:
         have = {t.name.lower() for t in self._tables}
@@ -181,19 +165,12 @@ def _two_columns(d: _Draw) -> Shape | None:
             f"List the {words(a.name)} and the {words(b.name)} of every {words(t.name)}.")
 
 
-def _number_and_other(d: _Draw) -> tuple[Table, Column, Column] | None:
-    """A table, one of its numeric non-key columns and another non-key column, or None."""
+def _order_limit(d: _Draw) -> Shape | None:
     t = d.pick(d.tables())
     n = d.pick(d.cols(t, "number", keys=False)) if t else None
     a = d.pick([c for c in d.cols(t, keys=False) if c != n]) if n else None
-    return (t, n, a) if a is not None else None
-
-
-def _order_limit(d: _Draw) -> Shape | None:
-    drawn = _number_and_other(d)
-    if drawn is None:
+    if a is None:
         return None
-    t, n, a = drawn
     order = d.pick(["DESC", "ASC"])
     most = "highest" if order == "DESC" else "lowest"
     return (f"SELECT {q(a.name)} FROM {q(t.name)} ORDER BY {q(n.name)} {order} LIMIT 1",
@@ -230,22 +207,23 @@ _CMP_WORDS = {">": "greater than", "<": "less than", ">=": "at least"}
 
 
 def _greater(d: _Draw) -> Shape | None:
-    drawn = _number_and_other(d)
-    v = d.middle(drawn[0], drawn[1]) if drawn else None
+    t = d.pick(d.tables())
+    n = d.pick(d.cols(t, "number", keys=False)) if t else None
+    a = d.pick([c for c in d.cols(t, keys=False) if c != n]) if n else None
+    v = d.middle(t, n) if a else None
     if v is None:
         return None
-    t, n, a = drawn
     op = d.pick(list(_CMP_WORDS))
     return (f"SELECT {q(a.name)} FROM {q(t.name)} WHERE {q(n.name)} {op} {v}",
             f"What is the {words(a.name)} of each {words(t.name)} whose {words(n.name)} is {_CMP_WORDS[op]} {v}?")
 
 
 def _one_text_column(*forms: tuple[str, str]) -> Callable[[_Draw], Shape | None]:
-    """A shape over one grouping column `b` (`_Draw.groups`) of one table `t`: one of `forms` ((SQL, question) templates with {t}, {b}
+    """A shape over one text column `b` of one table `t`: one of `forms` ((SQL, question) templates with {t}, {b}
     as SQL names and {tw}, {bw} as words), drawn at random when there are several."""
     def shape(d: _Draw) -> Shape | None:
         t = d.pick(d.tables())
-        b = d.pick(d.groups(t)) if t else None
+        b = d.pick(d.cols(t, "text", keys=False)) if t else None
         if b is None:
             return None
         sql, question = forms[0] if len(forms) == 1 else d.pick(forms)
@@ -265,7 +243,7 @@ _distinct = _one_text_column(("SELECT DISTINCT {b} FROM {t}", "List the differen
 
 def _group_avg(d: _Draw) -> Shape | None:
     t = d.pick(d.tables())
-    b = d.pick(d.groups(t)) if t else None
+    b = d.pick(d.cols(t, "text", keys=False)) if t else None
     n = d.pick(d.cols(t, "number", keys=False)) if b else None
     if n is None:
         return None
@@ -335,50 +313,19 @@ def _parent_column(d: _Draw) -> tuple[Table, ForeignKey, Table, Column] | None:
     return (child, fk, parent, b) if b is not None else None
 
 
-def _join_count(d: _Draw) -> Shape | None:
+def _join_group(d: _Draw) -> Shape | None:
     drawn = _parent_column(d)
     if drawn is None:
         return None
     child, fk, parent, b = drawn
-    return (f"SELECT T2.{q(b.name)}, count(*) {_join_on(child, fk, parent)} GROUP BY T1.{q(fk.column)}",
-            f"For each {words(parent.name)}, what is its {words(b.name)} and how many {words(child.name)} records does it have?")
-
-
-def _join_top(d: _Draw) -> Shape | None:
-    """The parent with the most children (not "the fewest": the inner join leaves out parents with none)."""
-    drawn = _parent_column(d)
-    if drawn is None:
-        return None
-    child, fk, parent, b = drawn
-    return (f"SELECT T2.{q(b.name)} {_join_on(child, fk, parent)} GROUP BY T1.{q(fk.column)} ORDER BY count(*) DESC LIMIT 1",
-            f"What is the {words(b.name)} of the {words(parent.name)} with the most {words(child.name)} records?")
-
-
-_AT_LEAST = {"> 1": "more than one", ">= 2": "at least two", ">= 3": "at least three"}
-
-
-def _join_having(d: _Draw) -> Shape | None:
-    drawn = _parent_column(d)
-    if drawn is None:
-        return None
-    child, fk, parent, b = drawn
-    cmp = d.pick(list(_AT_LEAST))
-    return (f"SELECT T2.{q(b.name)} {_join_on(child, fk, parent)} GROUP BY T1.{q(fk.column)} HAVING count(*) {cmp}",
-            f"What is the {words(b.name)} of each {words(parent.name)} that has {_AT_LEAST[cmp]} {words(child.name)} records?")
-
-
-def _join_sum(d: _Draw) -> Shape | None:
-    """An aggregate of the children's number per parent, grouped by the parent's key (not by a column of it,
-    which would merge parents that share a value)."""
-    drawn = _parent_column(d)
-    n = d.pick(d.cols(drawn[0], "number", keys=False)) if drawn else None
-    if n is None:
-        return None
-    child, fk, parent, b = drawn
-    fn = d.pick(["sum", "avg", "max"])
-    return (f"SELECT T2.{q(b.name)}, {fn}(T1.{q(n.name)}) {_join_on(child, fk, parent)} GROUP BY T1.{q(fk.column)}",
-            f"For each {words(parent.name)}, what is its {words(b.name)} and the {_FN_WORDS[fn]} {words(n.name)} of its "
-            f"{words(child.name)} records?")
+    on, key, c, p, bw = _join_on(child, fk, parent), f"T1.{q(fk.column)}", words(child.name), words(parent.name), words(b.name)
+    return d.pick([
+        (f"SELECT T2.{q(b.name)}, count(*) {on} GROUP BY {key}", f"For each {p}, what is its {bw} and how many {c} records does it have?"),
+        (f"SELECT T2.{q(b.name)} {on} GROUP BY {key} ORDER BY count(*) DESC LIMIT 1",
+         f"What is the {bw} of the {p} with the most {c} records?"),
+        (f"SELECT T2.{q(b.name)} {on} GROUP BY {key} HAVING count(*) >= 2",
+         f"What is the {bw} of each {p} that has at least two {c} records?"),
+    ])
 
 
 def _join_order(d: _Draw) -> Shape | None:
@@ -406,115 +353,12 @@ def _not_in(d: _Draw) -> Shape | None:
             f"What is the {words(b.name)} of each {words(parent.name)} that has no {words(child.name)} records?")
 
 
-def _in_sub(d: _Draw) -> Shape | None:
-    drawn = _parent_column(d)
-    if drawn is None:
-        return None
-    child, fk, parent, b = drawn
-    fn = d.pick([None, "avg", "max", "min"])
-    n = d.pick(d.cols(parent, "number", keys=False)) if fn else None
-    head, what = (f"{fn}({q(n.name)})", f"the {_FN_WORDS[fn]} {words(n.name)} of the {words(parent.name)} records") if n \
-        else (q(b.name), f"the {words(b.name)} of each {words(parent.name)}")
-    return (f"SELECT {head} FROM {q(parent.name)} WHERE {q(fk.ref_column)} IN (SELECT {q(fk.column)} FROM {q(child.name)})",
-            f"What is {what} that {'have' if n else 'has'} some {words(child.name)} records?")
-
-
-def _count_of_top(d: _Draw) -> Shape | None:
-    """Children of the parent with the highest (lowest) number: a scalar subquery with ORDER BY ... LIMIT 1."""
-    link = d.pick(d.joins())
-    n = d.pick(d.cols(link[2], "number", keys=False)) if link else None
-    if n is None:
-        return None
-    child, fk, parent = link
-    order = d.pick(["DESC", "ASC"])
-    return (f"SELECT count(*) FROM {q(child.name)} WHERE {q(fk.column)} = (SELECT {q(fk.ref_column)} FROM {q(parent.name)} "
-            f"ORDER BY {q(n.name)} {order} LIMIT 1)",
-            f"How many {words(child.name)} records does the {words(parent.name)} with the "
-            f"{'highest' if order == 'DESC' else 'lowest'} {words(n.name)} have?")
-
-
-def _above_average(d: _Draw) -> Shape | None:
-    drawn = _number_and_other(d)
-    if drawn is None:
-        return None
-    t, n, a = drawn
-    op, word = d.pick([(">", "above"), ("<", "below")])
-    return (f"SELECT {q(a.name)} FROM {q(t.name)} WHERE {q(n.name)} {op} (SELECT avg({q(n.name)}) FROM {q(t.name)})",
-            f"What is the {words(a.name)} of each {words(t.name)} whose {words(n.name)} is {word} the average?")
-
-
-def _aggregate_where(d: _Draw) -> Shape | None:
-    t = d.pick(d.tables())
-    n = d.pick(d.cols(t, "number", keys=False)) if t else None
-    b = d.pick(d.cols(t, "text", keys=False)) if n else None
-    v = d.value(t, b) if b else None
-    if v is None:
-        return None
-    fns = d.rng.sample(["avg", "max", "min", "sum"], d.pick([1, 1, 2, 3]))
-    return (f"SELECT {', '.join(f'{f}({q(n.name)})' for f in fns)} FROM {q(t.name)} WHERE {q(b.name)} = {v}",
-            f"What {'is' if len(fns) == 1 else 'are'} the {' and the '.join(_FN_WORDS[f] for f in fns)} {words(n.name)} of the "
-            f"{words(t.name)} records whose {words(b.name)} is {v}?")
-
-
-def _other_filter(d: _Draw) -> Shape | None:
-    """`!=` one value, or `=` either of two values (OR)."""
-    t = d.pick(d.tables())
-    b = d.pick(d.cols(t, "text", keys=False)) if t else None
-    a = d.pick([c for c in d.cols(t, keys=False) if c != b]) if b else None
-    v, w = (d.value(t, b), d.value(t, b)) if a else (None, None)
-    if v is None or w is None:
-        return None
-    if v == w or d.rng.random() < 0.5:
-        return (f"SELECT {q(a.name)} FROM {q(t.name)} WHERE {q(b.name)} != {v}",
-                f"What is the {words(a.name)} of each {words(t.name)} whose {words(b.name)} is not {v}?")
-    return (f"SELECT {q(a.name)} FROM {q(t.name)} WHERE {q(b.name)} = {v} OR {q(b.name)} = {w}",
-            f"What is the {words(a.name)} of each {words(t.name)} whose {words(b.name)} is {v} or {w}?")
-
-
-def _both_and_not(d: _Draw) -> Shape | None:
-    """INTERSECT (values with records on both sides of a number) or EXCEPT (values with none above it)."""
-    t = d.pick(d.tables())
-    b = d.pick(d.groups(t)) if t else None
-    n = d.pick(d.cols(t, "number", keys=False)) if b else None
-    v = d.middle(t, n) if n else None
-    if v is None:
-        return None
-    tw, bw, nw = words(t.name), words(b.name), words(n.name)
-    if d.rng.random() < 0.5:
-        return (f"SELECT {q(b.name)} FROM {q(t.name)} WHERE {q(n.name)} > {v} INTERSECT "
-                f"SELECT {q(b.name)} FROM {q(t.name)} WHERE {q(n.name)} < {v}",
-                f"Which {bw} values have both {tw} records with {nw} greater than {v} and {tw} records with {nw} less than {v}?")
-    return (f"SELECT {q(b.name)} FROM {q(t.name)} EXCEPT SELECT {q(b.name)} FROM {q(t.name)} WHERE {q(n.name)} > {v}",
-            f"Which {bw} values have no {tw} record with {nw} greater than {v}?")
-
-
-def _bridge(d: _Draw) -> Shape | None:
-    """Three tables: a parent, a link table with foreign keys to two parents, the other parent (T1 - T2 - T3)."""
-    pair = d.pick(d.bridges())
-    if pair is None:
-        return None
-    (link, fk1, p1), (_, fk2, p3) = pair if d.rng.random() < 0.5 else pair[::-1]
-    col = d.pick(d.cols(p3, keys=False))
-    by = d.pick(d.cols(p1, keys=False))
-    v = d.value(p1, by) if by else None
-    if col is None or v is None:
-        return None
-    return (f"SELECT T3.{q(col.name)} FROM {q(p1.name)} AS T1 JOIN {q(link.name)} AS T2 ON T1.{q(fk1.ref_column)} = "
-            f"T2.{q(fk1.column)} JOIN {q(p3.name)} AS T3 ON T2.{q(fk2.column)} = T3.{q(fk2.ref_column)} "
-            f"WHERE T1.{q(by.name)} = {v}",
-            f"What is the {words(col.name)} of each {words(p3.name)} with a {words(link.name)} record for a "
-            f"{words(p1.name)} whose {words(by.name)} is {v}?")
-
-
 SHAPES: dict[str, Callable[[_Draw], Shape | None]] = {
     "count": _count, "select where": _select_where, "count where": _count_where, "two columns": _two_columns,
     "order limit": _order_limit, "order": _order_all, "aggregate": _aggregate, "compare": _greater,
     "group count": _group_count, "group top": _group_top, "group aggregate": _group_avg, "having": _having,
-    "distinct": _distinct, "and filter": _and_filter, "other filter": _other_filter, "aggregate where": _aggregate_where,
-    "above average": _above_average, "intersect except": _both_and_not, "join where": _join_where,
-    "join columns": _join_columns, "join count": _join_count, "join top": _join_top, "join having": _join_having,
-    "join aggregate": _join_sum, "join order": _join_order, "join bridge": _bridge, "not in": _not_in,
-    "in subquery": _in_sub, "count of top": _count_of_top,
+    "distinct": _distinct, "and filter": _and_filter, "join where": _join_where, "join columns": _join_columns,
+    "join group": _join_group, "join order": _join_order, "not in": _not_in,
 }
 
 
