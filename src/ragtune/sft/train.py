@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 # fields that only trade memory for time: a run may be resumed with them changed
 RESUMABLE_CHANGES = ("gradient_checkpointing",)
+# the config fields that name held-out task data, and the TaskEvaluator each needs
+_TASK_JUDGES = {"eval_sql": "ragtune.sql.ship.SqlShipEvaluator", "eval_json": "ragtune.evaluation.json_ship.JsonShipEvaluator"}
 
 
 def train_sft(config: SFTConfig | None = None, callbacks: list | None = None, *, evaluator: TaskEvaluator | None = None,
@@ -63,12 +65,10 @@ def train_sft(config: SFTConfig | None = None, callbacks: list | None = None, *,
     """
     cfg, _ = job_config(SFTConfig, config, fields)
     cfg = cfg.resolved()
-    if cfg.eval_sql and evaluator is None:
-        raise InputError(f"eval_sql={cfg.eval_sql!r} needs its evaluator: run `ragtune train sft --eval-sql FILE`, or pass "
-                         "evaluator=ragtune.sql.ship.SqlShipEvaluator(FILE) to train_sft.")
-    if cfg.eval_json and evaluator is None:
-        raise InputError(f"eval_json={cfg.eval_json!r} needs its evaluator: run `ragtune train sft --eval-json FILE`, or pass "
-                         "evaluator=ragtune.evaluation.json_ship.JsonShipEvaluator(FILE) to train_sft.")
+    for field, judge in _TASK_JUDGES.items():  # the CLI makes them; the API caller passes one
+        if getattr(cfg, field) and evaluator is None:
+            raise InputError(f"{field}={getattr(cfg, field)!r} needs its evaluator: run `ragtune train sft "
+                             f"--{field.replace('_', '-')} FILE`, or pass evaluator={judge}(FILE) to train_sft.")
     model_folder(cfg.model)  # a model that does not resolve fails before the run folder is touched
     with Run(cfg.output, "sft", cfg, resumable=RESUMABLE_CHANGES) as run:
         done = run.finished()

@@ -7,11 +7,9 @@ database, and the report's paired test-suite-accuracy comparison decides (`decid
 validation loss is the wrong judge: a LoRA whose loss fell 0.525 -> 0.183 scored -0.018 [-0.068, +0.031]
 test-suite accuracy on held-out databases.
 
-The base model is the same on every run, so its greedy replies are kept in a `ragtune.llm.ReplyCache` under
-`$RAGTUNE_HOME/cache/replies/` (keyed by the base model's files, an adapter's base's too, the batch size, the
-resolved device, and the ragtune, torch and transformers versions; ~7 CPU minutes saved per run for
-Qwen2.5-Coder-0.5B on 456 questions); `cache=False` turns
-it off, and metrics.json's `task_eval.settings.base_replies` says how many came from the cache.
+The base model is the same on every run, so its greedy replies are cached across runs
+(`ragtune.evaluation.base_vs_tuned`; ~7 CPU minutes saved per run for Qwen2.5-Coder-0.5B on 456 questions);
+`cache=False` turns it off, and metrics.json's `task_eval.settings.base_replies` says how many came from the cache.
 
 The data is read and its databases built when the evaluator is made, so a bad file fails before training.
 The held-out databases must not be in the training chats (split by database, as `ragtune sql prepare` does).
