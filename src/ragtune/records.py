@@ -48,6 +48,8 @@ class ModelResult(BaseModel):
     ci95: dict[str, list[float]] = Field(default_factory=dict)
     seconds: dict[str, float] | None = None
     cache: dict[str, int] | None = None
+    decoding: str | None = Field(None, description="how the replies were decoded (chat tasks), e.g. 'greedy' or "
+                                 "'greedy, constrained to the JSON Schema'")
     vs_first: Comparison | None = None
 
 

@@ -81,6 +81,8 @@ def test_bad_inputs_fail_when_the_evaluator_is_made(data, tmp_path):
                                                           {"role": "assistant", "content": "hello"}]}])
     with pytest.raises(InputError, match="not JSON"):
         JsonShipEvaluator(tmp_path / "prose.jsonl", data / "schema.json")
+    with pytest.raises(ValueError, match="factory"):  # a fake would silently decode unconstrained
+        JsonShipEvaluator(data / "test.jsonl", llm=_fakes("tuned-run"), constrained=True)
 
 
 def test_cli_train_sft_eval_json_end_to_end(data, tmp_path, tiny_model_dir, monkeypatch):
@@ -108,6 +110,14 @@ def test_cli_train_sft_eval_json_end_to_end(data, tmp_path, tiny_model_dir, monk
     replies = json.loads((other / "metrics.json").read_text())["task_eval"]["settings"]["base_replies"]
     assert (replies["cached"], replies["generated"]) == (30, 0)
 
+    bound = tmp_path / "run3"  # both decode inside the schema: every reply validates, and the base's are keyed apart
+    res = runner.invoke(app, [*args[:6], str(bound), *args[7:], "--json-constrained"])
+    assert res.exit_code == 0, res.output
+    settings = json.loads((bound / "metrics.json").read_text())["task_eval"]["settings"]
+    assert settings["decoding"] == "greedy, constrained to the JSON Schema" and settings["base_replies"]["generated"] == 30
+    results = json.loads((bound / "eval" / "json.json").read_text())["results"]
+    assert [r["metrics"]["valid_rate"] for r in results] == [1.0, 1.0]
+
 
 def test_cli_errors_before_training(data, tmp_path, tiny_model_dir):
     base = ["train", "sft", str(data / "train.jsonl"), "-m", str(tiny_model_dir), "--device", "cpu"]
@@ -115,7 +125,8 @@ def test_cli_errors_before_training(data, tmp_path, tiny_model_dir):
     write_jsonl(tmp_path / "alone" / "test.jsonl", _chats(3))
     cases = [(["--eval-json", str(tmp_path / "alone" / "test.jsonl")], "--json-schema"),
              (["--eval-json", str(data / "test.jsonl"), "--eval-sql", "spider-dev"], "not both"),
-             (["--json-schema", str(data / "schema.json")], "goes with --eval-json")]
+             (["--json-schema", str(data / "schema.json")], "goes with --eval-json"),
+             (["--json-constrained"], "goes with --eval-json")]
     for i, (extra, message) in enumerate(cases):
         run = tmp_path / f"run{i}"
         res = runner.invoke(app, [*base, "-o", str(run), *extra])

@@ -57,6 +57,7 @@ def train_sft(
     eval_sql: Optional[str] = option(S, "eval_sql"),
     eval_json: Optional[str] = option(S, "eval_json"),
     json_schema: Optional[str] = option(S, "json_schema"),
+    json_constrained: Optional[bool] = option(S, "json_constrained", bool_flag=True),
     logging_steps: Optional[int] = option(S, "logging_steps"),
     device: Optional[str] = option(S, "device"),
     report_to: Optional[Literal["none", "tensorboard", "trackio", "wandb"]] = option(S, "report_to"),
@@ -76,6 +77,7 @@ def train_sft(
         ragtune train sft data/sql/train.jsonl -m qwen2.5-coder-0.5b-instruct --eval-sql data/sql/test.json -o runs/sql
         ragtune data faq-json -o data/faq-json
         ragtune train sft data/faq-json/train.jsonl --eval-json data/faq-json/test.jsonl -o runs/faq-json
+        ragtune train sft data/faq-json/train.jsonl --eval-json data/faq-json/test.jsonl --json-constrained -o runs/faq-json-c
     """
     from ragtune.sft.train import train_sft as run_sft
 
@@ -88,7 +90,7 @@ def train_sft(
     elif cfg.eval_json:  # read the held-out chats and the schema before training
         from ragtune.evaluation.json_ship import JsonShipEvaluator
 
-        evaluator = JsonShipEvaluator(cfg.eval_json, cfg.json_schema, device=cfg.device)
+        evaluator = JsonShipEvaluator(cfg.eval_json, cfg.json_schema, device=cfg.device, constrained=cfg.json_constrained)
     m = run_sft(cfg, evaluator=evaluator)
     task = getattr(m, "task_eval", None)
     if m.base and m.tuned:

@@ -18,11 +18,11 @@ app = typer.Typer(help="Text-to-SQL: chat training data from Spider / sql-create
                        "model questions over a SQLite file.", no_args_is_help=True)
 
 
-def _llm(spec: str, base_url: str | None, concurrency: int, device: str):
+def _llm(spec: str, base_url: str | None, concurrency: int, device: str, json_schema: dict | None = None):
     from ragtune.llm import LocalLLM, check_llm, load_llm
 
-    llm = load_llm(spec, base_url=base_url, concurrency=concurrency) if spec.startswith("openai:") else \
-        LocalLLM(spec, batch_size=concurrency, device=device)
+    llm = load_llm(spec, base_url=base_url, concurrency=concurrency, json_schema=json_schema) if spec.startswith("openai:") \
+        else LocalLLM(spec, batch_size=concurrency, device=device, json_schema=json_schema)
     check_llm(llm)
     return llm
 
@@ -229,11 +229,18 @@ def eval_json(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="bootstrap resamples for the 95% CIs"),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, for openai:MODEL"),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    constrained: bool = typer.Option(False, "--constrained", help="decode inside --schema: a local model's tokens are "
+                                     "masked step by step, a server is asked for structured outputs; every finished reply "
+                                     "then validates, and field accuracy says what the model put in the fields"),
 ) -> None:
     """Valid-JSON rate (parses and validates against --schema) and field accuracy, with 95% CIs and paired comparisons.
 
         ragtune data faq-json -o data/faq-json
         ragtune eval json data/faq-json/test.jsonl --schema data/faq-json/schema.json -m smollm2-135m-instruct -m tuned=runs/faq-json
+        ragtune eval json data/faq-json/test.jsonl --schema data/faq-json/schema.json -m tuned=runs/faq-json --constrained
+
+    With --constrained the valid rate is that of decoding, not of the model (only a reply cut by
+    --max-new-tokens can fail); compare models under the same setting.
     """
     from ragtune.data.chat import load_chat
     from ragtune.evaluation.json_output import evaluate_json, json_references, read_schema
@@ -249,7 +256,7 @@ def eval_json(
     models = {}
     for spec in model:
         label, target = _labelled(spec)
-        models[label] = _llm(target, base_url, batch_size, device)
+        models[label] = _llm(target, base_url, batch_size, device, schema_obj if constrained else None)
     report = evaluate_json(examples, models, schema_obj, dataset=data.stem, max_tokens=max_tokens, concurrency=batch_size,
                            bootstrap=bootstrap, seed=seed)
     fields = [m for m in report.results[0].metrics if m.startswith("field_accuracy.")]

@@ -23,6 +23,7 @@ class BaseVsTuned:
 
     batch_size: int
     device: str
+    json_schema: dict | None = None  # set: both models decode inside this JSON Schema (`LocalLLM(json_schema=)`)
 
     def _models_setup(self, *, batch_size: int, device: str, llm: Callable[[str], Any] | None, cache: bool) -> None:
         self.batch_size, self.device, self._llm = batch_size, device, llm
@@ -34,7 +35,7 @@ class BaseVsTuned:
             return self._llm(spec)
         from ragtune.llm import LocalLLM
 
-        return LocalLLM(spec, batch_size=self.batch_size, device=self.device)
+        return LocalLLM(spec, batch_size=self.batch_size, device=self.device, json_schema=self.json_schema)
 
     def judge(self, base: str, tuned: str | Path, score: Callable[[Mapping[str, Any]], EvalReport]) -> EvalReport:
         """`score({"base": ..., "tuned": ...})` with the base behind its reply cache; records the cache's counts."""

@@ -7,7 +7,9 @@ last assistant turn; that turn is the reference JSON object. Per model:
 - `field_accuracy.F`: the reply's value of field F equals the reference's (an invalid reply scores 0);
 - `field_accuracy`: the mean over the reference's fields (the headline); `exact_match`: every field right.
 95% bootstrap CIs; each model after the first is compared with it by a paired bootstrap on the headline
-(`METRIC.delta` intervals for the others). The report is an `EvalReport` with task `json`.
+(`METRIC.delta` intervals for the others). The report is an `EvalReport` with task `json`; each result's
+`decoding` says whether the model decoded freely or constrained to the schema (`LocalLLM(..., json_schema=)`,
+`ragtune eval json --constrained`), where every finished reply validates by construction.
 """
 
 from __future__ import annotations
@@ -95,6 +97,15 @@ def _score(reply: str, ref: dict[str, Any], validator) -> tuple[float, dict[str,
     return float(valid), fields
 
 
+def _decoding(llm: Any) -> str:
+    """'greedy', or 'greedy, constrained to the JSON Schema' when the provider (or one it wraps) has a json_schema."""
+    while llm is not None:
+        if getattr(llm, "json_schema", None) is not None:
+            return "greedy, constrained to the JSON Schema"
+        llm = getattr(llm, "llm", None)
+    return "greedy"
+
+
 def evaluate_json(examples: Sequence[ChatExample], models: Mapping[str, LLM], schema: Any, *, dataset: str = "json",
                   max_tokens: int = 64, concurrency: int = 32, bootstrap: int = 1000, seed: int = 0) -> EvalReport:
     """Evaluate each model's JSON replies against `schema` and the references (task "json")."""
@@ -131,6 +142,7 @@ def evaluate_json(examples: Sequence[ChatExample], models: Mapping[str, LLM], sc
             ci95[m] = list(bootstrap_ci(arr, bootstrap, seed))
         values[label] = v
         results.append(ModelResult(model=label, model_name=getattr(llm, "model", label), metrics=metrics, ci95=ci95,
+                                   decoding=_decoding(llm),
                                    seconds={"generate": round(gen_s, 3), "examples_per_s": round(len(refs) / max(gen_s, 1e-9), 3)}))
     base = results[0].model
     for r in results[1:]:

@@ -43,15 +43,17 @@ def default_concurrency(spec: str) -> int:
 
 def load_llm(spec: str = "local", *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
              concurrency: int = SERVER_CONCURRENCY, timeout: float = 60.0, retry: RetryPolicy | None = None,
-             batch_size: int = LOCAL_BATCH, device: str = "auto") -> LLM:
+             batch_size: int = LOCAL_BATCH, device: str = "auto", json_schema: dict | None = None) -> LLM:
     """`local` (best installed local model), `local:MODEL` (registry name or folder), or `openai:MODEL`.
 
     For `openai:` the key is read from the environment variable `api_key_env` (a local server
-    without auth needs none); `base_url` points at any OpenAI-compatible server.
+    without auth needs none); `base_url` points at any OpenAI-compatible server. `json_schema`: every reply
+    is constrained to that JSON Schema (the local model masks tokens step by step; a server is asked for
+    structured outputs).
     """
     kind, _, name = spec.partition(":")
     if kind == "local":
-        return LocalLLM(name or None, batch_size=batch_size, device=device)
+        return LocalLLM(name or None, batch_size=batch_size, device=device, json_schema=json_schema)
     if kind == "openai":
         if not name:
             raise InputError("--llm openai:MODEL needs a model name, e.g. openai:gpt-4o-mini or openai:qwen2.5:0.5b")
@@ -60,5 +62,5 @@ def load_llm(spec: str = "local", *, base_url: str | None = None, api_key_env: s
             raise InputError(f"--llm {spec}: set the API key in ${api_key_env} (or --api-key-env NAME), "
                              "or give --base-url for a local server that needs no key.")
         return OpenAIProvider(name, base_url=base_url, api_key=key, max_concurrency=concurrency,
-                              timeout=timeout, retry=retry)
+                              timeout=timeout, retry=retry, json_schema=json_schema)
     raise InputError(f"unknown --llm {spec!r}: use 'local', 'local:MODEL' (a registry name or folder) or 'openai:MODEL'.")

@@ -85,6 +85,8 @@ def local_reply_cache(llm: LLM, spec: str, *, batch_size: int, device: str = "au
         return None, {"cache": f"off: {e}"}
     identity = {"model": str(folder), "files": _files(folder), "base_files": _files(base_folder) if base_folder != folder else [],
                 "batch_size": batch_size, "device": _device_name(resolved), "versions": _versions()}
+    if getattr(llm, "json_schema", None) is not None:  # constrained decoding answers differently
+        identity["json_schema"] = llm.json_schema
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
     path = ragtune_home() / "cache" / "replies" / f"{key}.jsonl"
     return ReplyCache(llm, path, identity), {"cache": str(path)}

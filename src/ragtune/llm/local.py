@@ -46,12 +46,20 @@ class _Pending:
 class LocalLLM:
     """A transformers causal LM (a registry name, a local folder or a cached hub id) run in process."""
 
-    def __init__(self, model: str | None = None, batch_size: int = LOCAL_BATCH, threads: int | None = None, device: str = "auto"):
+    def __init__(self, model: str | None = None, batch_size: int = LOCAL_BATCH, threads: int | None = None, device: str = "auto",
+                 json_schema: dict | None = None):
         self.spec = model or default_local_model()
         self.model = self.spec
         self.batch_size = batch_size
         self.threads = threads
         self.device = device
+        # constrained decoding: every reply is kept inside this JSON Schema (ragtune.llm.constrained)
+        self.json_schema = json_schema
+        self._constraint = None
+        if json_schema is not None:
+            from ragtune.llm.constrained import JsonSchemaConstraint
+
+            self._constraint = JsonSchemaConstraint(json_schema)
         self._loaded = None
         self._load_lock = threading.Lock()
         self._pending: list[_Pending] = []
@@ -126,7 +134,8 @@ class LocalLLM:
         suffix follows it, padded in the middle (masked, with positions counted from the mask), so
         greedy text equals one-at-a-time generation while the shared part costs nothing per prompt.
         `logprobs=k`: each Completion also gets the first generated token's top k (log-softmax of the
-        model's raw first-step logits, in the same pass).
+        model's raw first-step logits, in the same pass). With `json_schema` set, each step's logits are
+        masked to the tokens that keep the reply inside the schema (the logprobs are the unmasked ones).
         """
         import torch
 
@@ -146,6 +155,10 @@ class LocalLLM:
         if seed is not None:
             torch.manual_seed(seed)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
+        if self._constraint is not None:
+            from transformers import LogitsProcessorList
+
+            sampling["logits_processor"] = LogitsProcessorList([self._constraint.processor(tok, self._stops, ids.shape[1])])
         with torch.inference_mode():
             out = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device), max_new_tokens=max_tokens,
                                  **({_cache_kwarg(): _static_cache(model, cache, len(rows), ids.shape[1] + max_tokens)}

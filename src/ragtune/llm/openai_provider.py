@@ -22,12 +22,16 @@ class OpenAIProvider:
     Retries (exponential backoff with jitter, `Retry-After` honoured) on 429, 5xx, 408, timeouts,
     connection errors and malformed bodies; other 4xx (bad key, unknown model) raise FatalLLMError at
     once (so does a 400 naming logprobs to a call that asked for them: the message says to ask for none).
-    The API key is kept out of every message this class raises or logs.
+    The API key is kept out of every message this class raises or logs. `json_schema`: every request asks for a
+    reply inside that JSON Schema (`response_format` type `json_schema`, strict: OpenAI's structured outputs; vLLM,
+    SGLang and llama.cpp servers take the same field).
     """
 
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
-                 max_concurrency: int = 8, timeout: float = 60.0, retry: RetryPolicy | None = None):
+                 max_concurrency: int = 8, timeout: float = 60.0, retry: RetryPolicy | None = None,
+                 json_schema: dict | None = None):
         self.model = model
+        self.json_schema = json_schema
         self.base_url = base_url
         self._api_key = api_key or "not-needed"
         self.max_concurrency = max_concurrency
@@ -70,7 +74,9 @@ class OpenAIProvider:
                     resp = await client.chat.completions.create(
                         model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
                         **({"seed": seed} if seed is not None else {}),
-                        **({"logprobs": True, "top_logprobs": logprobs} if logprobs else {}))
+                        **({"logprobs": True, "top_logprobs": logprobs} if logprobs else {}),
+                        **({"response_format": {"type": "json_schema", "json_schema": {
+                            "name": "reply", "schema": self.json_schema, "strict": True}}} if self.json_schema is not None else {}))
                 return self._parse(resp)
             except Exception as e:  # classified below; anything unknown is re-raised
                 if logprobs:

@@ -57,6 +57,10 @@ class SFTConfig(BaseModel):
                                   "against the JSON Schema and its fields compared, and model/ ships only on a paired "
                                   "field-accuracy gain (the base's replies are cached across runs)")
     json_schema: str | None = Field(None, description="the JSON Schema of --eval-json (default: the schema.json next to it)")
+    json_constrained: bool = Field(False, description="--eval-json judges base and tuned decoding inside the schema (tokens "
+                                   "masked step by step, as `eval json --constrained`): every finished reply validates, and "
+                                   "the ship rides on what each model puts in the fields; use it when the model will be "
+                                   "served constrained")
     logging_steps: int = Field(5, ge=1, description="log the training loss every N optimizer steps")
     device: DeviceSetting = Field("auto", description=DEVICE_HELP)
     report_to: Literal["none", "tensorboard", "trackio", "wandb"] = Field("none", description=REPORT_TO_HELP)
@@ -67,6 +71,8 @@ class SFTConfig(BaseModel):
             raise ValueError("give --eval-sql or --eval-json, not both: one held-out task decides the ship")
         if self.json_schema and not self.eval_json:
             raise ValueError("--json-schema goes with --eval-json (the schema its held-out replies must validate against)")
+        if self.json_constrained and not self.eval_json:
+            raise ValueError("--json-constrained goes with --eval-json (it sets how the held-out replies are decoded)")
         return self
 
     def lr(self) -> float:
