@@ -207,8 +207,9 @@ class LocalLLM:
         else:
             _, model = self.load()
             with torch.inference_mode():
-                cache = model(input_ids=torch.tensor([shared], device=model.device), use_cache=True,
-                              logits_to_keep=1).past_key_values
+                out = model(input_ids=torch.tensor([shared], device=model.device), use_cache=True, logits_to_keep=1)
+                # transformers 5 names it `cache` (`past_key_values` still reads, with a deprecation warning)
+                cache = out["cache"] if "cache" in out else out.past_key_values
         self._prefix = (tuple(shared), cache)
         return cache
 
