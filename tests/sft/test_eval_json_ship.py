@@ -117,6 +117,8 @@ def test_cli_train_sft_eval_json_end_to_end(data, tmp_path, tiny_model_dir, monk
     assert settings["decoding"] == "greedy, constrained to the JSON Schema" and settings["base_replies"]["generated"] == 30
     results = json.loads((bound / "eval" / "json.json").read_text())["results"]
     assert [r["metrics"]["valid_rate"] for r in results] == [1.0, 1.0]
+    assert "decoding inside the JSON Schema" in (bound / "card.md").read_text()
+    assert "decoding inside" not in (run / "card.md").read_text()
 
 
 def test_cli_errors_before_training(data, tmp_path, tiny_model_dir):

@@ -419,6 +419,10 @@ def _card(config: SFTConfig, fields: dict[str, Any], reports: list[EvalReport], 
                      f"questions, {task['decided_by']}): {task['metric']} {task['base']:.4f} (base) -> {task['tuned']:.4f} "
                      f"(tuned). The validation loss is recorded, not deciding (alone it would have said: "
                      f"{task['val_loss_verdict']}).")
+        if "constrained" in str(task["settings"].get("decoding", "")):
+            about.append("Both models were judged decoding inside the JSON Schema (`--json-constrained`): serve this model "
+                         "the same way (`LocalLLM(RUN, json_schema=...)`, or a server's structured outputs), or its "
+                         "replies may not validate.")
     load = ["model/ holds the " + ("full model." if config.full else "LoRA adapter: `ragtune chat RUN`, `ragtune eval sft`, "
                                    "or merge it with `ragtune sft merge RUN`.")]
     return card(Path(config.output).name, about, reports, decision, load)
